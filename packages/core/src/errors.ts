@@ -1,0 +1,49 @@
+/**
+ * Every error rxml produces or reports. Like kafkajs' `KafkaJSError`: one base class with a
+ * machine-readable `code`, the underlying `cause`, and whether retrying can help (`retriable`).
+ */
+export type RxmlErrorCode =
+  /** The record's input cannot be turned into model input (parse, validation, shape, decode). */
+  | 'INVALID_INPUT'
+  /** The model call itself failed for a batch. */
+  | 'MODEL_ERROR'
+  /** A model file could not be loaded, parsed or verified, or uses something unsupported. */
+  | 'MODEL_LOAD_ERROR'
+  /** The requested runtime/backend is not available on this machine. */
+  | 'BACKEND_UNAVAILABLE'
+  /** A record's value could not be deserialized by the source. */
+  | 'DESERIALIZATION_ERROR'
+  /** Producing to or consuming from a broker failed. */
+  | 'KAFKA_ERROR'
+  /** A limit (size, time, count) configured for safety was exceeded. */
+  | 'LIMIT_EXCEEDED'
+  /** Work was abandoned because the pipeline is shutting down. */
+  | 'ABORTED';
+
+export interface RxmlErrorOptions {
+  readonly cause?: unknown;
+  readonly retriable?: boolean;
+}
+
+export class RxmlError extends Error {
+  override readonly name: string = 'RxmlError';
+  readonly code: RxmlErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: RxmlErrorCode, message: string, options: RxmlErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+export function isRxmlError(value: unknown): value is RxmlError {
+  return value instanceof RxmlError;
+}
+
+/** Wraps anything thrown into an `RxmlError`, keeping an existing one as it is. */
+export function toRxmlError(thrown: unknown, code: RxmlErrorCode, context?: string): RxmlError {
+  if (thrown instanceof RxmlError) return thrown;
+  const detail = thrown instanceof Error ? thrown.message : String(thrown);
+  return new RxmlError(code, context === undefined ? detail : `${context}: ${detail}`, { cause: thrown });
+}

@@ -1,0 +1,39 @@
+/**
+ * The runtime-neutral model seen by every operator. Tensors never cross this boundary: operators
+ * hand over plain typed arrays and get plain typed arrays back, so a tfjs model (any backend) and an
+ * ONNX Runtime model are interchangeable behind `predict`.
+ */
+export type DType = 'float32' | 'int32';
+
+/** A dense, row-major tensor as plain data. `shape[0]` is the batch dimension for model I/O. */
+export interface TensorData {
+  readonly data: Float32Array | Int32Array;
+  readonly shape: readonly number[];
+}
+
+/** One model input or output: its name, shape (`null` = any size, e.g. batch) and dtype. */
+export interface TensorSpec {
+  readonly name: string;
+  readonly shape: readonly (number | null)[];
+  readonly dtype: DType;
+}
+
+export interface ModelIdentity {
+  readonly name: string;
+  /** Content hash of the model's files: changes whenever the weights or topology change. */
+  readonly version: string;
+}
+
+export interface Model extends ModelIdentity {
+  /** Which engine runs it, e.g. `tfjs-wasm`, `tfjs-cpu`, `tfjs-tensorflow`, `onnxruntime`. */
+  readonly runtime: string;
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  /**
+   * Runs one batch. `inputs` are in the order of `this.inputs`; the result is in the order of
+   * `this.outputs`. The caller owns the returned arrays; the model keeps no reference to them.
+   */
+  run(inputs: readonly TensorData[]): Promise<TensorData[]>;
+  /** Frees the model's weights. Operators never call this: whoever loaded the model owns it. */
+  dispose(): void;
+}
