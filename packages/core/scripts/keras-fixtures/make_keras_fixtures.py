@@ -191,6 +191,9 @@ def main():
         if name == "simple_mlp":
             # Weights-only HDF5 plus the architecture as JSON, the other way models are shared.
             model.save_weights(os.path.join(out, f"{name}.weights.h5"))
+            if not KERAS3:
+                # Keras 2's own weights-only layout (`layer_names` / `weight_names` attributes).
+                model.save_weights(os.path.join(out, f"{name}.legacy-weights.h5"), save_format="h5")
             with open(os.path.join(out, f"{name}.config.json"), "w") as f:
                 f.write(model.to_json())
 
