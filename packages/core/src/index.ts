@@ -12,3 +12,6 @@ export { IRIS_FEATURES, IRIS_SPECIES, parseIrisInput, type IrisFeature, type Iri
 export { parseIrisDataset, readIrisDataset, splitIrisDataset, type IrisExample } from './iris/iris-dataset.js';
 export { IRIS_MODEL_DIR, loadIrisModel, trainIrisNetwork, type TrainIrisOptions } from './iris/iris-model.js';
 export { evaluateIris } from './iris/evaluate-iris.js';
+export { loadKerasModel, kerasLayersModel, type LoadKerasModelOptions } from './keras/load-keras.js';
+export { readKerasArtifacts, type KerasArtifacts, type KerasArtifactsOptions, type KerasFileFormat, type KerasSource } from './keras/artifacts.js';
+export { SUPPORTED_LAYERS } from './keras/layers.js';

@@ -245,7 +245,7 @@ function normalizeLayer(entry: JsonObject, kerasName: string, names: Names, kera
   const config: JsonObject = {};
   for (const [key, value] of Object.entries(source)) {
     if (DROPPED_KEYS.has(key)) continue;
-    if (key.endsWith('_initializer')) {
+    if (key.endsWith('_initializer') && value !== null) {
       // Weights are overwritten from the file; zeros skip tfjs' slow (orthogonal) initializers.
       config[key] = { class_name: 'Zeros', config: {} };
     } else if (key.endsWith('_regularizer') || key.endsWith('_constraint')) {
@@ -268,6 +268,10 @@ function normalizeLayer(entry: JsonObject, kerasName: string, names: Names, kera
   if (config['batch_shape'] !== undefined && config['batch_input_shape'] === undefined) {
     config['batch_input_shape'] = config['batch_shape'];
     delete config['batch_shape'];
+  }
+  if (className === 'SeparableConv2D') {
+    // Keras writes the base conv's kernel_* fields too; tfjs rejects them for separable convs.
+    for (const key of ['kernel_initializer', 'kernel_regularizer', 'kernel_constraint']) delete config[key];
   }
   if (className === 'LeakyReLU' && config['negative_slope'] !== undefined) {
     config['alpha'] = config['negative_slope'];
