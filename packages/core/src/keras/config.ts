@@ -269,6 +269,10 @@ function normalizeLayer(entry: JsonObject, kerasName: string, names: Names, kera
     config['batch_input_shape'] = config['batch_shape'];
     delete config['batch_shape'];
   }
+  if (className === 'LSTM') {
+    // Only shapes the initial bias (overwritten from the file); tfjs leaks 4 tensors building it.
+    config['unit_forget_bias'] = false;
+  }
   if (className === 'SeparableConv2D') {
     // Keras writes the base conv's kernel_* fields too; tfjs rejects them for separable convs.
     for (const key of ['kernel_initializer', 'kernel_regularizer', 'kernel_constraint']) delete config[key];

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { io } from '@tensorflow/tfjs-core';
-import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import { dispose, io } from '@tensorflow/tfjs-core';
+import { models, type LayersModel } from '@tensorflow/tfjs-layers';
 import { RxmlError } from '../errors.js';
 import type { Model, TensorSpec } from '../model/model.js';
 import { tfjsModel } from '../model/tfjs-model.js';
@@ -16,12 +16,28 @@ export interface LoadKerasModelOptions extends KerasArtifactsOptions {
 /**
  * Builds a tfjs `LayersModel` from converted Keras artifacts. The caller owns it (`dispose()`).
  * Separate from `loadKerasModel` for callers that want tfjs itself, e.g. to inspect layers.
+ *
+ * Does what `tf.loadLayersModel(tf.io.fromMemory(artifacts))` does, in two steps, so that a
+ * model whose weights do not fit its topology is disposed instead of leaking its variables.
  */
 export async function kerasLayersModel(converted: KerasArtifacts): Promise<LayersModel> {
+  const what = `tfjs-layers could not build model '${converted.model.modelName}'`;
+  let network: LayersModel;
   try {
-    return await loadLayersModel(io.fromMemory(converted.artifacts));
+    network = await models.modelFromJSON({ modelTopology: converted.model.topology });
   } catch (cause) {
-    throw kerasLoadError(`tfjs-layers could not build model '${converted.model.modelName}': ${cause instanceof Error ? cause.message : String(cause)}`, cause);
+    throw kerasLoadError(`${what}: ${cause instanceof Error ? cause.message : String(cause)}`, cause);
+  }
+  let weights: ReturnType<typeof io.decodeWeights> | undefined;
+  try {
+    weights = io.decodeWeights(converted.artifacts.weightData, converted.artifacts.weightSpecs);
+    network.loadWeights(weights, true);
+    return network;
+  } catch (cause) {
+    network.dispose();
+    throw kerasLoadError(`${what}: the file's weights do not fit its layers: ${cause instanceof Error ? cause.message : String(cause)}`, cause);
+  } finally {
+    if (weights !== undefined) dispose(weights);
   }
 }
 
