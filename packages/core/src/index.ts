@@ -15,3 +15,5 @@ export { evaluateIris } from './iris/evaluate-iris.js';
 export { loadKerasModel, kerasLayersModel, type LoadKerasModelOptions } from './keras/load-keras.js';
 export { readKerasArtifacts, type KerasArtifacts, type KerasArtifactsOptions, type KerasFileFormat, type KerasSource } from './keras/artifacts.js';
 export { SUPPORTED_LAYERS } from './keras/layers.js';
+export { predictKeras, type PredictKerasOptions } from './operators/predict-keras.js';
+export type { KerasInput, KerasOutput, KerasPrediction, KerasTensorInput, NestedNumbers } from './keras/keras-input.js';
