@@ -82,7 +82,7 @@ export function stringListAttr(node: Group | H5File, name: string): string[] | u
   const value = attr.value;
   if (typeof value === 'string') return [value];
   if (Array.isArray(value)) {
-    return value.map((v) => (typeof v === 'string' ? v : v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v)));
+    return value.map((v) => (typeof v === 'string' ? v : v instanceof Uint8Array ? new TextDecoder().decode(v) : JSON.stringify(v)));
   }
   // An empty list is stored as an empty float array by h5py.
   if (ArrayBuffer.isView(value) && (value as ArrayLike<number>).length === 0) return [];

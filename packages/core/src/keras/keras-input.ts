@@ -60,7 +60,8 @@ function flat(value: KerasTensorInput, name: string): { numbers: ArrayLike<unkno
   if (Array.isArray(value)) {
     if (value.length > 0 && Array.isArray(value[0])) {
       const shape = shapeOfNested(value as NestedNumbers, name);
-      return { numbers: (value as readonly unknown[]).flat(shape.length) as unknown[], shape };
+      const numbers: unknown[] = (value as readonly unknown[]).flat(shape.length);
+      return { numbers, shape };
     }
     return { numbers: value as readonly unknown[], shape: undefined };
   }
