@@ -105,12 +105,13 @@ describe('loadKerasModel: unsupported layers, activations and options fail at lo
     expect(error.message).toMatch(/dtype "mixed_float16" is not supported/);
   });
 
-  it('a GRU with reset_after (the Keras default), which tfjs-layers lacks', async () => {
-    const gru = { class_name: 'GRU', config: { name: 'gru', units: 4, reset_after: true, activation: 'tanh', recurrent_activation: 'sigmoid' } };
-    const config = JSON.stringify({ class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'InputLayer', config: { batch_input_shape: [null, 3, 2], name: 'in' } }, gru] } });
-    const error = await loadError(() => loadKerasModel(fixture('tf2/simple_mlp.legacy-weights.h5'), { config }));
-    expect(error.message).toMatch(/layer 'gru' \(GRU\): unsupported option reset_after=true/);
-  });
+  it.each(['tf2/gru_reset_after.h5', 'keras3/gru_reset_after.keras', 'keras3/gru_reset_after.h5'])(
+    '%s: a GRU with reset_after=true (the Keras default), which tfjs-layers lacks',
+    async (file) => {
+      const error = await loadError(() => loadKerasModel(fixture(file)));
+      expect(error.message).toMatch(/layer 'gru\w*' \(GRU\): unsupported option reset_after=true/);
+    },
+  );
 });
 
 describe('loadKerasModel: corrupt, truncated and foreign files', () => {

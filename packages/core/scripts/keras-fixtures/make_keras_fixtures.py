@@ -92,6 +92,41 @@ def two_inputs():
     return keras.Model([a, b], [cls, reg], name="two_inputs")
 
 
+def rnn_stack():
+    # Bidirectional LSTM, a GRU in the form tfjs runs (reset_after=False), SimpleRNN.
+    return keras.Sequential(
+        [
+            keras.Input(shape=(7, 4)),
+            keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True)),
+            keras.layers.GRU(6, reset_after=False, return_sequences=True),
+            keras.layers.SimpleRNN(4),
+            keras.layers.Dense(2, activation="softmax"),
+        ],
+        name="rnn_stack",
+    )
+
+
+def lstm_masked():
+    # mask_zero: padded time steps must be skipped, not fed through the LSTM.
+    return keras.Sequential(
+        [
+            keras.Input(shape=(8,), dtype="int32"),
+            keras.layers.Embedding(30, 6, mask_zero=True),
+            keras.layers.LSTM(5),
+            keras.layers.Dense(3, activation="softmax"),
+        ],
+        name="lstm_masked",
+    )
+
+
+def gru_reset_after():
+    # Keras's default GRU (reset_after=True): tfjs-layers has no such GRU, so loading must fail.
+    return keras.Sequential(
+        [keras.Input(shape=(5, 3)), keras.layers.GRU(4), keras.layers.Dense(2)],
+        name="gru_reset_after",
+    )
+
+
 def bn_dropout():
     return keras.Sequential(
         [
@@ -127,7 +162,18 @@ def custom_layer():
     return keras.Model(inp, out, name="custom_layer")
 
 
-MODELS = [simple_mlp, small_cnn, lstm_text, two_inputs, bn_dropout, custom_named, custom_layer]
+MODELS = [
+    simple_mlp,
+    small_cnn,
+    lstm_text,
+    two_inputs,
+    bn_dropout,
+    custom_named,
+    custom_layer,
+    rnn_stack,
+    lstm_masked,
+    gru_reset_after,
+]
 
 
 def reseed_weights(model, rng):
@@ -152,7 +198,7 @@ def make_samples(model, rng):
     for t in model.inputs:
         shape = (N_SAMPLES,) + tuple(int(d) for d in t.shape[1:])
         if "int" in str(t.dtype):
-            v = rng.integers(0, 50, shape).astype(np.int32)
+            v = rng.integers(1, 30, shape).astype(np.int32)
             v[:, :3] = 0  # leading padding, as a tokenizer would produce
         else:
             v = rng.normal(0.0, 1.0, shape).astype(np.float32)

@@ -227,11 +227,47 @@ function checkCallKwargs(kwargs: JsonObject, className: string, layerName: strin
 
 function normalizeLayer(entry: JsonObject, kerasName: string, names: Names, kerasMajor: number): { layer: NormalizedLayer; json: JsonObject } {
   const savedClass = entry['class_name'] as string;
+  const className = supportedClass(entry, kerasName);
+  const name = names.tfjs(kerasName);
+  const source = entry['config'] as JsonObject;
+  const config = convertConfig(className, source, kerasName, kerasMajor);
+  config['name'] = name;
+  let weightNames = (SUPPORTED_LAYERS[className]?.weights(source) ?? []).map((w) => `${name}/${w}`);
+  if (className === 'Bidirectional') {
+    const wrapped = source['layer'];
+    if (!isObject(wrapped) || !isObject(wrapped['config'])) throw unsupportedLayer(savedClass, kerasName, 'wraps no layer');
+    const innerClass = supportedClass(wrapped, kerasName);
+    if (!['LSTM', 'GRU', 'SimpleRNN'].includes(innerClass)) {
+      throw unsupportedLayer(savedClass, kerasName, `wraps ${innerClass}; only LSTM, GRU and SimpleRNN are supported`);
+    }
+    const innerSource = wrapped['config'];
+    const innerName = sanitize(typeof innerSource['name'] === 'string' ? innerSource['name'] : innerClass.toLowerCase());
+    const innerConfig = convertConfig(innerClass, innerSource, kerasName, kerasMajor);
+    innerConfig['name'] = innerName;
+    config['layer'] = { class_name: innerClass, config: innerConfig };
+    const backward = source['backward_layer'];
+    if (isObject(backward) && isObject(backward['config']) && !sameExceptDirection(innerSource, backward['config'])) {
+      // tfjs always builds the backward RNN as a reversed copy of the forward one.
+      throw unsupportedLayer(savedClass, kerasName, 'a backward_layer that differs from the forward layer is not supported');
+    }
+    delete config['backward_layer'];
+    // tfjs names the copies forward_<inner> / backward_<inner>; Keras stores forward weights first.
+    const innerWeights = SUPPORTED_LAYERS[innerClass]?.weights(innerSource) ?? [];
+    weightNames = ['forward', 'backward'].flatMap((side) => innerWeights.map((w) => `${name}/${side}_${innerName}/${w}`));
+  }
+  return {
+    layer: { className, kerasName, name, weightNames },
+    json: { class_name: className, config },
+  };
+}
+
+/** The tfjs class for a layer entry, or a load-time error naming the layer. */
+function supportedClass(entry: JsonObject, kerasName: string): string {
+  const savedClass = entry['class_name'] as string;
   const className = canonicalClassName(savedClass);
-  const support = SUPPORTED_LAYERS[className];
   const registered = entry['registered_name'];
   const isCustom = typeof registered === 'string' && registered !== savedClass && !registered.startsWith('keras');
-  if (support === undefined || isCustom) {
+  if (SUPPORTED_LAYERS[className] === undefined || isCustom) {
     const nested = ['Sequential', 'Functional', 'Model'].includes(savedClass);
     throw unsupportedLayer(
       typeof registered === 'string' ? registered : savedClass,
@@ -239,9 +275,24 @@ function normalizeLayer(entry: JsonObject, kerasName: string, names: Names, kera
       nested ? 'nested models are not supported; flatten the model before saving' : 'this layer class is not supported (custom or not implemented by tfjs-layers)',
     );
   }
-  const source = entry['config'] as JsonObject;
-  checkOptions(support, source, className, kerasName);
-  const name = names.tfjs(kerasName);
+  return className;
+}
+
+function sanitize(name: string): string {
+  const cleaned = name.replace(/[^-A-Za-z0-9._/]/g, '_');
+  return /^[A-Za-z0-9]/.test(cleaned) ? cleaned : `l${cleaned}`;
+}
+
+function sameExceptDirection(forward: JsonObject, backward: JsonObject): boolean {
+  const strip = (c: JsonObject): string =>
+    JSON.stringify(Object.fromEntries(Object.entries(c).filter(([k]) => k !== 'name' && k !== 'go_backwards' && !k.endsWith('_initializer')).sort(([a], [b]) => a.localeCompare(b))));
+  return strip(forward) === strip(backward);
+}
+
+/** One layer's config rewritten for tfjs (everything but its name), checking its options. */
+function convertConfig(className: string, source: JsonObject, kerasName: string, kerasMajor: number): JsonObject {
+  const support = SUPPORTED_LAYERS[className];
+  if (support !== undefined) checkOptions(support, source, className, kerasName);
   const config: JsonObject = {};
   for (const [key, value] of Object.entries(source)) {
     if (DROPPED_KEYS.has(key)) continue;
@@ -258,7 +309,6 @@ function normalizeLayer(entry: JsonObject, kerasName: string, names: Names, kera
       config[key] = value;
     }
   }
-  config['name'] = name;
   if (className === 'Activation') config['activation'] = checkActivation(source['activation'], kerasMajor, className, kerasName, 'activation');
   if (className === 'InputLayer') {
     if (config['batch_shape'] !== undefined) config['batch_input_shape'] = config['batch_shape'];
@@ -286,11 +336,7 @@ function normalizeLayer(entry: JsonObject, kerasName: string, names: Names, kera
     if (axis.length !== 1) throw unsupportedLayer(className, kerasName, `normalization over several axes ${JSON.stringify(axis)}`);
     config['axis'] = axis[0] ?? -1;
   }
-  const weightNames = support.weights(source).map((w) => `${name}/${w}`);
-  return {
-    layer: { className, kerasName, name, weightNames },
-    json: { class_name: className, config },
-  };
+  return config;
 }
 
 function dtypeOf(value: Json | undefined, className: string, layerName: string): Json {

@@ -48,6 +48,8 @@ export const SUPPORTED_LAYERS: Readonly<Record<string, LayerSupport>> = {
   LSTM: { weights: withBias('kernel', 'recurrent_kernel'), mustBe: rnn },
   GRU: { weights: withBias('kernel', 'recurrent_kernel'), mustBe: { ...rnn, reset_after: [false] } },
   SimpleRNN: { weights: withBias('kernel', 'recurrent_kernel'), mustBe: rnn },
+  // Weights come from the wrapped RNN (forward, then backward); see normalizeConfig.
+  Bidirectional: { weights: none, mustBe: { merge_mode: ['concat', 'sum', 'ave', 'mul'] } },
   PReLU: { weights: () => ['alpha'] },
   Dropout: { weights: none },
   SpatialDropout1D: { weights: none },

@@ -83,8 +83,9 @@ function collectVars(group: Group, path: string, into: H5Weight[]): void {
       if (isDataset(dataset)) into.push(readWeight(dataset, `${path}/vars/${i}`));
     }
   }
-  // Sub-objects such as an RNN's `cell` follow the layer's own variables.
-  for (const key of group.keys().sort()) {
+  // Sub-objects such as an RNN's `cell` follow the layer's own variables, forward before backward.
+  const rank = (key: string): number => ['cell', 'layer', 'forward_layer', 'backward_layer'].indexOf(key) >>> 0;
+  for (const key of group.keys().sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) {
     if (key === 'vars') continue;
     const child = group.get(key);
     if (isGroup(child)) collectVars(child, `${path}/${key}`, into);
