@@ -73,6 +73,25 @@ describe('loadKerasModel: weights-only HDF5 plus a JSON config', () => {
   });
 });
 
+describe('loadKerasModel: the oldest Keras 2.0-2.2 HDF5 layout', () => {
+  // Assembled by the fixture script in the Keras 2.1 layout (bytes attributes, bare-list Sequential
+  // config, `Model` class with 4-element inbound nodes) from simple_mlp's weights.
+  it.each([
+    ['tf2/simple_mlp.keras21-sequential.h5', 'sequential', 'dense_1_input'],
+    ['tf2/simple_mlp.keras21-model.h5', 'simple_mlp', 'input_1'],
+  ])('%s matches Keras', async (file, name, input) => {
+    const model = await loadKerasModel(fixture(file));
+    try {
+      expect(model.name).toBe(name);
+      expect(model.inputs.map((i) => i.name)).toEqual([input]);
+      expect(model.outputs.map((o) => o.name)).toEqual(['dense_2']);
+      await expectMlpParity(model, 'tf2');
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
 describe('loadKerasModel: unsupported layers, activations and options fail at load time', () => {
   it.each(['tf2/custom_layer.h5', 'keras3/custom_layer.keras', 'keras3/custom_layer.h5'])('%s: a user-defined layer is named by class and name', async (file) => {
     const error = await loadError(() => loadKerasModel(fixture(file)));

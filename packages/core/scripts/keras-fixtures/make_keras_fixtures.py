@@ -210,6 +210,86 @@ def tensor_layer_name(t):
     return t._keras_history[0].name
 
 
+def write_keras21_style(model, path, functional):
+    """Writes `model` (simple_mlp) in the layout Keras 2.0-2.2 used, with h5py.
+
+    Keras 2.1 cannot be installed next to Python 3.11, so this assembles its file format by hand:
+    bytes attributes, `keras_version` 2.1.6, a Sequential config that is a bare layer list (or a
+    functional `Model` with 4-element inbound nodes), `dense_1`-style names and `:0` weight names.
+    """
+    import h5py
+
+    dense = [l for l in model.layers if l.__class__.__name__ == "Dense"]
+    names = [f"dense_{i + 1}" for i in range(len(dense))]
+
+    def dense_config(layer, name, first):
+        config = {
+            "name": name,
+            "trainable": True,
+            "units": layer.units,
+            "activation": layer.activation.__name__,
+            "use_bias": True,
+            "kernel_initializer": {
+                "class_name": "VarianceScaling",
+                "config": {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform", "seed": None},
+            },
+            "bias_initializer": {"class_name": "Zeros", "config": {}},
+            "kernel_regularizer": None,
+            "bias_regularizer": None,
+            "activity_regularizer": None,
+            "kernel_constraint": None,
+            "bias_constraint": None,
+        }
+        if first and not functional:
+            config["batch_input_shape"] = [None, int(layer.kernel.shape[0])]
+            config["dtype"] = "float32"
+        return config
+
+    if functional:
+        layers = [
+            {
+                "name": "input_1",
+                "class_name": "InputLayer",
+                "config": {"batch_input_shape": [None, int(dense[0].kernel.shape[0])], "dtype": "float32", "sparse": False, "name": "input_1"},
+                "inbound_nodes": [],
+            }
+        ]
+        previous = "input_1"
+        for layer, name in zip(dense, names):
+            layers.append(
+                {
+                    "name": name,
+                    "class_name": "Dense",
+                    "config": dense_config(layer, name, False),
+                    "inbound_nodes": [[[previous, 0, 0, {}]]],
+                }
+            )
+            previous = name
+        config = {
+            "class_name": "Model",
+            "config": {"name": "simple_mlp", "layers": layers, "input_layers": [["input_1", 0, 0]], "output_layers": [[previous, 0, 0]]},
+        }
+    else:
+        config = {
+            "class_name": "Sequential",
+            "config": [{"class_name": "Dense", "config": dense_config(l, n, i == 0)} for i, (l, n) in enumerate(zip(dense, names))],
+        }
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = b"2.1.6"
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["model_config"] = json.dumps(config).encode("utf8")
+        weights = f.create_group("model_weights")
+        weights.attrs["layer_names"] = [n.encode("utf8") for n in names]
+        weights.attrs["backend"] = b"tensorflow"
+        weights.attrs["keras_version"] = b"2.1.6"
+        for layer, name in zip(dense, names):
+            group = weights.create_group(name)
+            weight_names = [f"{name}/kernel:0", f"{name}/bias:0"]
+            group.attrs["weight_names"] = [w.encode("utf8") for w in weight_names]
+            for w_name, value in zip(weight_names, layer.get_weights()):
+                group.create_dataset(w_name, data=value.astype(np.float32))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True, help="fixtures/keras directory")
@@ -240,6 +320,9 @@ def main():
             if not KERAS3:
                 # Keras 2's own weights-only layout (`layer_names` / `weight_names` attributes).
                 model.save_weights(os.path.join(out, f"{name}.legacy-weights.h5"), save_format="h5")
+                # The oldest layout, Keras 2.0-2.2, same weights (predictions as in simple_mlp.json).
+                write_keras21_style(model, os.path.join(out, f"{name}.keras21-sequential.h5"), functional=False)
+                write_keras21_style(model, os.path.join(out, f"{name}.keras21-model.h5"), functional=True)
             with open(os.path.join(out, f"{name}.config.json"), "w") as f:
                 f.write(model.to_json())
 
