@@ -137,8 +137,8 @@ describe('loadKerasModel: corrupt, truncated and foreign files', () => {
   const mlpH5 = bytesOf('tf2/simple_mlp.h5');
   const mlpKeras = bytesOf('keras3/simple_mlp.keras');
   it.each([
-    ['a truncated .h5', mlpH5.subarray(0, Math.floor(mlpH5.length / 2)), /not a readable HDF5 file/],
-    ['an .h5 cut just before its end', mlpH5.subarray(0, mlpH5.length - 10), /not a readable HDF5 file/],
+    ['a truncated .h5', mlpH5.subarray(0, Math.floor(mlpH5.length / 2)), /not a readable HDF5 file \(corrupt or truncated\?\): truncated file: eof = \d+/],
+    ['an .h5 cut just before its end', mlpH5.subarray(0, mlpH5.length - 10), /not a readable HDF5 file .*truncated file/],
     ['a truncated .keras', mlpKeras.subarray(0, Math.floor(mlpKeras.length / 2)), /not a readable \.keras archive/],
     ['an empty file', new Uint8Array(0), /neither an HDF5.*nor a \.keras archive/],
     ['a text file', new TextEncoder().encode('{"class_name": "Sequential"}'), /neither an HDF5.*nor a \.keras archive/],

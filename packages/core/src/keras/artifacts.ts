@@ -53,7 +53,7 @@ function isHdf5(bytes: Uint8Array): boolean {
 }
 
 async function readSource(source: KerasSource): Promise<{ bytes: Uint8Array; what: string }> {
-  if (typeof source !== 'string') return { bytes: source, what: 'the model bytes' };
+  if (typeof source !== 'string') return { bytes: source, what: 'the model (given as bytes)' };
   try {
     return { bytes: new Uint8Array(await readFile(source)), what: source };
   } catch (cause) {

@@ -52,9 +52,12 @@ export async function withHdf5<T>(bytes: Uint8Array, what: string, read: (file: 
 function firstLine(cause: unknown): string {
   const text = cause instanceof Error ? cause.message : String(cause);
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
-  // HDF5's innermost message ("file signature not found", "truncated file ...") is the useful one.
-  const minor = lines.filter((l) => !l.startsWith('#') && !l.startsWith('major:') && !l.startsWith('minor:') && !l.startsWith('HDF5-DIAG'));
-  return (minor.at(-1) ?? lines.find((l) => l.includes('line')) ?? lines.at(-1) ?? 'unknown error').slice(0, 300);
+  // HDF5's error stack runs outermost first; the last frame says what actually went wrong
+  // ("truncated file: eof = …", "file signature not found").
+  const frames = lines.filter((l) => /^#\d+:/.test(l));
+  const innermost = frames.at(-1);
+  const detail = innermost === undefined ? lines[0] : innermost.slice(innermost.indexOf('(): ') + 4);
+  return (detail ?? 'unknown error').slice(0, 300);
 }
 
 export function isGroup(entity: unknown): entity is Group {

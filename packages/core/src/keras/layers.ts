@@ -87,7 +87,8 @@ export const SUPPORTED_LAYERS: Readonly<Record<string, LayerSupport>> = {
   GlobalMaxPooling2D: { weights: none, mustBe: { keepdims: [false, null] } },
   ZeroPadding2D: { weights: none },
   Cropping2D: { weights: none },
-  UpSampling2D: { weights: none, mustBe: { interpolation: ['nearest', 'bilinear'] } },
+  // tfjs' bilinear resize uses other pixel-centre rules than Keras 3.
+  UpSampling2D: { weights: none, mustBe: { interpolation: ['nearest', null] } },
 };
 
 /** Keras 2 spells some classes differently; tfjs registers the Keras 2 names. */
