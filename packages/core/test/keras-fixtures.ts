@@ -33,7 +33,7 @@ export function fixtureFiles(): { flavor: string; model: string; file: string }[
   for (const flavor of ['tf2', 'keras3']) {
     for (const file of readdirSync(`${KERAS_FIXTURES}${flavor}`).sort()) {
       const match = /^([a-z_]+)\.(h5|keras)$/.exec(file);
-      if (match?.[1] !== undefined && !['custom_layer', 'gru_reset_after'].includes(match[1])) out.push({ flavor, model: match[1], file: `${flavor}/${file}` });
+      if (match?.[1] !== undefined && match[1] !== 'custom_layer') out.push({ flavor, model: match[1], file: `${flavor}/${file}` });
     }
   }
   return out;

@@ -124,13 +124,6 @@ describe('loadKerasModel: unsupported layers, activations and options fail at lo
     expect(error.message).toMatch(/dtype "mixed_float16" is not supported/);
   });
 
-  it.each(['tf2/gru_reset_after.h5', 'keras3/gru_reset_after.keras', 'keras3/gru_reset_after.h5'])(
-    '%s: a GRU with reset_after=true (the Keras default), which tfjs-layers lacks',
-    async (file) => {
-      const error = await loadError(() => loadKerasModel(fixture(file)));
-      expect(error.message).toMatch(/layer 'gru\w*' \(GRU\): unsupported option reset_after=true/);
-    },
-  );
 });
 
 describe('loadKerasModel: corrupt, truncated and foreign files', () => {
@@ -173,7 +166,7 @@ describe('loadKerasModel: resources', () => {
       model.dispose();
     };
     const before = numTensors();
-    for (const file of ['tf2/lstm_text.h5', 'keras3/lstm_text.keras', 'keras3/two_inputs.keras', 'keras3/bn_dropout.h5', 'tf2/small_cnn.h5']) {
+    for (const file of ['tf2/lstm_text.h5', 'keras3/lstm_text.keras', 'keras3/two_inputs.keras', 'keras3/bn_dropout.h5', 'tf2/small_cnn.h5', 'keras3/gru_reset_after.keras', 'tf2/rnn_stack.h5']) {
       await cycle(file);
     }
     expect(numTensors()).toBe(before);

@@ -120,9 +120,14 @@ def lstm_masked():
 
 
 def gru_reset_after():
-    # Keras's default GRU (reset_after=True): tfjs-layers has no such GRU, so loading must fail.
+    # Keras's default GRU (reset_after=True), which tfjs-layers lacks and rxml adds; also wrapped.
     return keras.Sequential(
-        [keras.Input(shape=(5, 3)), keras.layers.GRU(4), keras.layers.Dense(2)],
+        [
+            keras.Input(shape=(5, 3)),
+            keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True), merge_mode="sum"),
+            keras.layers.GRU(4),
+            keras.layers.Dense(2),
+        ],
         name="gru_reset_after",
     )
 

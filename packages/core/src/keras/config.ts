@@ -1,5 +1,6 @@
 import { kerasLoadError, unsupportedLayer } from './errors.js';
 import { isObject, type Json, type JsonObject } from './json.js';
+import { RESET_AFTER_GRU_CLASS } from './gru-reset-after.js';
 import { SUPPORTED_LAYERS, canonicalClassName, checkActivation, checkOptions } from './layers.js';
 
 /** One layer after normalization, with the name tfjs will use and the one Keras used. */
@@ -244,7 +245,7 @@ function normalizeLayer(entry: JsonObject, kerasName: string, names: Names, kera
     const innerName = sanitize(typeof innerSource['name'] === 'string' ? innerSource['name'] : innerClass.toLowerCase());
     const innerConfig = convertConfig(innerClass, innerSource, kerasName, kerasMajor);
     innerConfig['name'] = innerName;
-    config['layer'] = { class_name: innerClass, config: innerConfig };
+    config['layer'] = { class_name: tfjsClass(innerClass, innerConfig), config: innerConfig };
     const backward = source['backward_layer'];
     if (isObject(backward) && isObject(backward['config']) && !sameExceptDirection(innerSource, backward['config'])) {
       // tfjs always builds the backward RNN as a reversed copy of the forward one.
@@ -257,8 +258,16 @@ function normalizeLayer(entry: JsonObject, kerasName: string, names: Names, kera
   }
   return {
     layer: { className, kerasName, name, weightNames },
-    json: { class_name: className, config },
+    json: { class_name: tfjsClass(className, config), config },
   };
+}
+
+/** tfjs-layers' GRU cannot reset after the matmul; rxml registers its own class for that form. */
+function tfjsClass(className: string, config: JsonObject): string {
+  if (className !== 'GRU') return className;
+  const resetAfter = config['reset_after'] === true;
+  delete config['reset_after'];
+  return resetAfter ? RESET_AFTER_GRU_CLASS : className;
 }
 
 /** The tfjs class for a layer entry, or a load-time error naming the layer. */

@@ -46,7 +46,8 @@ export const SUPPORTED_LAYERS: Readonly<Record<string, LayerSupport>> = {
   LayerNormalization: { weights: normalization(), mustBe: { rms_scaling: [false, null] } },
   Embedding: { weights: () => ['embeddings'], mustBe: { sparse: [false, null], ...noLora } },
   LSTM: { weights: withBias('kernel', 'recurrent_kernel'), mustBe: rnn },
-  GRU: { weights: withBias('kernel', 'recurrent_kernel'), mustBe: { ...rnn, reset_after: [false] } },
+  // reset_after=true (the Keras default) runs as RxmlResetAfterGRU, see gru-reset-after.ts.
+  GRU: { weights: withBias('kernel', 'recurrent_kernel'), mustBe: rnn },
   SimpleRNN: { weights: withBias('kernel', 'recurrent_kernel'), mustBe: rnn },
   // Weights come from the wrapped RNN (forward, then backward); see normalizeConfig.
   Bidirectional: { weights: none, mustBe: { merge_mode: ['concat', 'sum', 'ave', 'mul'] } },

@@ -7,6 +7,7 @@ import { tfjsModel } from '../model/tfjs-model.js';
 import { activeBackend } from '../runtime/backend.js';
 import { readKerasArtifacts, type KerasArtifacts, type KerasArtifactsOptions, type KerasSource } from './artifacts.js';
 import { kerasLoadError } from './errors.js';
+import { registerResetAfterGRU } from './gru-reset-after.js';
 
 export interface LoadKerasModelOptions extends KerasArtifactsOptions {
   /** Name reported in results; defaults to the Keras model's own name. */
@@ -23,6 +24,7 @@ export interface LoadKerasModelOptions extends KerasArtifactsOptions {
 export async function kerasLayersModel(converted: KerasArtifacts): Promise<LayersModel> {
   const what = `tfjs-layers could not build model '${converted.model.modelName}'`;
   let network: LayersModel;
+  registerResetAfterGRU();
   try {
     network = await models.modelFromJSON({ modelTopology: converted.model.topology });
   } catch (cause) {
