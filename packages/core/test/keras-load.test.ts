@@ -100,6 +100,16 @@ describe('loadKerasModel: unsupported layers, activations and options fail at lo
     expect(error.message).toContain("'times_three'");
   });
 
+  it.each([
+    ['a built-in layer tfjs-layers lacks', { class_name: 'MultiHeadAttention', config: { name: 'attention', num_heads: 2, key_dim: 4 } }, /layer 'attention' \(MultiHeadAttention\): this layer class is not supported/],
+    ['a nested model', { class_name: 'Sequential', config: { name: 'inner', layers: [] } }, /layer 'inner' \(Sequential\): nested models are not supported/],
+  ])('%s', async (_what, layer, message) => {
+    const config = JSON.parse(configOf('tf2')) as { config: { layers: unknown[] } };
+    config.config.layers.splice(1, 0, layer);
+    const error = await loadError(() => loadKerasModel(fixture('tf2/simple_mlp.legacy-weights.h5'), { config }));
+    expect(error.message).toMatch(message);
+  });
+
   it('an activation tfjs does not implement', async () => {
     const config = configOf('tf2').replace('"activation": "softmax"', '"activation": "exponential"');
     const error = await loadError(() => loadKerasModel(fixture('tf2/simple_mlp.legacy-weights.h5'), { config }));
