@@ -1,7 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import h5wasm from 'h5wasm/node';
 import type { Dataset, Group, File as H5File } from 'h5wasm/node';
 import { kerasLoadError } from './errors.js';
 
@@ -13,12 +12,19 @@ export interface H5Weight {
   readonly data: Float32Array;
 }
 
-let readyOnce: Promise<void> | undefined;
+type H5Wasm = typeof import('h5wasm/node');
 
-function ready(): Promise<void> {
-  readyOnce ??= h5wasm.ready.then((module) => {
+let readyOnce: Promise<H5Wasm> | undefined;
+let h5wasm: H5Wasm | undefined;
+
+/** Loads the HDF5 WebAssembly module on first use, so importing rxml does not pay for it. */
+function ready(): Promise<H5Wasm> {
+  readyOnce ??= import('h5wasm/node').then(async (mod) => {
+    const module = await mod.ready;
     // Without this, HDF5 prints its whole error stack to stderr and h5wasm throws a vague message.
     module.activate_throwing_error_handler();
+    h5wasm = mod;
+    return mod;
   });
   return readyOnce;
 }
@@ -28,14 +34,14 @@ function ready(): Promise<void> {
  * reads through the real file system, so the bytes go to a private temp file for the duration.
  */
 export async function withHdf5<T>(bytes: Uint8Array, what: string, read: (file: H5File) => T): Promise<T> {
-  await ready();
+  const lib = await ready();
   const dir = await mkdtemp(join(tmpdir(), 'rxml-keras-'));
   const path = join(dir, 'model.h5');
   try {
     await writeFile(path, bytes);
     let file: H5File;
     try {
-      file = new h5wasm.File(path, 'r');
+      file = new lib.File(path, 'r');
     } catch (cause) {
       throw kerasLoadError(`${what} is not a readable HDF5 file (corrupt or truncated?): ${firstLine(cause)}`, cause);
     }
@@ -60,12 +66,13 @@ function firstLine(cause: unknown): string {
   return (detail ?? 'unknown error').slice(0, 300);
 }
 
+// Only called on entities of an open file, i.e. after ready().
 export function isGroup(entity: unknown): entity is Group {
-  return entity instanceof h5wasm.Group;
+  return h5wasm !== undefined && entity instanceof h5wasm.Group;
 }
 
 export function isDataset(entity: unknown): entity is Dataset {
-  return entity instanceof h5wasm.Dataset;
+  return h5wasm !== undefined && entity instanceof h5wasm.Dataset;
 }
 
 /** A string attribute (Keras writes them as fixed or variable length, bytes or UTF-8). */
