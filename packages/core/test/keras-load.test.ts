@@ -102,6 +102,7 @@ describe('loadKerasModel: unsupported layers, activations and options fail at lo
 
   it.each([
     ['a built-in layer tfjs-layers lacks', { class_name: 'MultiHeadAttention', config: { name: 'attention', num_heads: 2, key_dim: 4 } }, /layer 'attention' \(MultiHeadAttention\): this layer class is not supported/],
+    ['causal padding, which tfjs-layers accepts but cannot run', { class_name: 'Conv1D', config: { name: 'conv', filters: 2, kernel_size: [2], padding: 'causal' } }, /layer 'conv' \(Conv1D\): unsupported option padding="causal"/],
     ['a nested model', { class_name: 'Sequential', config: { name: 'inner', layers: [] } }, /layer 'inner' \(Sequential\): nested models are not supported/],
   ])('%s', async (_what, layer, message) => {
     const config = JSON.parse(configOf('tf2')) as { config: { layers: unknown[] } };
