@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RxmlError, initBackend, loadKerasModel, readKerasArtifacts, type Model } from '../src/index.js';
+import { RxmlError, initBackend, kerasLayersModel, loadKerasModel, readKerasArtifacts, type KerasArtifacts, type Model } from '../src/index.js';
 import { numTensors } from './helpers.js';
 import { KERAS_FIXTURES, maxAbsDiff, readExpectation, toTensorData } from './keras-fixtures.js';
 
@@ -135,6 +135,40 @@ describe('loadKerasModel: unsupported layers, activations and options fail at lo
     expect(error.message).toMatch(/dtype "mixed_float16" is not supported/);
   });
 
+});
+
+describe('kerasLayersModel: a model tfjs builds but cannot run fails at load time', () => {
+  it('runs the model once on zeros and disposes it when that throws', async () => {
+    // Hand-made artifacts that bypass the option checks: tfjs-layers builds a causal Conv1D and
+    // throws only when predicting.
+    const converted = await readKerasArtifacts(fixture('tf2/simple_mlp.legacy-weights.h5'), { config: configOf('tf2') });
+    const topology = {
+      class_name: 'Sequential',
+      config: {
+        name: 'causal',
+        layers: [
+          { class_name: 'InputLayer', config: { batch_input_shape: [null, 4, 2], dtype: 'float32', name: 'in' } },
+          { class_name: 'Conv1D', config: { name: 'conv', filters: 1, kernel_size: [2], padding: 'causal', use_bias: false } },
+        ],
+      },
+    };
+    const handMade: KerasArtifacts = {
+      ...converted,
+      model: { ...converted.model, modelName: 'causal', topology },
+      artifacts: { ...converted.artifacts, modelTopology: topology, weightSpecs: [{ name: 'conv/kernel', shape: [2, 2, 1], dtype: 'float32' }], weightData: new Float32Array(4).buffer },
+    };
+    const before = numTensors();
+    const error = await kerasLayersModel(handMade).then(
+      (network) => {
+        network.dispose();
+        throw new Error('expected the load to fail');
+      },
+      (e: unknown) => e as RxmlError,
+    );
+    expect(error.code).toBe('MODEL_LOAD_ERROR');
+    expect(error.message).toMatch(/tfjs cannot run model 'causal': .*CAUSAL/);
+    expect(numTensors()).toBe(before);
+  });
 });
 
 describe('loadKerasModel: corrupt, truncated and foreign files', () => {

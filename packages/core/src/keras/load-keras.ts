@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { dispose, io } from '@tensorflow/tfjs-core';
+import { dispose, io, tidy, zeros, type DataType } from '@tensorflow/tfjs-core';
 import { models, type LayersModel } from '@tensorflow/tfjs-layers';
 import { RxmlError } from '../errors.js';
 import type { Model, TensorSpec } from '../model/model.js';
@@ -19,7 +19,9 @@ export interface LoadKerasModelOptions extends KerasArtifactsOptions {
  * Separate from `loadKerasModel` for callers that want tfjs itself, e.g. to inspect layers.
  *
  * Does what `tf.loadLayersModel(tf.io.fromMemory(artifacts))` does, in two steps, so that a
- * model whose weights do not fit its topology is disposed instead of leaking its variables.
+ * model whose weights do not fit its topology is disposed instead of leaking its variables; then
+ * runs it once on zeros, because tfjs-layers builds some layers its backends cannot run (it
+ * throws only at predict time) and such a model must fail here, not on the first record.
  */
 export async function kerasLayersModel(converted: KerasArtifacts): Promise<LayersModel> {
   const what = `tfjs-layers could not build model '${converted.model.modelName}'`;
@@ -34,13 +36,29 @@ export async function kerasLayersModel(converted: KerasArtifacts): Promise<Layer
   try {
     weights = io.decodeWeights(converted.artifacts.weightData, converted.artifacts.weightSpecs);
     network.loadWeights(weights, true);
-    return network;
   } catch (cause) {
     network.dispose();
     throw kerasLoadError(`${what}: the file's weights do not fit its layers: ${cause instanceof Error ? cause.message : String(cause)}`, cause);
   } finally {
     if (weights !== undefined) dispose(weights);
   }
+  try {
+    trialRun(network);
+  } catch (cause) {
+    network.dispose();
+    throw kerasLoadError(`tfjs cannot run model '${converted.model.modelName}': ${cause instanceof Error ? cause.message : String(cause)}`, cause);
+  }
+  return network;
+}
+
+/** One prediction on a zero sample; skipped when an input has a free dimension besides the batch. */
+function trialRun(network: LayersModel): void {
+  const shapes = network.inputs.map((input) => input.shape.slice(1));
+  if (shapes.some((shape) => shape.some((d) => d === null))) return;
+  tidy(() => {
+    const xs = network.inputs.map((input, i) => zeros([1, ...(shapes[i] as number[])], input.dtype as DataType));
+    network.predict(xs.length === 1 ? xs[0]! : xs, { batchSize: 1 });
+  });
 }
 
 function renamed(specs: readonly TensorSpec[], names: readonly string[]): TensorSpec[] {
