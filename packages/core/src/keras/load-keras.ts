@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { dispose, io, tidy, zeros, type DataType } from '@tensorflow/tfjs-core';
+import { dispose, io, tidy, zeros } from '@tensorflow/tfjs-core';
 import { models, type LayersModel } from '@tensorflow/tfjs-layers';
 import { RxmlError } from '../errors.js';
 import type { Model, TensorSpec } from '../model/model.js';
@@ -56,7 +56,7 @@ function trialRun(network: LayersModel): void {
   const shapes = network.inputs.map((input) => input.shape.slice(1));
   if (shapes.some((shape) => shape.some((d) => d === null))) return;
   tidy(() => {
-    const xs = network.inputs.map((input, i) => zeros([1, ...(shapes[i] as number[])], input.dtype as DataType));
+    const xs = network.inputs.map((input, i) => zeros([1, ...(shapes[i] as number[])], input.dtype));
     network.predict(xs.length === 1 ? xs[0]! : xs, { batchSize: 1 });
   });
 }
