@@ -50,12 +50,21 @@ export async function ensureCachedModel(entry: CatalogEntry, options: ModelCache
     const timeoutMs = options.downloadTimeoutMs ?? 120_000;
     // A few files at a time: the set is ~57 small files, latency dominates.
     const queue = [...entry.files];
+    // The first failure stops the other workers, and all of them settle before the directory is
+    // removed, so no late write lands in a directory being deleted.
+    const stop = new AbortController();
     const worker = async (): Promise<void> => {
-      for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-        await fetchVerified(source, file, join(tmpDir, file.name), timeoutMs);
+      for (let file = queue.shift(); file !== undefined && !stop.signal.aborted; file = queue.shift()) {
+        await fetchVerified(source, file, join(tmpDir, file.name), timeoutMs, stop.signal).catch((error: unknown) => {
+          stop.abort(error);
+          throw error;
+        });
       }
     };
-    await Promise.all([worker(), worker(), worker(), worker()]);
+    const outcomes = await Promise.allSettled([worker(), worker(), worker(), worker()]);
+    if (stop.signal.aborted) throw stop.signal.reason;
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     try {
       await rename(tmpDir, finalDir);
     } catch (error) {
@@ -79,13 +88,20 @@ function sourceFor(entry: CatalogEntry, mirror: string | undefined): Source {
   return { kind: 'dir', dir: join(dir, entry.name) };
 }
 
-async function fetchVerified(source: Source, file: CatalogFile, target: string, timeoutMs: number): Promise<void> {
+async function fetchVerified(
+  source: Source,
+  file: CatalogFile,
+  target: string,
+  timeoutMs: number,
+  stop: AbortSignal,
+): Promise<void> {
+  const signal = AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]);
   let body: Readable;
   if (source.kind === 'dir') {
     body = createReadStream(join(source.dir, file.name));
   } else {
     const url = new URL(file.name, source.base).href;
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'follow' });
+    const response = await fetch(url, { signal, redirect: 'follow' });
     if (!response.ok || response.body === null) {
       throw new RxmlError('MODEL_LOAD_ERROR', `GET ${url}: HTTP ${response.status}`, {
         retriable: response.status >= 500 || response.status === 429,
@@ -94,7 +110,7 @@ async function fetchVerified(source: Source, file: CatalogFile, target: string, 
     body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
   }
   const check = new DigestCheck(file);
-  await pipeline(body, check, createWriteStream(target, { flags: 'wx' }));
+  await pipeline(body, check, createWriteStream(target, { flags: 'wx' }), { signal });
   check.verify();
 }
 
