@@ -4,7 +4,7 @@ import { RxmlError, toRxmlError } from '../errors.js';
 import type { Model } from '../model/model.js';
 import { IMAGE_MODEL_CATALOG, type Normalization } from './catalog.js';
 import { ensureCachedModel, type ModelCacheOptions } from './model-cache.js';
-import { loadModel } from './pending-core.js';
+import { loadModel } from '../model/load-model.js';
 
 /** A loaded image classifier: the runtime-neutral model plus what `predictImage` needs to feed it. */
 export interface ImageModel {
@@ -67,13 +67,12 @@ async function assemble(
     throw new RxmlError('MODEL_LOAD_ERROR', `inputSize must be a positive integer, got ${inputSize}`);
   }
   const labels = typeof labelsOrFile === 'string' ? await readLabels(labelsOrFile) : [...labelsOrFile];
-  let loaded: Model;
+  let model: Model;
   try {
-    loaded = await loadModel(dir);
+    model = await loadModel(dir, name === undefined ? {} : { name });
   } catch (error) {
     throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot load model from ${dir}`);
   }
-  const model = name === undefined ? loaded : renamed(loaded, name);
   const check = checkShapes(model, inputSize, labels.length);
   if (check !== undefined) {
     model.dispose();
@@ -88,19 +87,6 @@ async function readLabels(file: string): Promise<string[]> {
   } catch (error) {
     throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot read labels ${file}`);
   }
-}
-
-/** The catalog name reads better in results than the cache directory's name. */
-function renamed(model: Model, name: string): Model {
-  return {
-    name,
-    version: model.version,
-    runtime: model.runtime,
-    inputs: model.inputs,
-    outputs: model.outputs,
-    run: (inputs) => model.run(inputs),
-    dispose: () => model.dispose(),
-  };
 }
 
 function checkShapes(model: Model, inputSize: number, classes: number): string | undefined {

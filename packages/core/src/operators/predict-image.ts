@@ -3,7 +3,8 @@ import { RxmlError } from '../errors.js';
 import type { ImageModel } from '../image/load-image-model.js';
 import { DEFAULT_LIMITS, preprocessImage, type ImageLimits, type ResizeFit } from '../image/preprocess.js';
 import { readBoundedFile, resolveUnderRoot } from '../image/safe-path.js';
-import { predict, type PredictResult } from '../image/pending-core.js';
+import type { PredictResult } from '../result.js';
+import { predict } from './predict.js';
 
 /** Encoded image bytes (JPEG, PNG, WebP, GIF: first frame) or a file under `options.root`. */
 export type ImageInput = Uint8Array | { readonly path: string };
@@ -35,6 +36,11 @@ export interface PredictImageOptions<In> extends ImageLimits {
   readonly fit?: ResizeFit;
   /** Images per model call, and how long a partial batch may wait. Defaults: 8 images, 20 ms. */
   readonly batch?: { readonly size?: number; readonly maxLatencyMs?: number };
+  /**
+   * Images decoding at once (sharp runs them in libuv's thread pool, `UV_THREADPOOL_SIZE`, default 4).
+   * Default 8, so the next batch is decoded while the current one is in the model.
+   */
+  readonly decodeConcurrency?: number;
   /** Model calls in flight. Default 1 (one call already uses the CPU the backend gives it). */
   readonly concurrency?: number;
   /** Emit results in input order. Default true. */
@@ -88,6 +94,7 @@ export function predictImage<In = ImageInput>(
     },
     batch: { size: options.batch?.size ?? 8, maxLatencyMs: options.batch?.maxLatencyMs ?? 20 },
     concurrency: options.concurrency ?? 1,
+    selectConcurrency: options.decodeConcurrency ?? 8,
     ordered: options.ordered ?? true,
   });
 }
