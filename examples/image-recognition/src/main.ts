@@ -17,10 +17,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { MultiBar, Presets } from 'cli-progress';
-import { from, lastValueFrom, tap, type Observable } from 'rxjs';
+import { from, lastValueFrom, tap } from 'rxjs';
 import { loadImageModel, type ImageModel } from '@rxml/core';
-import { describe, recognizeImages, type ImageMessage, type Labelled, type Mode } from './pipeline.js';
-import { kafkaTransportBuilt, runOnKafka } from './kafka.js';
+import { runOnKafka, startBroker } from './kafka.js';
+import { describe, recognizeImages, type ImageMessage, type Mode } from './pipeline.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -72,45 +72,54 @@ try {
   }
   console.log(`model ${model.model.name}@${model.model.version} on ${model.model.runtime}; ${messages.length} images from ${root} (${mode})`);
 
-  const pipeline = recognizeImages(model, { mode, root });
   const brokers = process.env['KAFKA_BROKERS'];
-  let transport: 'kafka' | 'memory' = 'kafka';
+  let broker: Extract<Awaited<ReturnType<typeof startBroker>>, { kafka: unknown }> | undefined;
   if (args['no-kafka']) {
-    transport = 'memory';
     console.log('running without Kafka (--no-kafka)');
-  } else if (!kafkaTransportBuilt) {
-    transport = 'memory';
-    console.log('the Kafka transport is not in this build yet: running the same pipeline without Kafka');
   } else if ((brokers === undefined || brokers === '') && !javaAvailable()) {
-    transport = 'memory';
     console.log('Java not found, so no embedded Kafka broker: running the same pipeline without Kafka');
+  } else {
+    const started = await startBroker();
+    if ('missing' in started) {
+      console.log(`cannot start the embedded Kafka broker (${started.missing}): running the same pipeline without Kafka`);
+    } else {
+      broker = started;
+    }
   }
+  const useKafka = broker !== undefined;
 
-  const progress = messages.length > 5 && process.stderr.isTTY ? new MultiBar({ stream: process.stderr, clearOnComplete: true }, Presets.shades_classic) : undefined;
+  // A bar only helps on a terminal and with more than a handful of images; lines go through it so they do not tear it.
+  const progress =
+    messages.length > 5 && process.stderr.isTTY ? new MultiBar({ stream: process.stderr, clearOnComplete: true, hideCursor: true }, Presets.shades_classic) : undefined;
   const bar = progress?.create(messages.length, 0);
   const print = (line: string): void => (progress === undefined ? console.log(line) : progress.log(`${line}\n`));
-  const report = (labelled$: Observable<Labelled>): Observable<Labelled> =>
-    labelled$.pipe(
-      tap(({ result }) => {
-        print(describe(result));
-        bar?.increment();
-      }),
-    );
+  const onResult = (): void => void bar?.increment();
 
-  const started = performance.now();
-  let outputs: Labelled[];
-  if (transport === 'memory') {
-    const collected: Labelled[] = [];
-    await lastValueFrom(from(messages).pipe(pipeline, report, tap((l) => collected.push(l))), { defaultValue: undefined });
-    outputs = collected;
+  let labelled = 0;
+  let refused = 0;
+  let ms: number;
+  if (broker !== undefined) {
+    // Timed by runOnKafka from the first fetch: broker start-up is not the pipeline's time.
+    ({ labelled, refused, ms } = await runOnKafka(model, messages, broker, { mode, root, print, onResult }));
   } else {
-    outputs = await runOnKafka(messages, (in$) => in$.pipe(pipeline, report), brokers, print);
+    const started = performance.now();
+    await lastValueFrom(
+      from(messages).pipe(
+        recognizeImages(model, { mode, root, value: (message) => message.value }),
+        tap((result) => {
+          print(describe(result.input.key, result));
+          onResult();
+          if (result.ok) labelled++;
+          else refused++;
+        }),
+      ),
+      { defaultValue: undefined },
+    );
+    ms = performance.now() - started;
   }
   progress?.stop();
-  const ms = performance.now() - started;
-  const ok = outputs.filter((l) => l.result.ok).length;
   console.log(
-    `${ok} labelled, ${outputs.length - ok} refused, in ${(ms / 1000).toFixed(2)} s (${((outputs.length / ms) * 1000).toFixed(1)} images/s)${transport === 'kafka' ? ' via Kafka' : ''}`,
+    `${labelled} labelled, ${refused} refused, in ${(ms / 1000).toFixed(2)} s (${(((labelled + refused) / ms) * 1000).toFixed(1)} images/s)${useKafka ? ' via Kafka' : ''}`,
   );
 } finally {
   model.dispose();

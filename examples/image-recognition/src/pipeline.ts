@@ -1,54 +1,47 @@
-import { map, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import { predictImage, type ImageModel, type ImagePrediction, type PredictResult } from '@rxml/core';
 
-/** A record of the input topic: the key names the image, the value is its path (under the root) or its bytes. */
+/** A message of the input topic: the key names the image, the value is its path (under the root) or its bytes. */
 export interface ImageMessage {
   readonly key: string;
   readonly value: Buffer;
 }
 
-/** A record of the output topic: the image name and a JSON label (or error). */
-export interface LabelMessage {
-  readonly key: string;
-  readonly value: string;
-}
-
 export type Mode = 'paths' | 'bytes';
 
-export interface Labelled {
-  readonly result: PredictResult<ImageMessage, ImagePrediction>;
-  readonly output: LabelMessage;
+export interface RecognizeOptions<In> {
+  readonly mode: Mode;
+  /** The only directory image paths are read from. */
+  readonly root: string;
+  /** The message value: a path (UTF-8) in `paths` mode, the encoded image in `bytes` mode. */
+  readonly value: (input: In) => Buffer | null;
+  readonly topK?: number;
 }
 
 /**
- * The example's whole pipeline, whatever carries the messages: each image message is labelled by
- * the model and turned into an output message. A bad image (or a path outside `root`) becomes an
- * error message for that key; the stream goes on.
+ * The example's pipeline, whatever carries the messages (Kafka records or plain objects): each
+ * message's image is labelled by the model. A bad image, or a path outside `root`, is an
+ * `INVALID_INPUT` result for that message; the stream goes on.
  */
-export function recognizeImages(model: ImageModel, options: { mode: Mode; root: string; topK?: number }): OperatorFunction<ImageMessage, Labelled> {
-  return (messages) =>
-    messages.pipe(
-      predictImage<ImageMessage>(model, {
-        root: options.root,
-        topK: options.topK ?? 3,
-        select: (message) => (options.mode === 'paths' ? { path: message.value.toString('utf8') } : message.value),
-      }),
-      map((result) => ({
-        result,
-        output: {
-          key: result.input.key,
-          value: JSON.stringify(
-            result.ok
-              ? { image: result.input.key, label: result.value.label, probability: result.value.probability, top: result.value.top }
-              : { image: result.input.key, error: { code: result.error.code, message: result.error.message } },
-          ),
-        },
-      })),
-    );
+export function recognizeImages<In>(model: ImageModel, options: RecognizeOptions<In>): OperatorFunction<In, PredictResult<In, ImagePrediction>> {
+  return predictImage<In>(model, {
+    root: options.root,
+    topK: options.topK ?? 3,
+    select: (input) => {
+      const value = options.value(input);
+      if (value === null) throw new Error('message has no value');
+      return options.mode === 'paths' ? { path: value.toString('utf8') } : value;
+    },
+  });
 }
 
-/** One line per image for the console. */
-export function describe(result: PredictResult<ImageMessage, ImagePrediction>): string {
-  if (!result.ok) return `${result.input.key}: ${result.error.code} ${result.error.message}`;
-  return `${result.input.key}: ${result.value.label} (${(result.value.probability * 100).toFixed(1)} %)`;
+/** The output topic's value for a labelled image. */
+export function labelJson(image: string, prediction: ImagePrediction): string {
+  return JSON.stringify({ image, label: prediction.label, probability: prediction.probability, top: prediction.top });
+}
+
+/** One console line per image. */
+export function describe(image: string, result: PredictResult<unknown, ImagePrediction>): string {
+  if (!result.ok) return `${image}: ${result.error.code} ${result.error.message}`;
+  return `${image}: ${result.value.label} (${(result.value.probability * 100).toFixed(1)} %)`;
 }
