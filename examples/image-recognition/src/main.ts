@@ -92,8 +92,18 @@ try {
   const progress =
     messages.length > 5 && process.stderr.isTTY ? new MultiBar({ stream: process.stderr, clearOnComplete: true, hideCursor: true }, Presets.shades_classic) : undefined;
   const bar = progress?.create(messages.length, 0);
-  const print = (line: string): void => (progress === undefined ? console.log(line) : progress.log(`${line}\n`));
-  const onResult = (): void => void bar?.increment();
+  const print = (line: string): void => {
+    if (progress === undefined) console.log(line);
+    else {
+      progress.log(`${line}\n`);
+      // Redraw now: inference keeps the event loop busy, so the bar's own timer would fire late.
+      progress.update();
+    }
+  };
+  const onResult = (): void => {
+    bar?.increment();
+    progress?.update();
+  };
 
   let labelled = 0;
   let refused = 0;

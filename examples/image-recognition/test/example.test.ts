@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawnSync } from 'node:child_process';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,5 +62,18 @@ describe('image-recognition example', () => {
     const out = await run([], env);
     expect(out).toMatch(/Java not found.*running the same pipeline without Kafka/);
     expectSeedLabels(out);
+  });
+
+  // `script` (util-linux) gives the example a terminal, the only place a progress bar is drawn.
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)('draws a progress bar on a terminal for more than a handful of images, keeping every line', async () => {
+    const log = join(cacheDir, 'terminal.log');
+    const command = [process.execPath, main, '--no-kafka', '--repeat', '2', '--cache-dir', cacheDir].map((a) => `'${a}'`).join(' ');
+    await promisify(execFile)('script', ['-qec', command, log], { encoding: 'utf8' });
+    const screen = await readFile(log, 'utf8');
+    for (let i = 0; i <= 8; i++) expect(screen).toContain(`${i}/8`);
+    expect(screen.match(/trained_airplane_2\.jpg: airliner/g)).toHaveLength(2);
+    expect(screen).toMatch(/8 labelled, 0 refused/);
+    // Output to a pipe gets no bar.
+    expect(await run(['--no-kafka', '--repeat', '2'])).not.toMatch(/\d\/8/);
   });
 });
