@@ -110,13 +110,17 @@ describe('predictImage with MobileNet v1 0.75 on the seed images', () => {
     expect(results.map((r) => r.ok && r.value.label)).toEqual(['airliner', 'airliner']);
   });
 
-  it('refuses path inputs without a root, and files over maxInputBytes unread', async () => {
+  it('refuses path inputs without a root, files over maxInputBytes unread, too many pixels, too slow a decode', async () => {
     const noRoot = await lastValueFrom(from([{ path: join(root, 'plane.jpg') }]).pipe(predictImage(mobilenet), toArray()));
     expect(noRoot[0]?.ok === false && noRoot[0].error.message).toMatch(/need options.root/);
     const small = await run<ImageInput>([{ path: 'plane.jpg' }], { maxInputBytes: 1000 });
     expect(small[0]?.ok === false && small[0].error.message).toMatch(/over the 1000-byte limit/);
     const fewPixels = await run<ImageInput>([{ path: 'plane.jpg' }], { maxPixels: 100 * 100 });
     expect(fewPixels[0]?.ok === false && fewPixels[0].error.code).toBe('INVALID_INPUT');
+    // devil.png is a 370 KB PNG (no shrink-on-load): its decode takes far longer than 1 ms.
+    const devil = await readFile(join(seedImages, 'devil.png'));
+    const slow = await run<ImageInput>([devil, { path: 'plane.jpg' }], { decodeTimeoutMs: 1 });
+    expect(slow[0]?.ok === false && slow[0].error.message).toMatch(/longer than 1 ms/);
   });
 
   it('leaks no tensors over seed images and failures', async () => {
