@@ -137,6 +137,45 @@ describe('predictImage operator checklist', () => {
   });
 });
 
+describe('decoding overlaps inference', () => {
+  it('decodes the next images while a batch is in the model', async () => {
+    const calls: { start: number; end: number }[] = [];
+    const slow: ImageModel = {
+      ...model,
+      model: {
+        ...model.model,
+        run: async (inputs) => {
+          const call = { start: performance.now(), end: Infinity };
+          calls.push(call);
+          await new Promise((r) => setTimeout(r, 150));
+          const out = await model.model.run(inputs);
+          call.end = performance.now();
+          return out;
+        },
+      },
+    };
+    const decodeStarts: number[] = [];
+    const results = await lastValueFrom(
+      from(Array.from({ length: 16 }, (_, i) => i)).pipe(
+        predictImage(slow, {
+          batch: { size: 4, maxLatencyMs: 1 },
+          decodeConcurrency: 4,
+          select: (i) => {
+            decodeStarts.push(performance.now());
+            return images[i % images.length]!;
+          },
+        }),
+        toArray(),
+      ),
+    );
+    expect(results.every(labelled)).toBe(true);
+    expect(calls.length).toBeGreaterThanOrEqual(4);
+    const first = calls[0]!;
+    const duringFirstCall = decodeStarts.filter((t) => t > first.start && t < first.end).length;
+    expect(duringFirstCall).toBeGreaterThan(0);
+  });
+});
+
 describe('tensor leaks', () => {
   it('leaves no tensor behind over 1,000 images including failures', async () => {
     const bad = [Buffer.alloc(0), Buffer.from('not an image'), images[1]!.subarray(0, 100), pngDeclaring(30000, 30000)];
