@@ -24,9 +24,15 @@ beforeAll(async () => {
       res.writeHead(404).end();
       return;
     }
-    readFile(join(modelsMirror, model, file)).then(
+    // `/flaky/<file>`: a public source that lacks labels.txt and serves one shard damaged.
+    const flaky = model === 'flaky';
+    if (flaky && file === 'labels.txt') {
+      res.writeHead(404).end();
+      return;
+    }
+    readFile(join(modelsMirror, flaky ? entry.name : model, file)).then(
       (bytes) => {
-        if (file === corrupt) bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+        if (file === corrupt || (flaky && file === 'group3-shard1of1')) bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
         res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(bytes);
       },
       () => res.writeHead(404).end(),
@@ -70,6 +76,14 @@ describe('model download and cache', () => {
     expect((error as RxmlError).code).toBe('MODEL_LOAD_ERROR');
     expect((error as RxmlError).message).toMatch(/group29-shard1of1: integrity check failed/);
     expect(await readdir(cacheDir)).toEqual([]);
+  });
+
+  it('takes each file from the first source that serves it with the right digest', async () => {
+    const sources = [`${base}/flaky/`, `${base}/${entry.name}/`];
+    const dir = await ensureCachedModel({ ...entry, sources }, { cacheDir });
+    expect(requests.filter((r) => r.startsWith('/flaky/'))).toHaveLength(entry.files.length);
+    expect(requests.filter((r) => r.startsWith(`/${entry.name}/`)).sort()).toEqual([`/${entry.name}/group3-shard1of1`, `/${entry.name}/labels.txt`]);
+    expect(await readdir(dir)).toHaveLength(entry.files.length);
   });
 
   it('refuses a missing file (HTTP 404) and leaves nothing in the cache', async () => {

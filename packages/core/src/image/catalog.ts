@@ -21,8 +21,11 @@ export interface CatalogFile {
 export interface CatalogEntry {
   readonly name: string;
   readonly description: string;
-  /** Public URL base; each file is fetched from `baseUrl + file.name`. */
-  readonly baseUrl: string;
+  /**
+   * Public URL bases, tried in order for each file (`base + file.name`) until one serves bytes with
+   * the expected digest; a mirror replaces them all.
+   */
+  readonly sources: readonly string[];
   /** Square input side in pixels. */
   readonly inputSize: number;
   readonly normalization: Normalization;
@@ -36,7 +39,11 @@ export const IMAGE_MODEL_CATALOG: Readonly<Record<string, CatalogEntry>> = {
   'mobilenet_v1_0.75_224': {
     name: 'mobilenet_v1_0.75_224',
     description: 'MobileNet v1, width 0.75, 224x224, ImageNet-1k (top-1 68.4 %), TensorFlow.js LayersModel',
-    baseUrl: 'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.75_224/',
+    sources: [
+      'https://storage.googleapis.com/tfjs-models/tfjs/mobilenet_v1_0.75_224/',
+      // The public copy the verified files were taken from (see docs/models.md), pinned to a commit.
+      'https://raw.githubusercontent.com/tangmingsh/ml5featureExtractormodel/238fbc538b0dd3d3993a1ebaf5f68fa679c99fa7/mobilenet_v1_0.75_224/',
+    ],
     inputSize: 224,
     normalization: { scale: 1 / 127.5, offset: -1 },
     labelsFile: 'labels.txt',

@@ -46,7 +46,7 @@ export async function ensureCachedModel(entry: CatalogEntry, options: ModelCache
   await mkdir(cacheDir, { recursive: true });
   const tmpDir = await mkdtemp(join(cacheDir, `.${entry.name}.partial-`));
   try {
-    const source = sourceFor(entry, options.mirror ?? process.env['RXML_MODEL_MIRROR']);
+    const sources = sourcesFor(entry, options.mirror ?? process.env['RXML_MODEL_MIRROR']);
     const timeoutMs = options.downloadTimeoutMs ?? 120_000;
     // A few files at a time: the set is ~57 small files, latency dominates.
     const queue = [...entry.files];
@@ -55,7 +55,7 @@ export async function ensureCachedModel(entry: CatalogEntry, options: ModelCache
     const stop = new AbortController();
     const worker = async (): Promise<void> => {
       for (let file = queue.shift(); file !== undefined && !stop.signal.aborted; file = queue.shift()) {
-        await fetchVerified(source, file, join(tmpDir, file.name), timeoutMs, stop.signal).catch((error: unknown) => {
+        await fetchFirstVerified(sources, file, join(tmpDir, file.name), timeoutMs, stop.signal).catch((error: unknown) => {
           stop.abort(error);
           throw error;
         });
@@ -81,11 +81,33 @@ export async function ensureCachedModel(entry: CatalogEntry, options: ModelCache
 
 type Source = { readonly kind: 'dir'; readonly dir: string } | { readonly kind: 'url'; readonly base: string };
 
-function sourceFor(entry: CatalogEntry, mirror: string | undefined): Source {
-  if (mirror === undefined || mirror === '') return { kind: 'url', base: entry.baseUrl };
-  if (/^https?:\/\//i.test(mirror)) return { kind: 'url', base: `${mirror.replace(/\/+$/, '')}/${entry.name}/` };
+function sourcesFor(entry: CatalogEntry, mirror: string | undefined): Source[] {
+  if (mirror === undefined || mirror === '') return entry.sources.map((base) => ({ kind: 'url', base }));
+  if (/^https?:\/\//i.test(mirror)) return [{ kind: 'url', base: `${mirror.replace(/\/+$/, '')}/${entry.name}/` }];
   const dir = mirror.startsWith('file:') ? fileURLToPath(mirror) : resolve(mirror);
-  return { kind: 'dir', dir: join(dir, entry.name) };
+  return [{ kind: 'dir', dir: join(dir, entry.name) }];
+}
+
+/** Tries each source in turn; only bytes with the catalog's digest are kept. */
+async function fetchFirstVerified(
+  sources: readonly Source[],
+  file: CatalogFile,
+  target: string,
+  timeoutMs: number,
+  stop: AbortSignal,
+): Promise<void> {
+  const failures: string[] = [];
+  for (const source of sources) {
+    try {
+      await fetchVerified(source, file, target, timeoutMs, stop);
+      return;
+    } catch (error) {
+      await rm(target, { force: true });
+      if (stop.aborted) throw error;
+      failures.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  throw new RxmlError('MODEL_LOAD_ERROR', failures.join('; '));
 }
 
 async function fetchVerified(
