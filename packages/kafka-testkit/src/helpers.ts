@@ -73,7 +73,9 @@ export async function produce(
   options: { readonly batchSize?: number } = {},
 ): Promise<number> {
   const batchSize = options.batchSize ?? 5_000;
-  const producer = client(brokers).producer({ allowAutoTopicCreation: true });
+  // Idempotent: kafkajs retries a whole request when one partition of it fails (e.g. a topic whose
+  // partitions are still being created), and without idempotence that duplicates the others.
+  const producer = client(brokers).producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   let count = 0;
   try {
