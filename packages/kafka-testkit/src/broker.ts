@@ -106,6 +106,8 @@ function serverProperties(dir: string, port: number, controllerPort: number, opt
     'share.coordinator.state.topic.replication.factor': 1,
     'share.coordinator.state.topic.min.isr': 1,
     'group.initial.rebalance.delay.ms': 0,
+    // Lets fault tests use short session timeouts so a killed member is noticed quickly.
+    'group.min.session.timeout.ms': 1_000,
     // Sized for a small shared machine.
     'num.network.threads': 2,
     'num.io.threads': 2,

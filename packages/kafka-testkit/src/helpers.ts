@@ -38,9 +38,25 @@ export async function createTopics(
   await admin.connect();
   try {
     await admin.createTopics({
-      waitForLeaders: true,
+      // kafkajs' own leader wait trips over a transient UNKNOWN_TOPIC_OR_PARTITION on new brokers.
+      waitForLeaders: false,
       topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.partitions ?? 1, replicationFactor: 1 })),
     });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const { topics: metadata } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+        const ready = topics.every((t) => {
+          const m = metadata.find((x) => x.name === t.topic);
+          return m !== undefined && m.partitions.length === (t.partitions ?? 1) && m.partitions.every((p) => p.leader >= 0);
+        });
+        if (ready) return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+      if (Date.now() > deadline) throw new Error(`topics ${topics.map((t) => t.topic).join(', ')} have no leaders after 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   } finally {
     await admin.disconnect();
   }
@@ -57,7 +73,9 @@ export async function produce(
   options: { readonly batchSize?: number } = {},
 ): Promise<number> {
   const batchSize = options.batchSize ?? 5_000;
-  const producer = client(brokers).producer({ allowAutoTopicCreation: true });
+  // Idempotent: kafkajs retries a whole request when one partition of it fails (e.g. a topic whose
+  // partitions are still being created), and without idempotence that duplicates the others.
+  const producer = client(brokers).producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   let count = 0;
   try {

@@ -37,8 +37,17 @@ export interface ToKafkaOptions<In, Out> extends KafkaConnectionOptions {
    * topic as `LIMIT_EXCEEDED`. Default 1000000 (below the broker's default `message.max.bytes`).
    */
   readonly maxMessageBytes?: number;
-  /** Most messages in one produce call. Default 10000. */
+  /**
+   * Most messages in one produce call. Default 2000: kafkajs groups messages per partition in
+   * quadratic time, so much larger calls cost more CPU than they save.
+   */
   readonly maxBatchMessages?: number;
+  /**
+   * Most bytes in one produce call. kafkajs writes one record batch per partition and the broker
+   * rejects batches over its `message.max.bytes` (1 MiB by default), so keep this below it.
+   * Default 800000.
+   */
+  readonly maxBatchBytes?: number;
   /** How long retriable produce errors are retried before the stream fails, ms. Default 120000. */
   readonly deliveryTimeoutMs?: number;
   /** Complete source records after their output is acked, so their offsets get committed. Default true. */
@@ -75,6 +84,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 interface Pending<In, Out> {
   readonly delivered: Delivered<In, Out>;
   readonly message: OutgoingMessage;
+  /** Approximate bytes on the wire. */
+  readonly size: number;
+}
+
+/** Per-record overhead in a v2 record batch (varints, attributes, timestamps), rounded up. */
+const RECORD_OVERHEAD = 32;
+
+function messageSize(key: Bytes | null, value: Bytes | null, headers: Readonly<Record<string, Bytes>>): number {
+  let size = RECORD_OVERHEAD + byteLength(value) + byteLength(key);
+  for (const [name, h] of Object.entries(headers)) size += 8 + Buffer.byteLength(name) + byteLength(h);
+  return size;
 }
 
 /** @internal `toKafka` with a replaceable producer client. */
@@ -83,7 +103,8 @@ export function toKafkaWith<In, Out>(
   createProducer: (options: ToKafkaOptions<In, Out>) => ProducerClient,
 ): OperatorFunction<PredictResult<In, Out>, Delivered<In, Out>> {
   const maxMessageBytes = options.maxMessageBytes ?? 1_000_000;
-  const maxBatch = Math.max(1, options.maxBatchMessages ?? 10_000);
+  const maxBatch = Math.max(1, options.maxBatchMessages ?? 2_000);
+  const maxBatchBytes = options.maxBatchBytes ?? 800_000;
   const deliveryTimeoutMs = options.deliveryTimeoutMs ?? 120_000;
   const completeRecords = options.complete ?? true;
   const serialize = options.serialize ?? ((value: Out) => JSON.stringify(value) ?? null);
@@ -101,14 +122,12 @@ export function toKafkaWith<In, Out>(
       headers['rxml-source-partition'] = String(source.partition);
       headers['rxml-source-offset'] = source.offset;
     }
+    const key = source?.key ?? null;
+    const value = source?.rawValue ?? null;
     return {
       delivered: { result, topic: options.deadLetterTopic, deadLetter: true, error },
-      message: {
-        topic: options.deadLetterTopic,
-        key: source?.key ?? null,
-        value: source?.rawValue ?? null,
-        headers,
-      },
+      message: { topic: options.deadLetterTopic, key, value, headers },
+      size: messageSize(key, value, headers),
     };
   };
 
@@ -130,12 +149,11 @@ export function toKafkaWith<In, Out>(
       const detail = thrown instanceof Error ? thrown.message : String(thrown);
       return deadLetter(result, new RxmlError('INVALID_INPUT', `cannot serialize the output: ${detail}`, { cause: thrown }));
     }
-    let size = byteLength(value) + byteLength(key);
-    for (const [name, h] of Object.entries(headers)) size += Buffer.byteLength(name) + byteLength(h);
+    const size = messageSize(key, value, headers);
     if (size > maxMessageBytes) {
       return deadLetter(result, new RxmlError('LIMIT_EXCEEDED', `output message of ${size} bytes exceeds maxMessageBytes ${maxMessageBytes}`));
     }
-    return { delivered: { result, topic: options.topic, deadLetter: false }, message: { topic: options.topic, key, value, headers } };
+    return { delivered: { result, topic: options.topic, deadLetter: false }, message: { topic: options.topic, key, value, headers }, size };
   };
 
   return (source) =>
@@ -187,8 +205,14 @@ export function toKafkaWith<In, Out>(
           if (upstreamDone || fatal !== undefined) finish();
           return;
         }
-        const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
-        queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch);
+        let count = 0;
+        let bytes = 0;
+        while (count < queue.length && count < maxBatch && (count === 0 || bytes + queue[count]!.size <= maxBatchBytes)) {
+          bytes += queue[count]!.size;
+          count++;
+        }
+        const batch = count === queue.length ? queue : queue.slice(0, count);
+        queue = count === queue.length ? [] : queue.slice(count);
         sending = true;
         send(batch).then(
           () => {
