@@ -12,3 +12,4 @@ export { IRIS_FEATURES, IRIS_SPECIES, parseIrisInput, type IrisFeature, type Iri
 export { parseIrisDataset, readIrisDataset, splitIrisDataset, type IrisExample } from './iris/iris-dataset.js';
 export { IRIS_MODEL_DIR, loadIrisModel, trainIrisNetwork, type TrainIrisOptions } from './iris/iris-model.js';
 export { evaluateIris } from './iris/evaluate-iris.js';
+export { loadOnnxModel, SUPPORTED_TFJS_LAYERS, tfjsToOnnx, toOnnxModel, type GraphOptimizationLevel, type LoadOnnxModelOptions, type OnnxSessionOptions } from './onnx/index.js';
