@@ -400,9 +400,10 @@ const flatten: LayerConverter = (ctx) => {
 const reshape: LayerConverter = (ctx) => {
   const x = ctx.toNative(single(ctx));
   const target = ctx.config.value('targetShape');
-  if (!Array.isArray(target) || !target.every((d) => typeof d === 'number')) ctx.fail(`targetShape ${JSON.stringify(target)} is not a list of numbers`);
-  // 0 copies the batch dimension from the input.
-  const shape = ctx.g.int64s(`${ctx.name}/shape`, [0, ...(target as number[])]);
+  if (!Array.isArray(target) || !target.every((d) => typeof d === 'number' || d === null)) ctx.fail(`targetShape ${JSON.stringify(target)} is not a list of numbers`);
+  // 0 copies the batch dimension from the input; tfjs keeps Keras' inferred dimension (-1) as null.
+  const dims = (target as (number | null)[]).map((d) => d ?? -1);
+  const shape = ctx.g.int64s(`${ctx.name}/shape`, [0, ...dims]);
   return [{ name: ctx.g.node('Reshape', [x.name, shape], ctx.name).outputs[0]!, shape: outShape(ctx), nchw: false }];
 };
 
