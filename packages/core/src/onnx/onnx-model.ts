@@ -20,6 +20,13 @@ export interface OnnxSessionOptions {
   readonly intraOpThreads?: number;
   /** Graph rewrites ORT applies when the session is created. Default `'all'`. */
   readonly graphOptimizationLevel?: GraphOptimizationLevel;
+  /**
+   * Whether idle intra-op threads busy-wait for the next piece of work (ORT's default, `true`).
+   * Spinning lowers latency on cores that are otherwise idle, but on cores shared with other work
+   * (image decoding, Kafka, other processes) the spinning threads take CPU time from it; set
+   * `false` there.
+   */
+  readonly spinning?: boolean;
 }
 
 export interface LoadOnnxModelOptions extends OnnxSessionOptions {
@@ -77,6 +84,8 @@ export async function onnxBytesModel(bytes: Uint8Array, identity: ModelIdentity,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+      // Session config entries, flattened by the binding to `session.intra_op.allow_spinning`.
+      ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     });
   } catch (cause) {
     throw new RxmlError('MODEL_LOAD_ERROR', `ONNX Runtime cannot load model ${identity.name}: ${messageOf(cause)}`, { cause });
