@@ -103,7 +103,7 @@ function float(value: number): { float: number } {
 
 /** Reorders a 4-D row-major array: output dimension k is input dimension `perm[k]`. */
 export function transpose4(data: Float32Array, dims: readonly number[], perm: readonly [number, number, number, number]): Weight {
-  const [d0, d1, d2, d3] = dims as [number, number, number, number];
+  const [, d1, d2, d3] = dims as [number, number, number, number];
   const inStrides = [d1 * d2 * d3, d2 * d3, d3, 1];
   const outDims = perm.map((p) => dims[p]!) as [number, number, number, number];
   const s = perm.map((p) => inStrides[p]!) as [number, number, number, number];
@@ -117,7 +117,6 @@ export function transpose4(data: Float32Array, dims: readonly number[], perm: re
       }
     }
   }
-  void d0;
   return { dims: outDims, data: out };
 }
 
