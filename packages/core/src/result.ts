@@ -34,7 +34,7 @@ export interface WithInputError {
 /** Marks `element` as unreadable, for `predict` and the sinks to report. Returns the same object. */
 export function withInputError<T extends object>(element: T, error: RxmlError): T & WithInputError {
   Object.defineProperty(element, INPUT_ERROR, { value: error, enumerable: false });
-  return element as T & WithInputError;
+  return element;
 }
 
 export function inputErrorOf(element: unknown): RxmlError | undefined {

@@ -115,7 +115,7 @@ describe('predict', () => {
     const model = observe(iris, { failOnCall: (call) => call === 1 });
     const rows = Array.from({ length: 30 }, (_, i) => row(i));
     const results = await run(from(rows), predict(model, { encode, decode, batch: { size: 10 } }));
-    expect(results.map((r) => r.ok)).toEqual([...Array(10).fill(true), ...Array(10).fill(false), ...Array(10).fill(true)]);
+    expect(results.map((r) => r.ok)).toEqual([...Array<boolean>(10).fill(true), ...Array<boolean>(10).fill(false), ...Array<boolean>(10).fill(true)]);
     const failed = results[15];
     expect(failed?.ok === false && failed.error.code).toBe('MODEL_ERROR');
   });

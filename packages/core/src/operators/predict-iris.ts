@@ -41,7 +41,7 @@ export function predictIris<In = IrisInput>(model: Model, options: PredictIrisOp
       rows.map((_, i) => {
         const p = probabilities!.data.subarray(i * 3, i * 3 + 3);
         const best = p[0]! >= p[1]! ? (p[0]! >= p[2]! ? 0 : 2) : p[1]! >= p[2]! ? 1 : 2;
-        return { species: IRIS_SPECIES[best]!, probabilities: { setosa: p[0]!, versicolor: p[1]!, virginica: p[2]! } };
+        return { species: IRIS_SPECIES[best], probabilities: { setosa: p[0]!, versicolor: p[1]!, virginica: p[2]! } };
       }),
   });
 }

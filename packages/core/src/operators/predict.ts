@@ -65,7 +65,7 @@ function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
 }
 
 function asList(encoded: TensorData | readonly TensorData[]): readonly TensorData[] {
-  return 'data' in encoded ? [encoded as TensorData] : (encoded as readonly TensorData[]);
+  return 'data' in encoded ? [encoded] : (encoded);
 }
 
 /**

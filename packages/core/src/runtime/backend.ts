@@ -14,13 +14,15 @@ const PREFERENCE: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 const ENV_NAMES: Readonly<Record<string, BackendName>> = { node: 'tensorflow', tensorflow: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
 
 let active: Promise<BackendInfo> | undefined;
+/** A variable, so TypeScript does not require the optional peer's types at build time. */
+const TFJS_NODE: string = '@tensorflow/tfjs-node';
 
 /** Registers a backend with tfjs-core; throws when its package cannot be imported here. */
 async function register(name: BackendName): Promise<void> {
   switch (name) {
     case 'tensorflow':
       // tfjs-node is an optional peer: importing it registers the `tensorflow` backend.
-      await import('@tensorflow/tfjs-node' as string);
+      await import(TFJS_NODE);
       break;
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm');
