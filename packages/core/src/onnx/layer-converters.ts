@@ -84,7 +84,7 @@ export class Config {
   tuple(key: string, n: number, fallback?: readonly number[]): number[] {
     const v = this.raw[key];
     if (typeof v === 'number') return Array.from({ length: n }, () => v);
-    if (Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number')) return v as number[];
+    if (Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number')) return v;
     if ((v === undefined || v === null) && fallback !== undefined) return [...fallback];
     return this.fail(`config ${key} should be ${n} number(s), is ${JSON.stringify(v)}`);
   }

@@ -81,7 +81,7 @@ export async function tfjsToOnnx(model: LayersModel): Promise<Uint8Array> {
     const context: LayerContext = {
       g,
       name: layer.name,
-      config: new Config(layer.getConfig() as Record<string, unknown>, fail),
+      config: new Config(layer.getConfig(), fail),
       inputs,
       outputShapes: node.outputTensors.map((t) => t.shape),
       exclusive: (i) => {
