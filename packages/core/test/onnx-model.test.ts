@@ -105,6 +105,12 @@ describe('loadOnnxModel: a scikit-learn gradient-boosted tree classifier (skl2on
     });
   });
 
+  it('serves concurrent calls on one session (predict concurrency > 1) with the same results', async () => {
+    const slices = [0, 12, 24, 36].map((start) => samples.features.slice(start, start + 12));
+    const outputs = await Promise.all(slices.map((rows) => model.run([batch(rows)])));
+    expect(outputs.flatMap(([label]) => Array.from(label!.data))).toEqual(samples.sklearnLabel);
+  });
+
   it('hashes the bytes for the version, so path and bytes loads agree', async () => {
     const bytes = new Uint8Array(await readFile(MODEL_PATH));
     const fromBytes = await loadOnnxModel(bytes, { name: 'flight-delay', graphOptimizationLevel: 'disabled' });
