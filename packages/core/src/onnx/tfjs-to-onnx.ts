@@ -1,6 +1,6 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { RxmlError } from '../errors.js';
-import { Config, LAYER_CONVERTERS, type LayerContext, type Value, type Weight } from './layer-converters.js';
+import { Config, LAYER_CONVERTERS, type LayerContext, type Value, type Weight } from './layers/index.js';
 import { GraphBuilder, type Onnx } from './onnx-graph.js';
 
 type Layer = LayersModel['layers'][number];
