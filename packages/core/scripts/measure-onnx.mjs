@@ -94,6 +94,33 @@ for (const batch of [1, 8]) {
 // The tfjs wrapper owns the network: disposing it frees the tfjs weights.
 for (const { model } of runtimes) model.dispose();
 
+// The seed's simple_mlp shape (Dense 100→64 relu → 10 softmax): per-call overhead dominates.
+const mlp = tfl.sequential({
+  layers: [tfl.layers.dense({ inputShape: [100], units: 64, activation: 'relu' }), tfl.layers.dense({ units: 10, activation: 'softmax' })],
+});
+const mlpRuntimes = [
+  { label: `tfjs-${backend.name}`, model: tfjsModel(mlp, { name: 'simple_mlp', version: 'measure' }, `tfjs-${backend.name}`) },
+  { label: 'onnxruntime 1 thread', model: await toOnnxModel(mlp, { name: 'simple_mlp', version: 'measure' }, { intraOpThreads: 1 }) },
+];
+const mlpResults = [];
+for (const batch of [1, 256]) {
+  const input = { data: randomImages(1, batch).data.subarray(0, batch * 100), shape: [batch, 100] };
+  for (const { label, model } of mlpRuntimes) {
+    for (let i = 0; i < 50; i++) await model.run([input]);
+    let calls = 0;
+    const started = performance.now();
+    while (performance.now() - started < Math.min(seconds, 2) * 1000) {
+      await model.run([input]);
+      calls += 1;
+    }
+    const ms = performance.now() - started;
+    const row = { model: 'simple_mlp', runtime: label, batch, usPerCall: (ms * 1000) / calls, samplesPerSecond: (calls * batch * 1000) / ms };
+    mlpResults.push(row);
+    console.log(JSON.stringify(row));
+  }
+}
+for (const { model } of mlpRuntimes) model.dispose();
+
 console.log(`\nMobileNet v1 0.75 224: ${gflop.toFixed(3)} GFLOP/image; ${cores} cores; ${seconds}s per row`);
 console.log('runtime                    batch   images/s   ms/image   GFLOP/s   ×wasm');
 for (const row of results) {
@@ -101,4 +128,10 @@ for (const row of results) {
   console.log(
     `${row.runtime.padEnd(26)} ${String(row.batch).padStart(5)} ${row.imagesPerSecond.toFixed(1).padStart(10)} ${row.msPerImage.toFixed(2).padStart(10)} ${row.gflopPerSecond.toFixed(1).padStart(9)} ${(row.imagesPerSecond / base.imagesPerSecond).toFixed(1).padStart(7)}`,
   );
+}
+
+console.log('\nsimple_mlp (Dense 100→64 relu → 10 softmax)');
+console.log('runtime                    batch    µs/call   samples/s');
+for (const row of mlpResults) {
+  console.log(`${row.runtime.padEnd(26)} ${String(row.batch).padStart(5)} ${row.usPerCall.toFixed(1).padStart(10)} ${Math.round(row.samplesPerSecond).toString().padStart(11)}`);
 }
