@@ -188,6 +188,24 @@ describe('tfjsToOnnx parity: every other supported layer', () => {
     }
   });
 
+  it('handles inputs of any spatial size (SAME padding decided by ORT at run time)', async () => {
+    const input = tfl.input({ shape: [null, null, 2] });
+    const c = tfl.layers.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(input) as tfl.SymbolicTensor;
+    const p = tfl.layers.maxPooling2d({ poolSize: 2, padding: 'same' }).apply(c) as tfl.SymbolicTensor;
+    const network = tfl.model({ inputs: input, outputs: tfl.layers.globalAveragePooling2d({}).apply(p) as tfl.SymbolicTensor });
+    randomizeWeights(network, 31);
+    const reference = tfjsModel(network, identity('fcn'), 'tfjs');
+    const converted = await toOnnxModel(network, identity('fcn'));
+    try {
+      expect(converted.inputs[0]?.shape).toEqual([null, null, null, 2]);
+      await expectParity(reference, converted, { data: seededFloats(9 * 7 * 2, 32), shape: [1, 9, 7, 2] });
+      await expectParity(reference, converted, { data: seededFloats(2 * 16 * 11 * 2, 33), shape: [2, 16, 11, 2] });
+    } finally {
+      converted.dispose();
+      reference.dispose();
+    }
+  });
+
   it('folds a BatchNormalization into the convolution before it (no BN arithmetic left in the graph)', async () => {
     const network = tfl.sequential({
       layers: [
