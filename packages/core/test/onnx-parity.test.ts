@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IRIS_MODEL_DIR, initBackend, isRxmlError, tfjsModel, tfjsToOnnx, toOnnxModel, type Model, type TensorData } from '../src/index.js';
+import { IRIS_MODEL_DIR, initBackend, isRxmlError, loadModel, tfjsModel, tfjsToOnnx, toOnnxModel, type Model, type TensorData } from '../src/index.js';
 import { numTensors } from './helpers.js';
 import { MOBILENET_DIR, loadLayers, maxAbsDiff, seededFloats } from './onnx-helpers.js';
 
@@ -87,6 +87,25 @@ describe('tfjsToOnnx parity: MobileNet v1 0.75 (the shared model, Keras 2.1.4 to
       data[i + 2] = Math.sin((x + y) / 20);
     }
     await expectParity(reference, converted, { data, shape: [1, 224, 224, 3] });
+  });
+});
+
+describe("loadModel(dir, { runtime: 'onnx' })", () => {
+  it('loads MobileNet onto ONNX Runtime with the tfjs identity and specs, frees the tfjs copy, and agrees', async () => {
+    const before = numTensors();
+    const onnx = await loadModel(MOBILENET_DIR, { runtime: 'onnx', onnx: { intraOpThreads: 1 } });
+    expect(numTensors()).toBe(before);
+    const tfjs = await loadModel(MOBILENET_DIR);
+    try {
+      expect(onnx.runtime).toBe('onnxruntime');
+      expect({ name: onnx.name, version: onnx.version }).toEqual({ name: tfjs.name, version: tfjs.version });
+      expect(onnx.inputs).toEqual(tfjs.inputs);
+      expect(onnx.outputs).toEqual(tfjs.outputs);
+      await expectParity(tfjs, onnx, { data: seededFloats(224 * 224 * 3, 41), shape: [1, 224, 224, 3] });
+    } finally {
+      onnx.dispose();
+      tfjs.dispose();
+    }
   });
 });
 
