@@ -88,7 +88,6 @@ export async function tfjsToOnnx(model: LayersModel): Promise<Uint8Array> {
         const tensor = node.inputTensors[i];
         return tensor !== undefined && consumers.get(tensor.id) === 1;
       },
-      hasWeight: (key) => findWeight(layer, key) !== undefined,
       weight: (key) => readWeight(layer, key) ?? fail(`has no weight "${key}"`),
       toNchw: (v) => toLayout(v, true),
       toNative: (v) => toLayout(v, false),

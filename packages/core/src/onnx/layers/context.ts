@@ -39,7 +39,6 @@ export interface LayerContext {
   /** True when input `i` feeds this layer call only (so rewriting its producer is invisible). */
   exclusive(i: number): boolean;
   weight(key: string): Weight;
-  hasWeight(key: string): boolean;
   toNchw(value: Value): Value;
   toNative(value: Value): Value;
   /** Throws the load-time error naming this layer. */
