@@ -22,3 +22,4 @@ export { readKerasArtifacts, type KerasArtifacts, type KerasArtifactsOptions, ty
 export { SUPPORTED_LAYERS } from './keras/layers.js';
 export { predictKeras, type PredictKerasOptions } from './operators/predict-keras.js';
 export type { KerasInput, KerasOutput, KerasPrediction, KerasTensorInput, NestedNumbers } from './keras/keras-input.js';
+export { loadOnnxModel, SUPPORTED_TFJS_LAYERS, tfjsToOnnx, toOnnxModel, type GraphOptimizationLevel, type LoadOnnxModelOptions, type OnnxSessionOptions } from './onnx/index.js';
