@@ -1,0 +1,126 @@
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+type Json = Record<string, unknown>;
+
+function load(resultsDir: string): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  for (const file of readdirSync(resultsDir).filter((f) => f.endsWith('.json'))) {
+    out[file.replace(/\.json$/, '')] = JSON.parse(readFileSync(join(resultsDir, file), 'utf8')) as Json;
+  }
+  return out;
+}
+
+function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+const fmt = (x: unknown): string => (typeof x === 'number' ? x.toLocaleString('en-US', { maximumFractionDigits: 3 }) : String(x));
+const verdict = (value: number, target: number, higherIsBetter = true): string =>
+  (higherIsBetter ? value >= target : value <= target) ? `met (${fmt(value)})` : `**missed** (${fmt(value)} vs ${fmt(target)})`;
+
+interface Section {
+  readonly markdown: string;
+  readonly chartRows?: readonly Json[];
+}
+
+type Renderer = (result: Json) => Section;
+
+/** Each suite renders its own section; suites added later register here. */
+export const RENDERERS: Record<string, Renderer> = {
+  'iris-operator': (result) => {
+    const runs = (result['runs'] as Json[]).filter((r) => !('unavailable' in r));
+    const unavailable = (result['runs'] as Json[]).filter((r) => 'unavailable' in r);
+    const parts: string[] = ['## 1–2. Operator overhead and micro-batching: `predictIris` vs raw `LayersModel.predict`', ''];
+    const chartRows: Json[] = [];
+    for (const run of runs) {
+      const points = run['points'] as Json[];
+      parts.push(`### backend \`${String(run['backend'])}\``, '');
+      parts.push(
+        table(
+          ['batch', 'raw records/s', 'predictIris records/s', 'ratio (target ≥ 0.9)', 'raw p50 / p99 ms per call', 'operator p50 / p99 ms per record'],
+          points.map((p) => {
+            const rl = p['rawLatency'] as Json;
+            const ol = p['operatorLatency'] as Json;
+            return [fmt(p['batchSize']), fmt(p['rawRecordsPerSec']), fmt(p['operatorRecordsPerSec']), verdict(p['ratio'] as number, 0.9), `${fmt(rl['p50Ms'])} / ${fmt(rl['p99Ms'])}`, `${fmt(ol['p50Ms'])} / ${fmt(ol['p99Ms'])}`];
+          }),
+        ),
+        '',
+        `Micro-batching gain (best batch ${fmt(run['bestBatchSize'])} vs batch 1): ${verdict(run['microBatchingGain'] as number, 20)} ×, target ≥ 20 ×.`,
+        '',
+      );
+      for (const p of points) {
+        chartRows.push({ series: `predictIris (${String(run['backend'])})`, batch: p['batchSize'], recordsPerSec: p['operatorRecordsPerSec'] });
+        chartRows.push({ series: `raw predict (${String(run['backend'])})`, batch: p['batchSize'], recordsPerSec: p['rawRecordsPerSec'] });
+      }
+    }
+    for (const u of unavailable) parts.push(`Backend \`${String(u['backend'])}\` not measured: ${String(u['unavailable'])}`, '');
+    return { markdown: parts.join('\n'), chartRows };
+  },
+  memory: (result) => {
+    const parts: string[] = ['## 5. Memory over a long stream of Iris records', ''];
+    for (const run of (result['runs'] as Json[]).filter((r) => !('unavailable' in r))) {
+      const points = run['points'] as Json[];
+      parts.push(
+        table(['records', 'RSS MiB', 'heap used MiB', 'tf numTensors'], points.map((p) => [fmt(p['records']), fmt(p['rssMiB']), fmt(p['heapUsedMiB']), fmt(p['numTensors'])])),
+        '',
+        `RSS growth between the first and last checkpoint: ${verdict(run['rssGrowthPercent'] as number, 10, false)} % (target < 10 %). numTensors constant: ${run['numTensorsConstant'] === true ? 'yes' : '**no**'}.`,
+        '',
+      );
+    }
+    return { markdown: parts.join('\n') };
+  },
+};
+
+async function chartSvg(rows: readonly Json[]): Promise<string> {
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Iris records/s vs batch size (log scales)',
+    width: 560,
+    height: 320,
+    data: { values: rows as Json[] },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'batch', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'batch size' },
+      y: { field: 'recordsPerSec', type: 'quantitative', scale: { type: 'log' }, title: 'records / s' },
+      color: { field: 'series', type: 'nominal', title: null },
+    },
+  };
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  return view.toSVG();
+}
+
+/** Regenerates docs/benchmarks.md (and its SVG chart) from every bench/results/*.json. */
+export async function writeReport(resultsDir: string, docsDir: string): Promise<void> {
+  const results = load(resultsDir);
+  const sections: string[] = [];
+  const chartRows: Json[] = [];
+  let machine: Json | undefined;
+  for (const [name, render] of Object.entries(RENDERERS)) {
+    const result = results[name];
+    if (result === undefined) continue;
+    machine ??= result['machine'] as Json;
+    const section = render(result);
+    sections.push(section.markdown);
+    chartRows.push(...(section.chartRows ?? []));
+  }
+  if (chartRows.length > 0) writeFileSync(join(docsDir, 'benchmarks-throughput.svg'), await chartSvg(chartRows));
+  const notesFile = join(docsDir, 'benchmarks-notes.md');
+  const notes = existsSync(notesFile) ? readFileSync(notesFile, 'utf8') : '';
+  const md = [
+    '# Benchmarks',
+    '',
+    '_Generated by `pnpm bench` from `bench/results/*.json`; do not edit by hand (analysis lives in `docs/benchmarks-notes.md`, included below)._',
+    '',
+    'Every figure that matters is a **ratio measured in one run** against the raw library on the same machine: these machines vary up to ~1.8× between runs, so absolute numbers only compare within one file.',
+    '',
+    machine === undefined ? '' : `Machine: ${String(machine['cpu'])}, ${String(machine['cores'])} cores, ${String(machine['memoryGiB'])} GiB, Node ${String(machine['node'])}.`,
+    '',
+    chartRows.length > 0 ? '![throughput vs batch size](benchmarks-throughput.svg)\n' : '',
+    ...sections,
+    notes,
+  ].join('\n');
+  writeFileSync(join(docsDir, 'benchmarks.md'), md);
+}

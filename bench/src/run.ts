@@ -1,0 +1,55 @@
+/**
+ * `pnpm bench [--quick] [suite…]`: runs every suite (per tfjs backend where it matters) in child
+ * processes, writes bench/results/<suite>.json and regenerates docs/benchmarks.md with its chart.
+ * `--quick` runs each suite for seconds (CI smoke) and writes to bench/results/quick/ only.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { machineInfo } from './machine.js';
+import { writeReport } from './report.js';
+import { SUITES, type SuiteName } from './suites/index.js';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--')) as SuiteName[];
+const benchRoot = fileURLToPath(new URL('../', import.meta.url));
+const resultsDir = join(benchRoot, 'results', quick ? 'quick' : '');
+mkdirSync(resultsDir, { recursive: true });
+
+/** Backends each suite runs on: cpu is too slow for CNNs, and tfjs-node only where it imports. */
+const BACKENDS: Record<SuiteName, readonly string[]> = {
+  'iris-operator': ['node', 'wasm', 'cpu'],
+  memory: ['wasm'],
+};
+
+function runSuite(name: SuiteName, backend: string): unknown {
+  const child = spawnSync(process.execPath, ['--expose-gc', join(benchRoot, 'dist/suite.js'), name, ...(quick ? ['--quick'] : [])], {
+    env: { ...process.env, RXML_BACKEND: backend },
+    encoding: 'utf8',
+    maxBuffer: 64 * 2 ** 20,
+  });
+  if (child.status !== 0) {
+    const why = child.stderr.split('\n').find((l) => l.includes('BACKEND_UNAVAILABLE') || l.includes('unavailable')) ?? child.stderr.slice(-2000);
+    return { backend, unavailable: why.trim() };
+  }
+  const lines = child.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as unknown;
+}
+
+const machine = machineInfo();
+const names = (only.length > 0 ? only : (Object.keys(SUITES) as SuiteName[]));
+const written: Record<string, unknown> = {};
+for (const name of names) {
+  const runs = BACKENDS[name].map((backend) => {
+    process.stderr.write(`[bench] ${name} on ${backend}${quick ? ' (quick)' : ''}…\n`);
+    return runSuite(name, backend);
+  });
+  const file = join(resultsDir, `${name}.json`);
+  const result = { suite: name, quick, date: new Date().toISOString(), machine, runs };
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  written[name] = result;
+  process.stderr.write(`[bench] wrote ${file}\n`);
+}
+if (!quick) await writeReport(join(benchRoot, 'results'), join(benchRoot, '../docs'));
+console.log(JSON.stringify(written, null, 2));

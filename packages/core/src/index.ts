@@ -1,0 +1,14 @@
+export { RxmlError, isRxmlError, toRxmlError, type RxmlErrorCode, type RxmlErrorOptions } from './errors.js';
+export { INPUT_ERROR, inputErrorOf, withInputError, type PredictFailure, type PredictResult, type PredictSuccess, type WithInputError } from './result.js';
+export type { DType, Model, ModelIdentity, TensorData, TensorSpec } from './model/model.js';
+export { loadModel, type LoadModelOptions } from './model/load-model.js';
+export { tfjsModel, type TfjsNetwork } from './model/tfjs-model.js';
+export { activeBackend, initBackend, type BackendInfo, type BackendName, type InitBackendOptions } from './runtime/backend.js';
+export { predict, type BackpressureOptions, type BatchEvent, type FlowControl, type PredictOptions } from './operators/predict.js';
+export type { BatchOptions } from './operators/internal/batcher.js';
+export { values, failures } from './operators/values.js';
+export { predictIris, type IrisPrediction, type PredictIrisOptions } from './operators/predict-iris.js';
+export { IRIS_FEATURES, IRIS_SPECIES, parseIrisInput, type IrisFeature, type IrisInput, type IrisMeasurements, type IrisSpecies } from './iris/iris-input.js';
+export { parseIrisDataset, readIrisDataset, splitIrisDataset, type IrisExample } from './iris/iris-dataset.js';
+export { IRIS_MODEL_DIR, loadIrisModel, trainIrisNetwork, type TrainIrisOptions } from './iris/iris-model.js';
+export { evaluateIris } from './iris/evaluate-iris.js';

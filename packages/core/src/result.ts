@@ -1,0 +1,43 @@
+import type { ModelIdentity } from './model/model.js';
+import type { RxmlError } from './errors.js';
+
+/** A record the model scored. `input` is the element that entered the operator, untouched. */
+export interface PredictSuccess<In, Out> {
+  readonly ok: true;
+  readonly input: In;
+  readonly value: Out;
+  readonly model: ModelIdentity;
+  /** Time from the record entering the operator to its batch's result, in milliseconds. */
+  readonly latencyMs: number;
+}
+
+/** A record that could not be scored; every other record of the stream goes on. */
+export interface PredictFailure<In> {
+  readonly ok: false;
+  readonly input: In;
+  readonly error: RxmlError;
+}
+
+export type PredictResult<In, Out> = PredictSuccess<In, Out> | PredictFailure<In>;
+
+/**
+ * Sources mark an element they could not read (a Kafka value that failed to deserialize) with this
+ * symbol; `predict` turns such an element into a failure result without calling `select`, so the
+ * sink can route it to the dead-letter topic like any other failure.
+ */
+export const INPUT_ERROR: unique symbol = Symbol.for('rxml.inputError') as never;
+
+export interface WithInputError {
+  readonly [INPUT_ERROR]?: RxmlError;
+}
+
+/** Marks `element` as unreadable, for `predict` and the sinks to report. Returns the same object. */
+export function withInputError<T extends object>(element: T, error: RxmlError): T & WithInputError {
+  Object.defineProperty(element, INPUT_ERROR, { value: error, enumerable: false });
+  return element;
+}
+
+export function inputErrorOf(element: unknown): RxmlError | undefined {
+  if (typeof element !== 'object' || element === null) return undefined;
+  return (element as WithInputError)[INPUT_ERROR];
+}

@@ -1,0 +1,226 @@
+import { EMPTY, NEVER, Subject, from, interval, lastValueFrom, map, of, take, throwError, toArray, concat, Observable } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failures, loadIrisModel, predict, values, type Model, type PredictResult, type TensorData } from '../src/index.js';
+import { numTensors, observe } from './helpers.js';
+
+let iris: Model;
+beforeAll(async () => {
+  iris = await loadIrisModel();
+});
+afterAll(() => iris.dispose());
+
+type Row = readonly number[];
+const encode = (rows: readonly Row[]): TensorData => ({ data: Float32Array.from(rows.flat()), shape: [rows.length, 4] });
+const decode = ([out]: readonly TensorData[], rows: readonly Row[]) => rows.map((_, i) => Array.from(out!.data.subarray(i * 3, i * 3 + 3)));
+const row = (i: number): Row => [4 + (i % 4), 3, 1 + (i % 5), 0.2 + (i % 3)];
+
+function run<In>(source: Observable<In>, op: (s: Observable<In>) => Observable<PredictResult<In, number[]>>) {
+  return lastValueFrom(source.pipe(op, toArray()));
+}
+
+describe('predict', () => {
+  it('completes without calling the model for an empty stream', async () => {
+    const model = observe(iris);
+    expect(await run(EMPTY, predict(model, { encode, decode }))).toEqual([]);
+    expect(model.calls).toEqual([]);
+  });
+
+  it('scores one record and reports the model identity and latency', async () => {
+    const [result] = await run(of(row(0)), predict(iris, { encode, decode }));
+    expect(result?.ok).toBe(true);
+    if (result?.ok !== true) return;
+    expect(result.input).toEqual(row(0));
+    expect(result.value).toHaveLength(3);
+    expect(result.value.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(result.model).toEqual({ name: iris.name, version: iris.version });
+    expect(result.latencyMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('makes exactly one model call for a batch of N records', async () => {
+    const model = observe(iris);
+    const results = await run(from(Array.from({ length: 100 }, (_, i) => row(i))), predict(model, { encode, decode, batch: { size: 100, maxLatencyMs: 1000 } }));
+    expect(results).toHaveLength(100);
+    expect(model.calls).toEqual([100]);
+  });
+
+  it('splits many records into batches of at most `size` and keeps input order', async () => {
+    const model = observe(iris);
+    const rows = Array.from({ length: 1000 }, (_, i) => row(i));
+    const results = await run(from(rows), predict(model, { encode, decode, batch: { size: 64 } }));
+    expect(results.map((r) => r.input)).toEqual(rows);
+    expect(Math.max(...model.calls)).toBeLessThanOrEqual(64);
+    expect(model.calls.reduce((a, b) => a + b, 0)).toBe(1000);
+  });
+
+  it('seals a partial batch after maxLatencyMs', async () => {
+    const model = observe(iris);
+    const source = new Subject<Row>();
+    const seen: PredictResult<Row, number[]>[] = [];
+    const sub = source.pipe(predict(model, { encode, decode, batch: { size: 100, maxLatencyMs: 20 } })).subscribe((r) => seen.push(r));
+    source.next(row(1));
+    source.next(row(2));
+    await new Promise((r) => setTimeout(r, 80));
+    expect(model.calls).toEqual([2]);
+    expect(seen).toHaveLength(2);
+    sub.unsubscribe();
+  });
+
+  it('keeps input order with concurrency > 1 and batches finishing out of order', async () => {
+    // Call 0 is slowest, so later batches finish first.
+    const model = observe(iris, { delayMs: (call) => (call % 3 === 0 ? 40 : 5) });
+    const rows = Array.from({ length: 200 }, (_, i) => row(i));
+    const results = await run(from(rows), predict(model, { encode, decode, batch: { size: 10 }, concurrency: 4 }));
+    expect(results.map((r) => r.input)).toEqual(rows);
+  });
+
+  it('emits batches as they finish with ordered: false', async () => {
+    const model = observe(iris, { delayMs: (call) => (call === 0 ? 60 : 1) });
+    const rows = Array.from({ length: 20 }, (_, i) => row(i));
+    const results = await run(from(rows), predict(model, { encode, decode, batch: { size: 10 }, concurrency: 2, ordered: false }));
+    expect(results).toHaveLength(20);
+    expect(results[0]?.input).toBe(rows[10]);
+  });
+
+  it('fails only the record whose select throws; the others are scored', async () => {
+    const results = await run(
+      from([1, 2, 3]),
+      predict(iris, {
+        select: (i: number) => {
+          if (i === 2) throw new Error('bad record');
+          return row(i);
+        },
+        encode,
+        decode,
+      }),
+    );
+    expect(results.map((r) => r.ok)).toEqual([true, false, true]);
+    const failure = results[1];
+    expect(failure?.ok === false && failure.error.code).toBe('INVALID_INPUT');
+    expect(failure?.ok === false && failure.error.message).toContain('bad record');
+  });
+
+  it('isolates the record whose encode fails inside a batch', async () => {
+    const strictEncode = (rows: readonly Row[]): TensorData => {
+      if (rows.some((r) => r.length !== 4)) throw new Error('row must have 4 values');
+      return encode(rows);
+    };
+    const model = observe(iris);
+    const input: Row[] = [row(0), [1, 2], row(1)];
+    const results = await run(from(input), predict(model, { encode: strictEncode, decode, batch: { size: 3, maxLatencyMs: 1000 } }));
+    expect(results.map((r) => r.ok)).toEqual([true, false, true]);
+    expect(model.calls).toEqual([2]);
+  });
+
+  it('gives every record of a failing batch a MODEL_ERROR result and goes on', async () => {
+    const model = observe(iris, { failOnCall: (call) => call === 1 });
+    const rows = Array.from({ length: 30 }, (_, i) => row(i));
+    const results = await run(from(rows), predict(model, { encode, decode, batch: { size: 10 } }));
+    expect(results.map((r) => r.ok)).toEqual([...Array<boolean>(10).fill(true), ...Array<boolean>(10).fill(false), ...Array<boolean>(10).fill(true)]);
+    const failed = results[15];
+    expect(failed?.ok === false && failed.error.code).toBe('MODEL_ERROR');
+  });
+
+  it('turns a throwing decode into failure results, not a crash', async () => {
+    const results = await run(from([row(0), row(1)]), predict(iris, { encode, decode: () => { throw new Error('decode bug'); } }));
+    expect(results.every((r) => !r.ok && r.error.code === 'MODEL_ERROR')).toBe(true);
+  });
+
+  it('passes an error of the source through', async () => {
+    await expect(run(concat(of(row(0)), throwError(() => new Error('source broke'))), predict(iris, { encode, decode }))).rejects.toThrow('source broke');
+  });
+
+  it('works on a never-ending source with take', async () => {
+    const results = await lastValueFrom(interval(1).pipe(map(row), predict(iris, { encode, decode, batch: { size: 8, maxLatencyMs: 2 } }), take(25), toArray()));
+    expect(results).toHaveLength(25);
+  });
+
+  it('does not complete while the source is still open (NEVER)', async () => {
+    let completed = false;
+    const sub = concat(of(row(0)), NEVER).pipe(predict(iris, { encode, decode })).subscribe({ complete: () => (completed = true) });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(completed).toBe(false);
+    sub.unsubscribe();
+  });
+
+  it('stops emitting and calling the model after an early unsubscribe', async () => {
+    const model = observe(iris, { delayMs: () => 20 });
+    const seen: unknown[] = [];
+    const source = new Subject<Row>();
+    const sub = source.pipe(predict(model, { encode, decode, batch: { size: 5, maxLatencyMs: 1 } })).subscribe((r) => seen.push(r));
+    for (let i = 0; i < 5; i++) source.next(row(i));
+    sub.unsubscribe();
+    for (let i = 0; i < 50; i++) source.next(row(i));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(seen).toEqual([]);
+    expect(model.calls.length).toBeLessThanOrEqual(1);
+  });
+
+  it('awaits an asynchronous select with bounded concurrency and keeps order', async () => {
+    let active = 0;
+    let maxActive = 0;
+    const select = async (i: number): Promise<Row> => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      await new Promise((r) => setTimeout(r, (i * 7) % 5));
+      active--;
+      if (i === 7) throw new Error('decode failed');
+      return row(i);
+    };
+    const results = await run(from(Array.from({ length: 40 }, (_, i) => i)), predict(iris, { select, encode, decode, selectConcurrency: 3 }));
+    expect(results.map((r) => r.input)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(results.filter((r) => !r.ok).map((r) => r.input)).toEqual([7]);
+    expect(maxActive).toBeLessThanOrEqual(3);
+  });
+
+  it('splits results with values() and failures()', async () => {
+    const results$ = from(['ok', 'bad', 'ok']).pipe(
+      predict(iris, { select: (s: string) => { if (s === 'bad') throw new Error('bad'); return row(0); }, encode, decode }),
+    );
+    expect(await lastValueFrom(results$.pipe(values(), toArray()))).toHaveLength(2);
+    expect((await lastValueFrom(results$.pipe(failures(), toArray()))).map((f) => f.input)).toEqual(['bad']);
+  });
+
+  it('keeps the records held bounded by pausing a pull-based source while the model is slow', async () => {
+    const model = observe(iris, { delayMs: () => 5 });
+    let paused = false;
+    let produced = 0;
+    let maxHeld = 0;
+    let emitted = 0;
+    const total = 2000;
+    const source = new Observable<Row>((subscriber) => {
+      const pump = (): void => {
+        while (!paused && produced < total) {
+          subscriber.next(row(produced++));
+          maxHeld = Math.max(maxHeld, produced - emitted);
+        }
+        if (produced === total) subscriber.complete();
+      };
+      control.resume = () => { paused = false; pump(); };
+      pump();
+    });
+    const control = { pause: () => { paused = true; }, resume: () => {} };
+    const results = await lastValueFrom(
+      source.pipe(
+        predict(model, { encode, decode, batch: { size: 50 }, backpressure: { control: { pause: () => control.pause(), resume: () => control.resume() }, highWaterMark: 200 } }),
+        map((r) => { emitted++; return r; }),
+        toArray(),
+      ),
+    );
+    expect(results).toHaveLength(total);
+    expect(maxHeld).toBeLessThanOrEqual(201);
+  });
+
+  it('leaves no tensor behind after 10,000 records including failures', async () => {
+    const before = numTensors();
+    const model = observe(iris, { failOnCall: (call) => call % 7 === 3 });
+    const input = Array.from({ length: 10_000 }, (_, i) => (i % 13 === 0 ? [Number.NaN] : row(i)));
+    const strictEncode = (rows: readonly Row[]): TensorData => {
+      if (rows.some((r) => r.length !== 4)) throw new Error('bad row');
+      return encode(rows);
+    };
+    const results = await run(from(input), predict(model, { encode: strictEncode, decode, batch: { size: 128 } }));
+    expect(results).toHaveLength(10_000);
+    expect(results.some((r) => !r.ok)).toBe(true);
+    expect(numTensors()).toBe(before);
+  });
+});
