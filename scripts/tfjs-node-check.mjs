@@ -35,7 +35,9 @@ function check(cond, msg) {
   }
 }
 
-const tfn = await importFromCore('@tensorflow/tfjs-node');
+const tfn = await importFromCore('@tensorflow/tfjs-node').catch((e) => {
+  check(false, `cannot import @tensorflow/tfjs-node (run \`pnpm setup:tfjs-node\`): ${String(e).split('\n')[0]}`);
+});
 const tf = await importFromCore('@tensorflow/tfjs-core');
 check(tf.getBackend() === 'tensorflow', `active backend is ${tf.getBackend()}, not tensorflow`);
 // One engine for both: @rxml/core's tfjs-core must see the backend tfjs-node registered.
