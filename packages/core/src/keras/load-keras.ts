@@ -4,6 +4,8 @@ import { models, type LayersModel } from '@tensorflow/tfjs-layers';
 import { RxmlError } from '../errors.js';
 import type { Model, TensorSpec } from '../model/model.js';
 import { tfjsModel } from '../model/tfjs-model.js';
+import type { OnnxSessionOptions } from '../onnx/onnx-model.js';
+import { toOnnxModel } from '../onnx/to-onnx-model.js';
 import { activeBackend } from '../runtime/backend.js';
 import { readKerasArtifacts, type KerasArtifacts, type KerasArtifactsOptions, type KerasSource } from './artifacts.js';
 import { kerasLoadError } from './errors.js';
@@ -12,6 +14,14 @@ import { registerResetAfterGRU } from './gru-reset-after.js';
 export interface LoadKerasModelOptions extends KerasArtifactsOptions {
   /** Name reported in results; defaults to the Keras model's own name. */
   readonly name?: string;
+  /**
+   * Which engine runs the model. `'tfjs'` (default): the active tfjs backend. `'onnx'`: the
+   * loaded model is converted with `tfjsToOnnx` and runs on ONNX Runtime (needs the optional peer
+   * `onnxruntime-node`; layers the converter lacks fail the load with `MODEL_LOAD_ERROR`).
+   */
+  readonly runtime?: 'tfjs' | 'onnx';
+  /** ONNX Runtime session options for `runtime: 'onnx'`. */
+  readonly onnx?: OnnxSessionOptions;
 }
 
 /**
@@ -81,7 +91,18 @@ export async function loadKerasModel(source: KerasSource, options: LoadKerasMode
   const converted = await readKerasArtifacts(source, options);
   const network = await kerasLayersModel(converted);
   const version = createHash('sha256').update(converted.bytes).digest('hex').slice(0, 16);
-  const model = tfjsModel(network, { name: options.name ?? converted.model.modelName, version }, `tfjs-${backend.name}`);
+  const identity = { name: options.name ?? converted.model.modelName, version };
+  let model: Model;
+  if (options.runtime === 'onnx') {
+    try {
+      model = await toOnnxModel(network, identity, options.onnx ?? {});
+    } finally {
+      // The ONNX model holds its own copy of the weights.
+      network.dispose();
+    }
+  } else {
+    model = tfjsModel(network, identity, `tfjs-${backend.name}`);
+  }
   if (model.inputs.length !== converted.model.inputNames.length || model.outputs.length !== converted.model.outputNames.length) {
     model.dispose();
     throw new RxmlError('MODEL_LOAD_ERROR', `Keras model '${converted.model.modelName}': tfjs built a model with different inputs/outputs than the Keras config`);
