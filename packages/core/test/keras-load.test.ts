@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RxmlError, initBackend, kerasLayersModel, loadKerasModel, readKerasArtifacts, type KerasArtifacts, type Model } from '../src/index.js';
+import { RxmlError, SUPPORTED_KERAS_LAYERS, initBackend, kerasLayersModel, loadKerasModel, readKerasArtifacts, type KerasArtifacts, type Model } from '../src/index.js';
 import { numTensors } from './helpers.js';
 import { KERAS_FIXTURES, maxAbsDiff, readExpectation, toTensorData } from './keras-fixtures.js';
 
@@ -98,6 +98,12 @@ describe('loadKerasModel: unsupported layers, activations and options fail at lo
     expect(error.code).toBe('MODEL_LOAD_ERROR');
     expect(error.message).toContain('ScaleLayer');
     expect(error.message).toContain("'times_three'");
+  });
+
+  it('lists the supported classes, without user-defined ones', () => {
+    expect(SUPPORTED_KERAS_LAYERS).toEqual(expect.arrayContaining(['Dense', 'Conv2D', 'LSTM', 'GRU', 'Bidirectional', 'TimeDistributed', 'Embedding']));
+    expect(SUPPORTED_KERAS_LAYERS).not.toContain('MultiHeadAttention');
+    expect(SUPPORTED_KERAS_LAYERS).not.toContain('ScaleLayer');
   });
 
   it.each([

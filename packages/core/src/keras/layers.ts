@@ -95,6 +95,9 @@ export const SUPPORTED_LAYERS: Readonly<Record<string, LayerSupport>> = {
   UpSampling2D: { weights: none, mustBe: { interpolation: ['nearest', null] } },
 };
 
+/** The Keras layer class names `loadKerasModel` accepts (see docs/operators/predict-keras.md). */
+export const SUPPORTED_KERAS_LAYERS: readonly string[] = Object.keys(SUPPORTED_LAYERS);
+
 /** Keras 2 spells some classes differently; tfjs registers the Keras 2 names. */
 const CLASS_ALIASES: Readonly<Record<string, string>> = {
   Convolution1D: 'Conv1D',
