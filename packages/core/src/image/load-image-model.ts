@@ -66,6 +66,8 @@ async function assemble(
   if (!Number.isInteger(inputSize) || inputSize <= 0) {
     throw new RxmlError('MODEL_LOAD_ERROR', `inputSize must be a positive integer, got ${inputSize}`);
   }
+  const badNormalization = invalidNormalization(normalization);
+  if (badNormalization !== undefined) throw new RxmlError('MODEL_LOAD_ERROR', badNormalization);
   const labels = typeof labelsOrFile === 'string' ? await readLabels(labelsOrFile) : [...labelsOrFile];
   let model: Model;
   try {
@@ -83,10 +85,19 @@ async function assemble(
 
 async function readLabels(file: string): Promise<string[]> {
   try {
-    return (await readFile(file, 'utf8')).split(/\r?\n/).filter((line) => line.trim() !== '');
+    // Line n is class n: only the trailing newline(s) go, a blank line inside would shift every class.
+    return (await readFile(file, 'utf8')).replace(/(\r?\n)+$/, '').split(/\r?\n/);
   } catch (error) {
     throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot read labels ${file}`);
   }
+}
+
+function invalidNormalization(n: Normalization): string | undefined {
+  if ('scale' in n) {
+    return Number.isFinite(n.scale) && Number.isFinite(n.offset) ? undefined : 'normalization scale and offset must be finite numbers';
+  }
+  const ok = n.mean.length === 3 && n.std.length === 3 && n.mean.every(Number.isFinite) && n.std.every((s) => Number.isFinite(s) && s !== 0);
+  return ok ? undefined : 'normalization needs 3 finite means and 3 finite, non-zero standard deviations';
 }
 
 function checkShapes(model: Model, inputSize: number, classes: number): string | undefined {
