@@ -17,3 +17,9 @@ export { defaultCacheDir, ensureCachedModel, type ModelCacheOptions } from './im
 export { loadImageModel, type ImageModel, type ImageModelSpec, type LoadImageModelOptions } from './image/load-image-model.js';
 export { DEFAULT_LIMITS, preprocessImage, type ImageLimits, type PreprocessOptions, type ResizeFit } from './image/preprocess.js';
 export { predictImage, type ImageInput, type ImageLabel, type ImagePrediction, type PredictImageOptions } from './operators/predict-image.js';
+export { loadKerasModel, kerasLayersModel, type LoadKerasModelOptions } from './keras/load-keras.js';
+export { readKerasArtifacts, type KerasArtifacts, type KerasArtifactsOptions, type KerasFileFormat, type KerasSource } from './keras/artifacts.js';
+export { SUPPORTED_LAYERS } from './keras/layers.js';
+export { predictKeras, type PredictKerasOptions } from './operators/predict-keras.js';
+export type { KerasInput, KerasOutput, KerasPrediction, KerasTensorInput, NestedNumbers } from './keras/keras-input.js';
+export { loadOnnxModel, SUPPORTED_TFJS_LAYERS, tfjsToOnnx, toOnnxModel, type GraphOptimizationLevel, type LoadOnnxModelOptions, type OnnxSessionOptions } from './onnx/index.js';
