@@ -277,6 +277,12 @@ describe('tfjsToOnnx refuses what it cannot convert, at load time', () => {
     expect((error as Error).message).toMatch(/layer "odd_activation" \(Dense\).*activation "mish"/);
   });
 
+  it('rejects a disposed tfjs model with MODEL_LOAD_ERROR', async () => {
+    const network = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [3], units: 2 })] });
+    network.dispose();
+    await expect(tfjsToOnnx(network)).rejects.toMatchObject({ code: 'MODEL_LOAD_ERROR', message: expect.stringContaining('cannot convert model') as unknown });
+  });
+
   it('toOnnxModel rejects the same way before creating a session', async () => {
     const network = tfl.sequential({ layers: [tfl.layers.conv1d({ inputShape: [10, 2], filters: 2, kernelSize: 3, name: 'temporal' })] });
     await expect(toOnnxModel(network, identity('conv1d'))).rejects.toMatchObject({ code: 'MODEL_LOAD_ERROR', message: expect.stringContaining('"temporal" (Conv1D)') as unknown });
