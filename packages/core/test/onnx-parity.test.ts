@@ -10,7 +10,7 @@ const identity = (name: string) => ({ name, version: 'test' });
 
 beforeAll(async () => {
   await initBackend({ log: () => {} });
-});
+}, 60_000);
 
 /** Gives every weight of `network` seeded values (variances positive), so no layer is trivial. */
 function randomizeWeights(network: tfl.LayersModel, seed: number): void {
@@ -57,7 +57,7 @@ describe('tfjsToOnnx parity: MobileNet v1 0.75 (the shared model, Keras 2.1.4 to
     converted = await toOnnxModel(network, identity('mobilenet'), { intraOpThreads: 1 });
     // Conversion only reads the weights: no tfjs tensor is created or left behind.
     expect(numTensors()).toBe(before);
-  });
+  }, 60_000);
   afterAll(() => {
     converted.dispose();
     reference.dispose();
