@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type IHeaders, type Message } from 'kafkajs';
+
+/** One record as read back from a topic. */
+export interface TopicRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly key: string | null;
+  readonly value: string | null;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timestamp: number;
+}
+
+/** A record to produce. Strings are UTF-8 encoded; `partition` pins the partition. */
+export interface ProduceRecord {
+  readonly key?: string | Buffer | null;
+  readonly value: string | Buffer | null;
+  readonly partition?: number;
+  readonly headers?: Readonly<Record<string, string | Buffer>>;
+}
+
+function client(brokers: readonly string[]): Kafka {
+  return new Kafka({
+    clientId: 'rxml-kafka-testkit',
+    brokers: [...brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 8, initialRetryTime: 200 },
+  });
+}
+
+/** Creates topics (ignoring ones that exist) and waits until their leaders are known. */
+export async function createTopics(
+  brokers: readonly string[],
+  topics: readonly { readonly topic: string; readonly partitions?: number }[],
+): Promise<void> {
+  const admin = client(brokers).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({
+      // kafkajs' own leader wait trips over a transient UNKNOWN_TOPIC_OR_PARTITION on new brokers.
+      waitForLeaders: false,
+      topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.partitions ?? 1, replicationFactor: 1 })),
+    });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        const { topics: metadata } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+        const ready = topics.every((t) => {
+          const m = metadata.find((x) => x.name === t.topic);
+          return m !== undefined && m.partitions.length === (t.partitions ?? 1) && m.partitions.every((p) => p.leader >= 0);
+        });
+        if (ready) return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+      if (Date.now() > deadline) throw new Error(`topics ${topics.map((t) => t.topic).join(', ')} have no leaders after 30 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Produces records in batches (never one request per record) with acks from all replicas.
+ * Returns the number produced.
+ */
+export async function produce(
+  brokers: readonly string[],
+  topic: string,
+  records: Iterable<ProduceRecord>,
+  options: { readonly batchSize?: number } = {},
+): Promise<number> {
+  const batchSize = options.batchSize ?? 5_000;
+  // Idempotent: kafkajs retries a whole request when one partition of it fails (e.g. a topic whose
+  // partitions are still being created), and without idempotence that duplicates the others.
+  const producer = client(brokers).producer({ allowAutoTopicCreation: true, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  let count = 0;
+  try {
+    let batch: Message[] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const messages = batch;
+      batch = [];
+      await producer.send({ topic, acks: -1, messages });
+    };
+    for (const record of records) {
+      const message: Message = { value: record.value };
+      if (record.key !== undefined) message.key = record.key;
+      if (record.partition !== undefined) message.partition = record.partition;
+      if (record.headers !== undefined) message.headers = { ...record.headers };
+      batch.push(message);
+      count++;
+      if (batch.length >= batchSize) await flush();
+    }
+    await flush();
+  } finally {
+    await producer.disconnect();
+  }
+  return count;
+}
+
+/** End offset (high watermark) of every partition of `topic`. */
+export async function endOffsets(brokers: readonly string[], topic: string): Promise<Map<number, bigint>> {
+  const admin = client(brokers).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Offsets committed by `groupId` on `topic`, per partition; partitions without a commit are absent. */
+export async function committedOffsets(
+  brokers: readonly string[],
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
+  const admin = client(brokers).admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const result = new Map<number, bigint>();
+    for (const p of entry?.partitions ?? []) {
+      if (BigInt(p.offset) >= 0n) result.set(p.partition, BigInt(p.offset));
+    }
+    return result;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function headerText(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.map(String).join(',') : value.toString();
+  }
+  return out;
+}
+
+/**
+ * Reads `topic` from the beginning up to its current end offsets (taken when the call starts)
+ * and returns the records in partition order. Uses a throw-away consumer group.
+ */
+export async function readTopic(
+  brokers: readonly string[],
+  topic: string,
+  options: { readonly timeoutMs?: number } = {},
+): Promise<TopicRecord[]> {
+  const ends = await endOffsets(brokers, topic);
+  const remaining = new Map([...ends].filter(([, end]) => end > 0n));
+  const perPartition = new Map<number, TopicRecord[]>();
+  if (remaining.size === 0) return [];
+  const consumer = client(brokers).consumer({
+    groupId: `rxml-testkit-read-${randomUUID()}`,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxWaitTimeInMs: 200,
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`readTopic(${topic}) timed out; still waiting on partitions ${[...remaining.keys()].join(',')}`)),
+        options.timeoutMs ?? 60_000,
+      );
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            const end = ends.get(batch.partition) ?? 0n;
+            let list = perPartition.get(batch.partition);
+            if (list === undefined) perPartition.set(batch.partition, (list = []));
+            for (const m of batch.messages) {
+              const offset = BigInt(m.offset);
+              if (offset >= end) break;
+              list.push({
+                topic,
+                partition: batch.partition,
+                offset,
+                key: m.key === null ? null : m.key.toString(),
+                value: m.value === null ? null : m.value.toString(),
+                headers: headerText(m.headers),
+                timestamp: Number(m.timestamp),
+              });
+            }
+            const last = BigInt(batch.lastOffset());
+            if (last + 1n >= end) remaining.delete(batch.partition);
+            if (remaining.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return [...perPartition.keys()].sort((a, b) => a - b).flatMap((p) => perPartition.get(p) ?? []);
+}

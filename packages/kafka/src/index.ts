@@ -1,0 +1,13 @@
+export { fromKafka, type FromKafkaBaseOptions, type FromKafkaOptions, type KafkaSourceEvent } from './from-kafka.js';
+export { toKafka, type Delivered, type ToKafkaOptions } from './to-kafka.js';
+export type { KafkaRecord, KafkaHeaders, KafkaSourced } from './record.js';
+export {
+  bytesDeserializer,
+  jsonDeserializer,
+  stringDeserializer,
+  type DeserializeContext,
+  type Deserializer,
+  type DeserializerName,
+} from './deserialize.js';
+export type { KafkaConnectionOptions } from './options.js';
+export type { PartitionOffset, TopicPartition } from './internal/client.js';

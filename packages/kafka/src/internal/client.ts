@@ -1,0 +1,76 @@
+/**
+ * The seam between rxml and a Kafka client library. `fromKafka`/`toKafka` only talk to these
+ * interfaces; `kafkajs-client.ts` implements them on kafkajs. Another client (e.g. one that speaks
+ * KIP-848) can replace it without changing the public API.
+ */
+
+/** Header values as Kafka clients deliver them. */
+export type RawHeaders = Readonly<Record<string, Buffer | string | readonly (Buffer | string)[] | undefined>>;
+
+export interface FetchedMessage {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers?: RawHeaders | undefined;
+  readonly timestamp: string;
+}
+
+export interface FetchedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly FetchedMessage[];
+}
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface PartitionOffset extends TopicPartition {
+  /** The next offset to consume (last processed + 1), as Kafka commits it. */
+  readonly offset: string;
+}
+
+export interface ConsumerHandlers {
+  /**
+   * A fetched batch of one partition, in offset order. Returns how many messages from the start of
+   * the batch were taken; the client fetches the rest again later (after `resume()` if paused).
+   * Must not block: slow work happens outside, so the client keeps heart-beating.
+   */
+  onBatch(batch: FetchedBatch): number;
+  /** The group started a rebalance: assignments are about to change. */
+  onRebalancing(): void;
+  /** This member's assignment after a (re)join. `memberId` changes when the group forgot us. */
+  onAssigned(assignment: readonly TopicPartition[], memberId: string): void;
+  /** The client failed. With `restarting`, it reconnects and rejoins by itself. */
+  onCrash(error: Error, restarting: boolean): void;
+}
+
+export interface ConsumerClient {
+  /** Connects, subscribes and starts fetching. Rejects when the brokers cannot be reached. */
+  start(handlers: ConsumerHandlers): Promise<void>;
+  /** Stops fetching every subscribed topic; heartbeats go on. */
+  pause(): void;
+  resume(): void;
+  /** Commits offsets of partitions this member owns. */
+  commit(offsets: readonly PartitionOffset[]): Promise<void>;
+  /** Leaves the group and disconnects. */
+  stop(): Promise<void>;
+}
+
+export interface OutgoingMessage {
+  readonly topic: string;
+  readonly key: Buffer | string | null;
+  readonly value: Buffer | string | null;
+  readonly headers: Readonly<Record<string, Buffer | string>>;
+}
+
+export interface ProducerClient {
+  connect(): Promise<void>;
+  /** Sends all messages in as few requests as possible and resolves when every one is acked by all in-sync replicas. */
+  send(messages: readonly OutgoingMessage[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/** Whether retrying a failed client call can help (connection loss, leader change, timeouts). */
+export type RetriableCheck = (error: unknown) => boolean;

@@ -1,0 +1,316 @@
+import { RxmlError, withInputError } from '@rxml/core';
+import type { Subscriber } from 'rxjs';
+import type { Deserializer } from '../deserialize.js';
+import type { KafkaRecord } from '../record.js';
+import type { ConsumerClient, FetchedBatch, FetchedMessage, PartitionOffset, RawHeaders, TopicPartition } from './client.js';
+import { OffsetTracker } from './offset-tracker.js';
+
+/** What the source reports as it runs (for logs and metrics). */
+export type KafkaSourceEvent =
+  | { readonly type: 'assigned'; readonly partitions: readonly TopicPartition[] }
+  | { readonly type: 'revoked'; readonly partitions: readonly TopicPartition[] }
+  | { readonly type: 'rebalancing' }
+  | { readonly type: 'paused'; readonly inFlight: number }
+  | { readonly type: 'resumed'; readonly inFlight: number }
+  | { readonly type: 'committed'; readonly offsets: readonly PartitionOffset[] }
+  | { readonly type: 'commit-failed'; readonly error: unknown }
+  | { readonly type: 'crashed'; readonly error: unknown; readonly restarting: boolean }
+  | { readonly type: 'closed'; readonly inFlight: number; readonly drained: boolean };
+
+export interface KafkaSourceSettings<V> {
+  readonly maxInFlight: number;
+  readonly deserialize: Deserializer<V>;
+  readonly maxMessageBytes: number;
+  readonly commitIntervalMs: number;
+  readonly drainTimeoutMs: number;
+  readonly describe: string;
+  readonly signal: AbortSignal | undefined;
+  readonly onEvent: ((event: KafkaSourceEvent) => void) | undefined;
+}
+
+const NO_HEADERS: RawHeaders = Object.freeze({});
+
+const keyOf = (topic: string, partition: number): string => `${partition}\u0000${topic}`;
+
+/**
+ * One subscription of `fromKafka`: hands fetched records to the subscriber, counts the ones not yet
+ * completed (pausing the consumer at `maxInFlight`), commits each partition's completed prefix, and
+ * follows the group's assignments so nothing is emitted or committed for a partition it lost.
+ */
+export class KafkaSource<V> {
+  private readonly trackers = new Map<string, OffsetTracker>();
+  private inFlight = 0;
+  private paused = false;
+  private rebalancing = true;
+  private memberId: string | undefined;
+  private state: 'starting' | 'running' | 'closing' | 'closed' = 'starting';
+  private started: Promise<void> = Promise.resolve();
+  private commitTimer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> | undefined;
+  private commitAgain = false;
+  private lastCompletionAt = Date.now();
+  private startedOk = false;
+  private drainWaiter: (() => void) | undefined;
+  private readonly lowWater: number;
+  private readonly onAbort = (): void => void this.close('drain');
+
+  constructor(
+    private readonly client: ConsumerClient,
+    private readonly subscriber: Subscriber<KafkaRecord<V>>,
+    private readonly settings: KafkaSourceSettings<V>,
+  ) {
+    this.lowWater = Math.floor(settings.maxInFlight / 2);
+  }
+
+  start(): void {
+    if (this.settings.signal?.aborted === true) {
+      this.state = 'closed';
+      this.subscriber.complete();
+      return;
+    }
+    this.settings.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.started = this.client
+      .start({
+        onBatch: (batch) => this.onBatch(batch),
+        onRebalancing: () => this.onRebalancing(),
+        onAssigned: (assignment, memberId) => this.onAssigned(assignment, memberId),
+        onCrash: (error, restarting) => this.onCrash(error, restarting),
+      })
+      .then(() => {
+        this.startedOk = true;
+        if (this.state === 'starting') this.state = 'running';
+      });
+    this.started.catch((error: unknown) => {
+      const detail = error instanceof Error ? error.message : String(error);
+      this.fail(new RxmlError('KAFKA_ERROR', `cannot consume ${this.settings.describe}: ${detail}`, { cause: error, retriable: true }));
+    });
+  }
+
+  /** Teardown on unsubscribe: stop fetching, let in-flight sends finish briefly, commit, disconnect. */
+  teardown(): void {
+    void this.close('unsubscribe');
+  }
+
+  private onBatch(batch: FetchedBatch): number {
+    if (this.state !== 'running' || this.rebalancing) return 0;
+    const tracker = this.trackers.get(keyOf(batch.topic, batch.partition));
+    if (tracker === undefined) return 0;
+    let taken = 0;
+    for (const message of batch.messages) {
+      const offset = Number(message.offset);
+      if (tracker.next !== undefined && offset < tracker.next) {
+        // Re-fetched after a rebalance that kept this partition: already emitted.
+        taken++;
+        continue;
+      }
+      if (this.inFlight >= this.settings.maxInFlight) break;
+      const record = this.record(batch.topic, batch.partition, message, tracker);
+      this.inFlight++;
+      taken++;
+      this.subscriber.next(record);
+      if (this.state !== 'running') break;
+    }
+    if (this.inFlight >= this.settings.maxInFlight && !this.paused && this.state === 'running') {
+      this.paused = true;
+      this.client.pause();
+      this.settings.onEvent?.({ type: 'paused', inFlight: this.inFlight });
+    }
+    return taken;
+  }
+
+  private record(topic: string, partition: number, message: FetchedMessage, tracker: OffsetTracker): KafkaRecord<V> {
+    const done = tracker.add(Number(message.offset));
+    const headers = message.headers ?? NO_HEADERS;
+    let value: V | undefined;
+    let error: RxmlError | undefined;
+    const size = message.value?.length ?? 0;
+    if (size > this.settings.maxMessageBytes) {
+      error = new RxmlError('LIMIT_EXCEEDED', `value of ${size} bytes exceeds maxMessageBytes ${this.settings.maxMessageBytes}`);
+    } else {
+      try {
+        value = this.settings.deserialize(message.value, { topic, partition, offset: message.offset, headers });
+      } catch (thrown) {
+        const detail = thrown instanceof Error ? thrown.message : String(thrown);
+        error = new RxmlError('DESERIALIZATION_ERROR', `cannot deserialize ${topic}[${partition}]@${message.offset}: ${detail}`, { cause: thrown });
+      }
+    }
+    const record: KafkaRecord<V> = {
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key,
+      value: value as V,
+      rawValue: message.value,
+      headers,
+      timestamp: Number(message.timestamp),
+      complete: () => {
+        if (done()) this.completed(tracker);
+      },
+    };
+    return error === undefined ? record : withInputError(record, error);
+  }
+
+  private completed(tracker: OffsetTracker): void {
+    this.inFlight--;
+    this.lastCompletionAt = Date.now();
+    if (!tracker.revoked && tracker.dirty()) this.scheduleCommit();
+    if (this.paused && this.inFlight <= this.lowWater && this.state === 'running') {
+      this.paused = false;
+      this.client.resume();
+      this.settings.onEvent?.({ type: 'resumed', inFlight: this.inFlight });
+    }
+    if (this.inFlight === 0) this.drainWaiter?.();
+  }
+
+  private onRebalancing(): void {
+    // Commit what is done while the group still lets us (the Java client's onPartitionsRevoked),
+    // then stop emitting and committing until the new assignment is known.
+    void this.commitNow();
+    this.rebalancing = true;
+    this.settings.onEvent?.({ type: 'rebalancing' });
+  }
+
+  private onAssigned(assignment: readonly TopicPartition[], memberId: string): void {
+    if (this.memberId !== undefined && memberId !== this.memberId) {
+      // The group forgot this member: it may have missed generations, so nothing it held is ours.
+      this.revoke([...this.trackers.keys()]);
+    }
+    this.memberId = memberId;
+    const assigned = new Set(assignment.map((tp) => keyOf(tp.topic, tp.partition)));
+    this.revoke([...this.trackers.keys()].filter((key) => !assigned.has(key)));
+    const added: TopicPartition[] = [];
+    for (const tp of assignment) {
+      const key = keyOf(tp.topic, tp.partition);
+      if (!this.trackers.has(key)) {
+        this.trackers.set(key, new OffsetTracker(tp.topic, tp.partition));
+        added.push(tp);
+      }
+    }
+    this.rebalancing = false;
+    if (added.length > 0) this.settings.onEvent?.({ type: 'assigned', partitions: added });
+    if ([...this.trackers.values()].some((t) => t.dirty())) this.scheduleCommit();
+  }
+
+  private revoke(keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    const partitions: TopicPartition[] = [];
+    for (const key of keys) {
+      const tracker = this.trackers.get(key);
+      if (tracker === undefined) continue;
+      // Its records still in flight complete into nothing: never committed, never re-emitted by us.
+      tracker.revoked = true;
+      this.trackers.delete(key);
+      partitions.push({ topic: tracker.topic, partition: tracker.partition });
+    }
+    this.settings.onEvent?.({ type: 'revoked', partitions });
+  }
+
+  private onCrash(error: unknown, restarting: boolean): void {
+    this.settings.onEvent?.({ type: 'crashed', error, restarting });
+    if (restarting) {
+      this.rebalancing = true;
+      return;
+    }
+    const detail = error instanceof Error ? error.message : String(error);
+    this.fail(new RxmlError('KAFKA_ERROR', `consumer of ${this.settings.describe} failed: ${detail}`, { cause: error }));
+  }
+
+  private scheduleCommit(): void {
+    if (this.commitTimer !== undefined || this.state === 'closed') return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = undefined;
+      void this.commitNow();
+    }, this.settings.commitIntervalMs);
+  }
+
+  /** Commits every owned partition's completed prefix; one commit request at a time. */
+  private commitNow(): Promise<void> {
+    if (this.committing !== undefined) {
+      this.commitAgain = true;
+      return this.committing;
+    }
+    this.committing = (async () => {
+      do {
+        this.commitAgain = false;
+        if (this.rebalancing) return;
+        const dirty = [...this.trackers.values()].filter((t) => t.dirty());
+        if (dirty.length === 0) return;
+        const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
+        const positions = dirty.map((t) => t.committable);
+        try {
+          await this.client.commit(offsets);
+        } catch (error) {
+          this.settings.onEvent?.({ type: 'commit-failed', error });
+          // A rebalance or a broker restart: the next assignment or completion commits again.
+          if (this.state === 'running') setTimeout(() => this.scheduleCommit(), this.settings.commitIntervalMs * 5).unref();
+          return;
+        }
+        dirty.forEach((t, i) => {
+          const position = positions[i]!;
+          if (t.committed === undefined || position > t.committed) t.committed = position;
+        });
+        this.settings.onEvent?.({ type: 'committed', offsets });
+      } while (this.commitAgain);
+    })().finally(() => {
+      this.committing = undefined;
+    });
+    return this.committing;
+  }
+
+  private waitDrained(timeoutMs: number, idleMs: number | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        clearInterval(idle);
+        this.drainWaiter = undefined;
+        resolve();
+      };
+      if (this.inFlight === 0) return resolve();
+      this.drainWaiter = finish;
+      const timer = setTimeout(finish, timeoutMs);
+      const idle =
+        idleMs === undefined
+          ? undefined
+          : setInterval(() => {
+              if (Date.now() - this.lastCompletionAt >= idleMs) finish();
+            }, Math.min(idleMs, 100));
+    });
+  }
+
+  /**
+   * `drain` (abort signal): stop fetching, wait until every emitted record completed (or the drain
+   * timeout), commit, disconnect, then complete the stream. `unsubscribe`: the subscriber is gone,
+   * so only sends already in flight can still complete; wait for those while they make progress.
+   */
+  private async close(mode: 'drain' | 'unsubscribe'): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    const wasRunning = this.state === 'running';
+    this.state = 'closing';
+    this.settings.signal?.removeEventListener('abort', this.onAbort);
+    await this.started.catch(() => undefined);
+    if (this.isClosed()) return;
+    if (wasRunning || this.startedOk) this.client.pause();
+    await this.waitDrained(this.settings.drainTimeoutMs, mode === 'unsubscribe' ? 1_000 : undefined);
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    await this.commitNow().catch(() => undefined);
+    const drained = this.inFlight === 0;
+    this.state = 'closed';
+    await this.client.stop().catch(() => undefined);
+    this.settings.onEvent?.({ type: 'closed', inFlight: this.inFlight, drained });
+    if (mode === 'drain') this.subscriber.complete();
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private fail(error: RxmlError): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.settings.signal?.removeEventListener('abort', this.onAbort);
+    clearTimeout(this.commitTimer);
+    void this.client.stop().catch(() => undefined);
+    this.subscriber.error(error);
+  }
+}
