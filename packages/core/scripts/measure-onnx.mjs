@@ -135,7 +135,7 @@ for (const batch of [1, 256]) {
 for (const { model } of mlpRuntimes) model.dispose();
 
 console.log(`\nMobileNet v1 0.75 224: ${gflop.toFixed(3)} GFLOP/image; ${cores} cores; median of ${rounds} rounds of ${seconds}s per row`);
-console.log('runtime                    batch   images/s   ms/image   GFLOP/s   ×wasm');
+console.log('runtime                    batch   images/s   ms/image   GFLOP/s   ×tfjs');
 for (const row of results) {
   const base = results.find((r) => r.batch === row.batch && r.runtime.startsWith('tfjs'));
   console.log(
