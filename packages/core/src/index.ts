@@ -12,3 +12,14 @@ export { IRIS_FEATURES, IRIS_SPECIES, parseIrisInput, type IrisFeature, type Iri
 export { parseIrisDataset, readIrisDataset, splitIrisDataset, type IrisExample } from './iris/iris-dataset.js';
 export { IRIS_MODEL_DIR, loadIrisModel, trainIrisNetwork, type TrainIrisOptions } from './iris/iris-model.js';
 export { evaluateIris } from './iris/evaluate-iris.js';
+export { IMAGE_MODEL_CATALOG, imageModelNames, type CatalogEntry, type CatalogFile, type Normalization } from './image/catalog.js';
+export { defaultCacheDir, ensureCachedModel, type ModelCacheOptions } from './image/model-cache.js';
+export { loadImageModel, type ImageModel, type ImageModelSpec, type LoadImageModelOptions } from './image/load-image-model.js';
+export { DEFAULT_LIMITS, preprocessImage, type ImageLimits, type PreprocessOptions, type ResizeFit } from './image/preprocess.js';
+export { predictImage, type ImageInput, type ImageLabel, type ImagePrediction, type PredictImageOptions } from './operators/predict-image.js';
+export { loadKerasModel, kerasLayersModel, type LoadKerasModelOptions } from './keras/load-keras.js';
+export { readKerasArtifacts, type KerasArtifacts, type KerasArtifactsOptions, type KerasFileFormat, type KerasSource } from './keras/artifacts.js';
+export { SUPPORTED_LAYERS } from './keras/layers.js';
+export { predictKeras, type PredictKerasOptions } from './operators/predict-keras.js';
+export type { KerasInput, KerasOutput, KerasPrediction, KerasTensorInput, NestedNumbers } from './keras/keras-input.js';
+export { loadOnnxModel, SUPPORTED_TFJS_LAYERS, tfjsToOnnx, toOnnxModel, type GraphOptimizationLevel, type LoadOnnxModelOptions, type OnnxSessionOptions } from './onnx/index.js';

@@ -4,18 +4,28 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
-import { loadLayersModel } from '@tensorflow/tfjs-layers';
+import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { io } from '@tensorflow/tfjs-core';
 import { RxmlError } from '../errors.js';
 import { activeBackend } from '../runtime/backend.js';
 import type { Model } from './model.js';
 import { tfjsModel } from './tfjs-model.js';
+import type { OnnxSessionOptions } from '../onnx/onnx-model.js';
+import { toOnnxModel } from '../onnx/to-onnx-model.js';
 
 export interface LoadModelOptions {
   /** Name reported in results and headers; defaults to the model's own name or its folder name. */
   readonly name?: string;
   /** Force the format instead of detecting it from `model.json`. */
   readonly format?: 'layers-model' | 'graph-model';
+  /**
+   * Which engine runs the model. `'tfjs'` (default): the active tfjs backend. `'onnx'`: a
+   * LayersModel is converted with `tfjsToOnnx` and runs on ONNX Runtime (needs the optional peer
+   * `onnxruntime-node`); same inputs, outputs and version, `runtime: 'onnxruntime'`.
+   */
+  readonly runtime?: 'tfjs' | 'onnx';
+  /** ONNX Runtime session options (threads, optimization level) for `runtime: 'onnx'`. */
+  readonly onnx?: OnnxSessionOptions;
 }
 
 interface ModelJson {
@@ -112,9 +122,21 @@ export async function loadModel(dirOrUrl: string, options: LoadModelOptions = {}
     if (json['signature'] !== undefined) artifacts.signature = json['signature'] as object;
     if (json['userDefinedMetadata'] !== undefined) artifacts.userDefinedMetadata = json['userDefinedMetadata'] as Record<string, object>;
     const handler = io.fromMemory(artifacts);
+    if (options.runtime === 'onnx' && format === 'graph-model') {
+      throw new RxmlError('MODEL_LOAD_ERROR', `runtime 'onnx' converts tfjs LayersModels only; ${dirOrUrl} is a GraphModel (export it to ONNX with tf2onnx and use loadOnnxModel)`);
+    }
     const network = format === 'graph-model' ? await loadGraphModel(handler) : await loadLayersModel(handler);
     const version = hash.digest('hex').slice(0, 16);
-    return tfjsModel(network, { name: options.name ?? defaultName(json, root), version }, `tfjs-${backend.name}`);
+    const identity = { name: options.name ?? defaultName(json, root), version };
+    if (options.runtime === 'onnx') {
+      // The ONNX model holds its own copy of the weights; the tfjs one is only needed to convert.
+      try {
+        return await toOnnxModel(network as LayersModel, identity, options.onnx ?? {});
+      } finally {
+        network.dispose();
+      }
+    }
+    return tfjsModel(network, identity, `tfjs-${backend.name}`);
   } catch (cause) {
     if (cause instanceof RxmlError) throw cause;
     throw new RxmlError('MODEL_LOAD_ERROR', `cannot load the tfjs model at ${dirOrUrl}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
