@@ -82,18 +82,18 @@ describe('KafkaSource commit and rebalance rules', () => {
     expect(client.lastCommitted(0)).toBe('5');
   });
 
-  it('takes at most maxInFlight records, pauses, and resumes at half', async () => {
-    const { client, records } = await setup(10);
+  it('takes at most maxInFlight records, pauses, and resumes at three quarters', async () => {
+    const { client, records } = await setup(20);
     client.handlers.onAssigned([{ topic: 't', partition: 0 }], 'm1');
-    expect(client.fetch(0, 0, 25)).toBe(10);
+    expect(client.fetch(0, 0, 50)).toBe(20);
     expect(client.paused).toBe(true);
     for (const r of records.slice(0, 4)) r.complete();
     expect(client.paused).toBe(true);
     records[4]!.complete();
     expect(client.paused).toBe(false);
     // The client re-fetches from the first record not taken.
-    expect(client.fetch(0, 10, 25)).toBe(5);
-    expect(records.map((r) => r.offset).slice(-1)).toEqual(['14']);
+    expect(client.fetch(0, 20, 50)).toBe(5);
+    expect(records.map((r) => r.offset).slice(-1)).toEqual(['24']);
   });
 
   it('never commits a revoked partition and emits nothing while a rebalance is in progress', async () => {
