@@ -8,6 +8,7 @@
  *   --repeat N           send every image N times (default 1)
  *   --no-kafka           run the same pipeline without a broker (also the fallback without Java)
  *   --cache-dir DIR      model cache (default ~/.cache/rxml/models)
+ *   --runtime tfjs|onnx  run the model on tfjs (default) or ONNX Runtime (needs onnxruntime-node)
  * KAFKA_BROKERS=host:port uses that broker instead of starting the embedded one.
  */
 import { spawnSync } from 'node:child_process';
@@ -29,11 +30,14 @@ const { values: args } = parseArgs({
     repeat: { type: 'string', default: '1' },
     'no-kafka': { type: 'boolean', default: false },
     'cache-dir': { type: 'string' },
+    runtime: { type: 'string', default: 'tfjs' },
   },
 });
 
 const mode = args.mode as Mode;
 if (mode !== 'paths' && mode !== 'bytes') throw new Error(`--mode must be paths or bytes, not ${args.mode}`);
+const runtime = args.runtime;
+if (runtime !== 'tfjs' && runtime !== 'onnx') throw new Error(`--runtime must be tfjs or onnx, not ${args.runtime}`);
 const repeat = Math.max(1, Number.parseInt(args.repeat, 10) || 1);
 
 /** The read-only shared data beside the repository (one level further up from a git worktree). */
@@ -61,6 +65,7 @@ if ((mirror === undefined || mirror === '') && shared !== undefined && existsSyn
 const model: ImageModel = await loadImageModel('mobilenet_v1_0.75_224', {
   ...(args['cache-dir'] === undefined ? {} : { cacheDir: args['cache-dir'] }),
   ...(mirror === undefined ? {} : { mirror }),
+  runtime,
 });
 
 try {

@@ -49,8 +49,9 @@ describe('image-recognition example', () => {
     expect(out).toMatch(/4 labelled, 0 refused/);
   });
 
-  it('labels image bytes sent in the message value, refusing the broken one', async () => {
-    const out = await run(['--no-kafka', '--mode', 'bytes', '--images', root]);
+  it('labels image bytes sent in the message value, refusing the broken one (model on ONNX Runtime)', async () => {
+    const out = await run(['--no-kafka', '--mode', 'bytes', '--images', root, '--runtime', 'onnx']);
+    expect(out).toMatch(/ on onnxruntime;/);
     expectSeedLabels(out);
     expect(out).toMatch(/^broken\.jpg: INVALID_INPUT /m);
     expect(out).toMatch(/4 labelled, 1 refused/);

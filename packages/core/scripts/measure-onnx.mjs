@@ -3,7 +3,7 @@
 // depend on the machine and on whoever else uses its cores. Prints one JSON line per result and a
 // summary table.
 //
-//   pnpm --filter @rxml/core measure:onnx [--seconds 5] [--shared ../shared]
+//   pnpm --filter @rxml/core measure:onnx [--seconds 3] [--rounds 3] [--shared ../shared]
 //
 // Uses the built dist/ (run `tsc -b` first; the package script does).
 import { readFile } from 'node:fs/promises';
@@ -17,11 +17,15 @@ import { initBackend, tfjsModel, toOnnxModel } from '../dist/index.js';
 
 const { values: args } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
     shared: { type: 'string', default: process.env.RXML_SHARED_DIR ?? fileURLToPath(new URL('../../../../shared', import.meta.url)) },
   },
 });
 const seconds = Number(args.seconds);
+// Rows are interleaved round by round and the median kept: on shared cores the load drifts.
+const rounds = Number(args.rounds);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const modelDir = join(resolve(args.shared), 'models/mobilenet_v1_0.75_224');
 
 async function loadLayers(dir) {
@@ -82,13 +86,22 @@ const runtimes = [
   { label: 'onnxruntime 1 thread', model: await toOnnxModel(network, { name: 'mobilenet_v1_0.75_224', version: 'measure' }, { intraOpThreads: 1 }) },
 ];
 
+const samples = new Map();
+for (let round = 0; round < rounds; round++) {
+  for (const batch of [1, 8]) {
+    for (const { label, model } of runtimes) {
+      const { imagesPerSecond } = await measure(model, batch);
+      const key = `${label}|${batch}`;
+      samples.set(key, [...(samples.get(key) ?? []), imagesPerSecond]);
+      console.log(JSON.stringify({ round, runtime: label, batch, imagesPerSecond }));
+    }
+  }
+}
 const results = [];
 for (const batch of [1, 8]) {
-  for (const { label, model } of runtimes) {
-    const r = await measure(model, batch);
-    const row = { runtime: label, batch, ...r, gflopPerSecond: r.imagesPerSecond * gflop };
-    results.push(row);
-    console.log(JSON.stringify(row));
+  for (const { label } of runtimes) {
+    const imagesPerSecond = median(samples.get(`${label}|${batch}`));
+    results.push({ runtime: label, batch, imagesPerSecond, msPerImage: 1000 / imagesPerSecond, gflopPerSecond: imagesPerSecond * gflop });
   }
 }
 // The tfjs wrapper owns the network: disposing it frees the tfjs weights.
@@ -121,8 +134,8 @@ for (const batch of [1, 256]) {
 }
 for (const { model } of mlpRuntimes) model.dispose();
 
-console.log(`\nMobileNet v1 0.75 224: ${gflop.toFixed(3)} GFLOP/image; ${cores} cores; ${seconds}s per row`);
-console.log('runtime                    batch   images/s   ms/image   GFLOP/s   ×wasm');
+console.log(`\nMobileNet v1 0.75 224: ${gflop.toFixed(3)} GFLOP/image; ${cores} cores; median of ${rounds} rounds of ${seconds}s per row`);
+console.log('runtime                    batch   images/s   ms/image   GFLOP/s   ×tfjs');
 for (const row of results) {
   const base = results.find((r) => r.batch === row.batch && r.runtime.startsWith('tfjs'));
   console.log(

@@ -3,11 +3,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { TensorData } from '../src/index.js';
-import { SHARED } from './helpers.js';
+import { sharedDir } from './helpers/shared.js';
 
-/** `../shared` beside the repo (as in CI); RXML_SHARED_DIR overrides it for worktrees elsewhere. */
-export const SHARED_DIR = process.env['RXML_SHARED_DIR'] ?? SHARED;
-export const MOBILENET_DIR = join(SHARED_DIR, 'models/mobilenet_v1_0.75_224');
+/** The shared MobileNet v1 0.75 LayersModel (`../shared` beside the repo, as in CI). */
+export const MOBILENET_DIR = join(sharedDir, 'models/mobilenet_v1_0.75_224');
 
 interface ModelJson {
   readonly modelTopology: object;

@@ -30,7 +30,7 @@ beforeAll(async () => {
   });
   bytes = await tfjsToOnnx(network);
   model = await loadOnnxModel(bytes, { name: 'simple_mlp', intraOpThreads: 1 });
-});
+}, 60_000);
 afterAll(() => {
   model.dispose();
   network.dispose();

@@ -41,7 +41,7 @@ beforeAll(async () => {
   vocab = JSON.parse(await readFile(`${FIXTURES}flight-delay.vocab.json`, 'utf8')) as Vocab;
   samples = JSON.parse(await readFile(`${FIXTURES}flight-delay.samples.json`, 'utf8')) as Samples;
   model = await loadOnnxModel(MODEL_PATH, { intraOpThreads: 1 });
-});
+}, 60_000);
 afterAll(() => model.dispose());
 
 /** The features the classifier was trained on; an unknown airport or carrier is invalid input. */

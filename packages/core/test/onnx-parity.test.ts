@@ -10,7 +10,7 @@ const identity = (name: string) => ({ name, version: 'test' });
 
 beforeAll(async () => {
   await initBackend({ log: () => {} });
-});
+}, 60_000);
 
 /** Gives every weight of `network` seeded values (variances positive), so no layer is trivial. */
 function randomizeWeights(network: tfl.LayersModel, seed: number): void {
@@ -57,7 +57,7 @@ describe('tfjsToOnnx parity: MobileNet v1 0.75 (the shared model, Keras 2.1.4 to
     converted = await toOnnxModel(network, identity('mobilenet'), { intraOpThreads: 1 });
     // Conversion only reads the weights: no tfjs tensor is created or left behind.
     expect(numTensors()).toBe(before);
-  });
+  }, 60_000);
   afterAll(() => {
     converted.dispose();
     reference.dispose();
@@ -275,6 +275,12 @@ describe('tfjsToOnnx refuses what it cannot convert, at load time', () => {
     const error = await conversionError(network);
     expect(isRxmlError(error) && error.code).toBe('MODEL_LOAD_ERROR');
     expect((error as Error).message).toMatch(/layer "odd_activation" \(Dense\).*activation "mish"/);
+  });
+
+  it('rejects a disposed tfjs model with MODEL_LOAD_ERROR', async () => {
+    const network = tfl.sequential({ layers: [tfl.layers.dense({ inputShape: [3], units: 2 })] });
+    network.dispose();
+    await expect(tfjsToOnnx(network)).rejects.toMatchObject({ code: 'MODEL_LOAD_ERROR', message: expect.stringContaining('cannot convert model') as unknown });
   });
 
   it('toOnnxModel rejects the same way before creating a session', async () => {

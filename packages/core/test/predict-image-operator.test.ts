@@ -51,7 +51,7 @@ describe('own model directory', () => {
     }
   });
 
-  it('refuses a spec whose labels do not match the output', async () => {
+  it('refuses a spec whose labels, input size or normalization do not fit', async () => {
     const error = await loadImageModel({ path: join(dir, 'tiny'), inputSize: 32, normalization: { scale: 1, offset: 0 }, labels: ['x'] }).catch(
       (e: unknown) => e,
     );
@@ -59,6 +59,9 @@ describe('own model directory', () => {
     expect((error as RxmlError).message).toMatch(/does not match 1 labels/);
     await expect(
       loadImageModel({ path: join(dir, 'tiny'), inputSize: 224, normalization: { scale: 1, offset: 0 }, labels: LABELS }),
+    ).rejects.toMatchObject({ code: 'MODEL_LOAD_ERROR' });
+    await expect(
+      loadImageModel({ path: join(dir, 'tiny'), inputSize: 32, normalization: { mean: [0, 0, 0], std: [1, 0, 1] }, labels: LABELS }),
     ).rejects.toMatchObject({ code: 'MODEL_LOAD_ERROR' });
   });
 });

@@ -4,7 +4,7 @@ import { RxmlError, toRxmlError } from '../errors.js';
 import type { Model } from '../model/model.js';
 import { IMAGE_MODEL_CATALOG, type Normalization } from './catalog.js';
 import { ensureCachedModel, type ModelCacheOptions } from './model-cache.js';
-import { loadModel } from '../model/load-model.js';
+import { loadModel, type LoadModelOptions } from '../model/load-model.js';
 
 /** A loaded image classifier: the runtime-neutral model plus what `predictImage` needs to feed it. */
 export interface ImageModel {
@@ -28,7 +28,15 @@ export interface ImageModelSpec {
   readonly labels: readonly string[] | string;
 }
 
-export type LoadImageModelOptions = ModelCacheOptions;
+export interface LoadImageModelOptions extends ModelCacheOptions {
+  /**
+   * Which engine runs the model: `'tfjs'` (default, the active tfjs backend) or `'onnx'` (the
+   * LayersModel converted and run on ONNX Runtime; needs the optional peer `onnxruntime-node`).
+   */
+  readonly runtime?: LoadModelOptions['runtime'];
+  /** ONNX Runtime session options (threads, …) for `runtime: 'onnx'`. */
+  readonly onnx?: LoadModelOptions['onnx'];
+}
 
 /**
  * Loads a catalog model by name (downloading and verifying it into the cache on first use) or a
@@ -51,9 +59,9 @@ export async function loadImageModel(
       );
     }
     const dir = await ensureCachedModel(entry, options);
-    return assemble(dir, entry.inputSize, entry.normalization, join(dir, entry.labelsFile), entry.name);
+    return assemble(dir, entry.inputSize, entry.normalization, join(dir, entry.labelsFile), runtimeOptions(options, entry.name));
   }
-  return assemble(resolve(nameOrSpec.path), nameOrSpec.inputSize, nameOrSpec.normalization, nameOrSpec.labels);
+  return assemble(resolve(nameOrSpec.path), nameOrSpec.inputSize, nameOrSpec.normalization, nameOrSpec.labels, runtimeOptions(options));
 }
 
 async function assemble(
@@ -61,15 +69,17 @@ async function assemble(
   inputSize: number,
   normalization: Normalization,
   labelsOrFile: readonly string[] | string,
-  name?: string,
+  loadOptions: LoadModelOptions,
 ): Promise<ImageModel> {
   if (!Number.isInteger(inputSize) || inputSize <= 0) {
     throw new RxmlError('MODEL_LOAD_ERROR', `inputSize must be a positive integer, got ${inputSize}`);
   }
+  const badNormalization = invalidNormalization(normalization);
+  if (badNormalization !== undefined) throw new RxmlError('MODEL_LOAD_ERROR', badNormalization);
   const labels = typeof labelsOrFile === 'string' ? await readLabels(labelsOrFile) : [...labelsOrFile];
   let model: Model;
   try {
-    model = await loadModel(dir, name === undefined ? {} : { name });
+    model = await loadModel(dir, loadOptions);
   } catch (error) {
     throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot load model from ${dir}`);
   }
@@ -81,12 +91,29 @@ async function assemble(
   return { model, inputSize, normalization, labels, dispose: () => model.dispose() };
 }
 
+function runtimeOptions(options: LoadImageModelOptions, name?: string): LoadModelOptions {
+  return {
+    ...(name === undefined ? {} : { name }),
+    ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
+    ...(options.onnx === undefined ? {} : { onnx: options.onnx }),
+  };
+}
+
 async function readLabels(file: string): Promise<string[]> {
   try {
-    return (await readFile(file, 'utf8')).split(/\r?\n/).filter((line) => line.trim() !== '');
+    // Line n is class n: only the trailing newline(s) go, a blank line inside would shift every class.
+    return (await readFile(file, 'utf8')).replace(/(\r?\n)+$/, '').split(/\r?\n/);
   } catch (error) {
     throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot read labels ${file}`);
   }
+}
+
+function invalidNormalization(n: Normalization): string | undefined {
+  if ('scale' in n) {
+    return Number.isFinite(n.scale) && Number.isFinite(n.offset) ? undefined : 'normalization scale and offset must be finite numbers';
+  }
+  const ok = n.mean.length === 3 && n.std.length === 3 && n.mean.every(Number.isFinite) && n.std.every((s) => Number.isFinite(s) && s !== 0);
+  return ok ? undefined : 'normalization needs 3 finite means and 3 finite, non-zero standard deviations';
 }
 
 function checkShapes(model: Model, inputSize: number, classes: number): string | undefined {

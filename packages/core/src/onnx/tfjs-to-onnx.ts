@@ -1,5 +1,5 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { RxmlError } from '../errors.js';
+import { RxmlError, toRxmlError } from '../errors.js';
 import { Config, LAYER_CONVERTERS, type LayerContext, type Value, type Weight } from './layers/index.js';
 import { GraphBuilder, type Onnx } from './onnx-graph.js';
 
@@ -37,6 +37,15 @@ function loadOnnxProto(): Promise<Onnx> {
  * const model = await loadOnnxModel(bytes, { name: 'mobilenet' });
  */
 export async function tfjsToOnnx(model: LayersModel): Promise<Uint8Array> {
+  try {
+    return await convertModel(model);
+  } catch (error) {
+    // e.g. reading the weights of a disposed model: still a load-time failure of this model.
+    throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot convert model "${model.name}" to ONNX`);
+  }
+}
+
+async function convertModel(model: LayersModel): Promise<Uint8Array> {
   const g = new GraphBuilder();
   const values = new Map<number, Value>();
   const consumers = countConsumers(model);
