@@ -172,7 +172,7 @@ export async function readTopic(
       consumer
         .run({
           autoCommit: false,
-          eachBatch: async ({ batch }) => {
+          eachBatch: ({ batch }) => {
             const end = ends.get(batch.partition) ?? 0n;
             let list = perPartition.get(batch.partition);
             if (list === undefined) perPartition.set(batch.partition, (list = []));
@@ -195,6 +195,7 @@ export async function readTopic(
               clearTimeout(timer);
               resolve();
             }
+            return Promise.resolve();
           },
         })
         .catch(reject);

@@ -18,8 +18,9 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
   /** With no committed offset, start from the earliest record (true) or only new ones (false, default). */
   readonly fromBeginning?: boolean;
   /**
-   * Most records emitted but not completed. At this count fetching pauses; it resumes at half.
-   * Bounds memory whatever the backlog. Default 1000.
+   * Most records emitted but not completed. At this count fetching pauses; it resumes at three
+   * quarters. Bounds memory whatever the backlog. Throughput is at most maxInFlight / end-to-end
+   * latency (Little's law): a small model behind a 100 ms pipeline needs thousands. Default 1000.
    */
   readonly maxInFlight?: number;
   /**
@@ -46,7 +47,10 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
   readonly maxBytesPerPartition?: number;
   /** Most bytes per fetch response. Default 10 MiB. */
   readonly maxBytes?: number;
-  /** Longest a fetch waits for data, ms (also the pause between fetches while paused). Default 5000 (kafkajs), 500 here. */
+  /**
+   * Longest a fetch waits for data, ms. kafkajs also sleeps this long whenever every partition is
+   * paused, so it delays every resume: keep it short. Default 100.
+   */
   readonly maxWaitTimeInMs?: number;
   /** Reports assignments, revocations, pauses, commits and crashes. */
   readonly onEvent?: (event: KafkaSourceEvent) => void;
@@ -93,7 +97,7 @@ export function fromKafkaWith<V>(
 
 function kafkajsClient<V>(options: FromKafkaOptions<V>, topics: readonly string[]): ConsumerClient {
   const consumer: Record<string, unknown> = {
-    maxWaitTimeInMs: options.maxWaitTimeInMs ?? 500,
+    maxWaitTimeInMs: options.maxWaitTimeInMs ?? 100,
   };
   for (const key of ['sessionTimeout', 'heartbeatInterval', 'rebalanceTimeout', 'maxBytesPerPartition', 'maxBytes'] as const) {
     if (options[key] !== undefined) consumer[key] = options[key];

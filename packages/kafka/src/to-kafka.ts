@@ -74,7 +74,12 @@ function flatHeaders(headers: KafkaSourced['headers']): Record<string, Bytes> {
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     // kafkajs delivers repeated header names as an array; keep the last, as most clients do.
-    out[name] = Array.isArray(value) ? (value[value.length - 1] ?? '') : (value as Bytes);
+    if (Array.isArray(value)) {
+      const list = value as readonly Bytes[];
+      out[name] = list[list.length - 1] ?? '';
+    } else {
+      out[name] = value as Bytes;
+    }
   }
   return out;
 }

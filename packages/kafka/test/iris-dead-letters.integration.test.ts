@@ -1,5 +1,6 @@
 import { loadIrisModel, predictIris, type Model } from '@rxml/core';
 import { committedOffsets, createTopics, endOffsets, produce, readTopic, type ProduceRecord } from '@rxml/kafka-testkit';
+import { logLevel } from 'kafkajs';
 import { from, lastValueFrom, map, tap, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka } from '../src/index.js';
@@ -63,9 +64,9 @@ describe('fromKafka → predictIris → toKafka with a dead-letter topic (real b
     let delivered = 0;
     const started = Date.now();
     const done = lastValueFrom(
-      fromKafka({ brokers: brokers(), topic: input, groupId: group, fromBeginning: true, signal: controller.signal, maxInFlight: 2_000 }).pipe(
+      fromKafka({ brokers: brokers(), topic: input, groupId: group, fromBeginning: true, signal: controller.signal, maxInFlight: 2_000, logLevel: logLevel.NOTHING }).pipe(
         predictIris(model, { select: (r) => r.value, batch: { size: 256 } }),
-        toKafka({ brokers: brokers(), topic: output, deadLetterTopic: dead }),
+        toKafka({ brokers: brokers(), topic: output, deadLetterTopic: dead, logLevel: logLevel.NOTHING }),
         tap(() => {
           if (++delivered === TOTAL) controller.abort();
         }),

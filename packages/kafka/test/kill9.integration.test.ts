@@ -4,7 +4,7 @@ import { committedOffsets, createTopics, endOffsets, produce, readTopic } from '
 import { describe, expect, it } from 'vitest';
 import { brokers, fresh, irisCsv, irisExamples, until } from './support.js';
 
-const TOTAL = 20_000;
+const TOTAL = 12_000;
 const PIPELINE = fileURLToPath(new URL('./fixtures/iris-pipeline.mjs', import.meta.url));
 
 interface Run {

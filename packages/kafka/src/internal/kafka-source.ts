@@ -59,7 +59,9 @@ export class KafkaSource<V> {
     private readonly subscriber: Subscriber<KafkaRecord<V>>,
     private readonly settings: KafkaSourceSettings<V>,
   ) {
-    this.lowWater = Math.floor(settings.maxInFlight / 2);
+    // Resume early: kafkajs sleeps `maxWaitTimeInMs` while every partition is paused, and the records
+    // still in flight must cover that sleep or the model starves.
+    this.lowWater = Math.floor(settings.maxInFlight * 0.75);
   }
 
   start(): void {

@@ -46,11 +46,11 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         eachBatchAutoResolve: false,
         // Returns at once: the records are handed to the stream, the model runs outside this call, so
         // kafkajs' fetch loop (which sends the heartbeats) never waits for a model.
-        eachBatch: ({ batch, resolveOffset }) => {
-          const taken = handlers.onBatch(batch);
-          const last = batch.messages[taken - 1];
+        eachBatch: (payload) => {
+          const taken = handlers.onBatch(payload.batch);
+          const last = payload.batch.messages[taken - 1];
           // Resolving moves kafkajs' fetch position only; commits are ours (see fromKafka).
-          if (last !== undefined) resolveOffset(last.offset);
+          if (last !== undefined) payload.resolveOffset(last.offset);
           return Promise.resolve();
         },
       });

@@ -1,0 +1,50 @@
+import { committedOffsets, createTopics, endOffsets, produce, readTopic } from '@rxml/kafka-testkit';
+import { Kafka, logLevel } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { brokers, fresh, until } from './support.js';
+
+// The testkit's helpers, against the broker the global setup started with `startKafka()` (its
+// `restart()` is exercised by broker-restart.integration.test.ts).
+describe('@rxml/kafka-testkit helpers (real broker)', () => {
+  it('creates topics, produces, reads a topic to its end', async () => {
+    const topic = fresh('testkit-a');
+    await createTopics(brokers(), [{ topic, partitions: 3 }]);
+    const n = await produce(
+      brokers(),
+      topic,
+      Array.from({ length: 3_000 }, (_, i) => ({ key: `k${i}`, value: `v${i}`, headers: { h: `${i}` } })),
+    );
+    expect(n).toBe(3_000);
+    const ends = await endOffsets(brokers(), topic);
+    expect(ends.size).toBe(3);
+    expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBe(3_000n);
+    const records = await readTopic(brokers(), topic);
+    expect(records.length).toBe(3_000);
+    expect(new Set(records.map((r) => r.value)).size).toBe(3_000);
+    const k42 = records.find((r) => r.key === 'k42');
+    expect(k42?.value).toBe('v42');
+    expect(k42?.headers['h']).toBe('42');
+  });
+
+  it('reports the committed offsets of a group', async () => {
+    const [topic, group] = [fresh('testkit-b'), fresh('testkit-group')];
+    await createTopics(brokers(), [{ topic, partitions: 2 }]);
+    const consumer = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).consumer({ groupId: group });
+    await consumer.connect();
+    await consumer.subscribe({ topic });
+    const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+    await consumer.run({ autoCommit: false, eachBatch: async () => undefined });
+    await joined;
+    // kafkajs ignores commits until its runner is marked running, just after the join event.
+    await until(
+      async () => {
+        await consumer.commitOffsets([{ topic, partition: 1, offset: '7' }]);
+        return (await committedOffsets(brokers(), group, topic)).size > 0;
+      },
+      10_000,
+      'the commit to land',
+    );
+    await consumer.disconnect();
+    expect([...(await committedOffsets(brokers(), group, topic))]).toEqual([[1, 7n]]);
+  });
+});
