@@ -71,7 +71,9 @@ describe('predictImage with MobileNet v1 0.75 on the seed images', () => {
     ]);
     expect(fromBytes?.ok && fromPath?.ok && filled?.ok).toBe(true);
     if (!fromBytes?.ok || !fromPath?.ok || !filled?.ok) return;
-    expect(fromBytes.value).toEqual(fromPath.value);
+    // Same pixels in; native TensorFlow may differ in the last float bits between batch positions.
+    expect(fromBytes.value.top.map((t) => t.label)).toEqual(fromPath.value.top.map((t) => t.label));
+    fromBytes.value.top.forEach((t, i) => expect(t.probability).toBeCloseTo(fromPath.value.top[i]!.probability, 6));
     expect(filled.value.label).toBe('airliner');
   });
 
