@@ -19,7 +19,7 @@ export { DEFAULT_LIMITS, preprocessImage, type ImageLimits, type PreprocessOptio
 export { predictImage, type ImageInput, type ImageLabel, type ImagePrediction, type PredictImageOptions } from './operators/predict-image.js';
 export { loadKerasModel, kerasLayersModel, type LoadKerasModelOptions } from './keras/load-keras.js';
 export { readKerasArtifacts, type KerasArtifacts, type KerasArtifactsOptions, type KerasFileFormat, type KerasSource } from './keras/artifacts.js';
-export { SUPPORTED_LAYERS } from './keras/layers.js';
+export { SUPPORTED_KERAS_LAYERS } from './keras/layers.js';
 export { predictKeras, type PredictKerasOptions } from './operators/predict-keras.js';
 export type { KerasInput, KerasOutput, KerasPrediction, KerasTensorInput, NestedNumbers } from './keras/keras-input.js';
 export { loadOnnxModel, SUPPORTED_TFJS_LAYERS, tfjsToOnnx, toOnnxModel, type GraphOptimizationLevel, type LoadOnnxModelOptions, type OnnxSessionOptions } from './onnx/index.js';

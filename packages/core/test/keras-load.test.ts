@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RxmlError, initBackend, loadKerasModel, readKerasArtifacts, type Model } from '../src/index.js';
+import { RxmlError, SUPPORTED_KERAS_LAYERS, initBackend, kerasLayersModel, loadKerasModel, readKerasArtifacts, type KerasArtifacts, type Model } from '../src/index.js';
 import { numTensors } from './helpers.js';
 import { KERAS_FIXTURES, maxAbsDiff, readExpectation, toTensorData } from './keras-fixtures.js';
 
@@ -100,8 +100,15 @@ describe('loadKerasModel: unsupported layers, activations and options fail at lo
     expect(error.message).toContain("'times_three'");
   });
 
+  it('lists the supported classes, without user-defined ones', () => {
+    expect(SUPPORTED_KERAS_LAYERS).toEqual(expect.arrayContaining(['Dense', 'Conv2D', 'LSTM', 'GRU', 'Bidirectional', 'TimeDistributed', 'Embedding']));
+    expect(SUPPORTED_KERAS_LAYERS).not.toContain('MultiHeadAttention');
+    expect(SUPPORTED_KERAS_LAYERS).not.toContain('ScaleLayer');
+  });
+
   it.each([
     ['a built-in layer tfjs-layers lacks', { class_name: 'MultiHeadAttention', config: { name: 'attention', num_heads: 2, key_dim: 4 } }, /layer 'attention' \(MultiHeadAttention\): this layer class is not supported/],
+    ['causal padding, which tfjs-layers accepts but cannot run', { class_name: 'Conv1D', config: { name: 'conv', filters: 2, kernel_size: [2], padding: 'causal' } }, /layer 'conv' \(Conv1D\): unsupported option padding="causal"/],
     ['a nested model', { class_name: 'Sequential', config: { name: 'inner', layers: [] } }, /layer 'inner' \(Sequential\): nested models are not supported/],
   ])('%s', async (_what, layer, message) => {
     const config = JSON.parse(configOf('tf2')) as { config: { layers: unknown[] } };
@@ -134,6 +141,40 @@ describe('loadKerasModel: unsupported layers, activations and options fail at lo
     expect(error.message).toMatch(/dtype "mixed_float16" is not supported/);
   });
 
+});
+
+describe('kerasLayersModel: a model tfjs builds but cannot run fails at load time', () => {
+  it('runs the model once on zeros and disposes it when that throws', async () => {
+    // Hand-made artifacts that bypass the option checks: tfjs-layers builds a causal Conv1D and
+    // throws only when predicting.
+    const converted = await readKerasArtifacts(fixture('tf2/simple_mlp.legacy-weights.h5'), { config: configOf('tf2') });
+    const topology = {
+      class_name: 'Sequential',
+      config: {
+        name: 'causal',
+        layers: [
+          { class_name: 'InputLayer', config: { batch_input_shape: [null, 4, 2], dtype: 'float32', name: 'in' } },
+          { class_name: 'Conv1D', config: { name: 'conv', filters: 1, kernel_size: [2], padding: 'causal', use_bias: false } },
+        ],
+      },
+    };
+    const handMade: KerasArtifacts = {
+      ...converted,
+      model: { ...converted.model, modelName: 'causal', topology },
+      artifacts: { ...converted.artifacts, modelTopology: topology, weightSpecs: [{ name: 'conv/kernel', shape: [2, 2, 1], dtype: 'float32' }], weightData: new Float32Array(4).buffer },
+    };
+    const before = numTensors();
+    const error = await kerasLayersModel(handMade).then(
+      (network) => {
+        network.dispose();
+        throw new Error('expected the load to fail');
+      },
+      (e: unknown) => e as RxmlError,
+    );
+    expect(error.code).toBe('MODEL_LOAD_ERROR');
+    expect(error.message).toMatch(/tfjs cannot run model 'causal': .*CAUSAL/);
+    expect(numTensors()).toBe(before);
+  });
 });
 
 describe('loadKerasModel: corrupt, truncated and foreign files', () => {

@@ -12,7 +12,7 @@ const files = fixtureFiles();
 describe('Keras parity: rxml predictions match Keras within 1e-5', () => {
   it('finds every fixture in both formats', () => {
     const names = files.map((f) => f.file);
-    for (const model of ['simple_mlp', 'small_cnn', 'lstm_text', 'two_inputs', 'bn_dropout', 'custom_named', 'rnn_stack', 'lstm_masked', 'gru_reset_after']) {
+    for (const model of ['simple_mlp', 'small_cnn', 'lstm_text', 'two_inputs', 'bn_dropout', 'custom_named', 'rnn_stack', 'lstm_masked', 'gru_reset_after', 'seq_tagger']) {
       expect(names).toContain(`tf2/${model}.h5`);
       expect(names).toContain(`keras3/${model}.keras`);
       expect(names).toContain(`keras3/${model}.h5`);

@@ -245,7 +245,8 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   await writeFile(join(dir, 'log4j2.properties'), LOG4J2);
   const jvm = javaArgs(libs, dir, options.heapMb ?? 768);
   const clusterId = randomBytes(16).toString('base64url');
-  await runToEnd('java', [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config], logFile);
+  // `=`: a base64url id may start with '-', which the tool would otherwise read as an option.
+  await runToEnd('java', [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', config], logFile);
 
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {

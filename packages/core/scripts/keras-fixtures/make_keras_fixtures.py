@@ -132,6 +132,19 @@ def gru_reset_after():
     )
 
 
+def seq_tagger():
+    # One label distribution per time step: Conv1D, LSTM sequences, TimeDistributed Dense.
+    return keras.Sequential(
+        [
+            keras.Input(shape=(6, 3)),
+            keras.layers.Conv1D(4, 2, padding="same", activation="relu"),
+            keras.layers.LSTM(5, return_sequences=True),
+            keras.layers.TimeDistributed(keras.layers.Dense(4, activation="softmax")),
+        ],
+        name="seq_tagger",
+    )
+
+
 def bn_dropout():
     return keras.Sequential(
         [
@@ -178,6 +191,7 @@ MODELS = [
     rnn_stack,
     lstm_masked,
     gru_reset_after,
+    seq_tagger,
 ]
 
 

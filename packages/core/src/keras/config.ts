@@ -234,6 +234,20 @@ function normalizeLayer(entry: JsonObject, kerasName: string, names: Names, kera
   const config = convertConfig(className, source, kerasName, kerasMajor);
   config['name'] = name;
   let weightNames = (SUPPORTED_LAYERS[className]?.weights(source) ?? []).map((w) => `${name}/${w}`);
+  if (className === 'TimeDistributed') {
+    const wrapped = source['layer'];
+    if (!isObject(wrapped) || !isObject(wrapped['config'])) throw unsupportedLayer(savedClass, kerasName, 'wraps no layer');
+    const innerClass = supportedClass(wrapped, kerasName);
+    if (['InputLayer', 'Bidirectional', 'TimeDistributed'].includes(innerClass)) {
+      throw unsupportedLayer(savedClass, kerasName, `wrapping ${innerClass} is not supported`);
+    }
+    const innerSource = wrapped['config'];
+    const innerConfig = convertConfig(innerClass, innerSource, kerasName, kerasMajor);
+    innerConfig['name'] = sanitize(typeof innerSource['name'] === 'string' ? innerSource['name'] : innerClass.toLowerCase());
+    config['layer'] = { class_name: tfjsClass(innerClass, innerConfig), config: innerConfig };
+    // tfjs builds the wrapped layer inside the wrapper's name scope: <wrapper>/<weight>.
+    weightNames = (SUPPORTED_LAYERS[innerClass]?.weights(innerSource) ?? []).map((w) => `${name}/${w}`);
+  }
   if (className === 'Bidirectional') {
     const wrapped = source['layer'];
     if (!isObject(wrapped) || !isObject(wrapped['config'])) throw unsupportedLayer(savedClass, kerasName, 'wraps no layer');

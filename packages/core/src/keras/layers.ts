@@ -32,7 +32,8 @@ const conv = { groups: [1, null], ...noLora } as const;
 export const SUPPORTED_LAYERS: Readonly<Record<string, LayerSupport>> = {
   InputLayer: { weights: none, mustBe: { sparse: [false, null], ragged: [false, null] } },
   Dense: { weights: withBias('kernel'), mustBe: noLora },
-  Conv1D: { weights: withBias('kernel'), mustBe: conv },
+  // tfjs-layers builds causal Conv1D but throws when it runs.
+  Conv1D: { weights: withBias('kernel'), mustBe: { ...conv, padding: ['valid', 'same'] } },
   Conv2D: { weights: withBias('kernel'), mustBe: conv },
   Conv3D: { weights: withBias('kernel'), mustBe: conv },
   Conv2DTranspose: { weights: withBias('kernel'), mustBe: conv },
@@ -49,6 +50,8 @@ export const SUPPORTED_LAYERS: Readonly<Record<string, LayerSupport>> = {
   // reset_after=true (the Keras default) runs as RxmlResetAfterGRU, see gru-reset-after.ts.
   GRU: { weights: withBias('kernel', 'recurrent_kernel'), mustBe: rnn },
   SimpleRNN: { weights: withBias('kernel', 'recurrent_kernel'), mustBe: rnn },
+  // Weights come from the wrapped layer; see normalizeConfig.
+  TimeDistributed: { weights: none },
   // Weights come from the wrapped RNN (forward, then backward); see normalizeConfig.
   Bidirectional: { weights: none, mustBe: { merge_mode: ['concat', 'sum', 'ave', 'mul'] } },
   PReLU: { weights: () => ['alpha'] },
@@ -91,6 +94,9 @@ export const SUPPORTED_LAYERS: Readonly<Record<string, LayerSupport>> = {
   // tfjs' bilinear resize uses other pixel-centre rules than Keras 3.
   UpSampling2D: { weights: none, mustBe: { interpolation: ['nearest', null] } },
 };
+
+/** The Keras layer class names `loadKerasModel` accepts (see docs/operators/predict-keras.md). */
+export const SUPPORTED_KERAS_LAYERS: readonly string[] = Object.keys(SUPPORTED_LAYERS);
 
 /** Keras 2 spells some classes differently; tfjs registers the Keras 2 names. */
 const CLASS_ALIASES: Readonly<Record<string, string>> = {

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { dispose, io } from '@tensorflow/tfjs-core';
+import { dispose, io, tidy, zeros } from '@tensorflow/tfjs-core';
 import { models, type LayersModel } from '@tensorflow/tfjs-layers';
 import { RxmlError } from '../errors.js';
 import type { Model, TensorSpec } from '../model/model.js';
 import { tfjsModel } from '../model/tfjs-model.js';
+import type { OnnxSessionOptions } from '../onnx/onnx-model.js';
+import { toOnnxModel } from '../onnx/to-onnx-model.js';
 import { activeBackend } from '../runtime/backend.js';
 import { readKerasArtifacts, type KerasArtifacts, type KerasArtifactsOptions, type KerasSource } from './artifacts.js';
 import { kerasLoadError } from './errors.js';
@@ -12,6 +14,14 @@ import { registerResetAfterGRU } from './gru-reset-after.js';
 export interface LoadKerasModelOptions extends KerasArtifactsOptions {
   /** Name reported in results; defaults to the Keras model's own name. */
   readonly name?: string;
+  /**
+   * Which engine runs the model. `'tfjs'` (default): the active tfjs backend. `'onnx'`: the
+   * loaded model is converted with `tfjsToOnnx` and runs on ONNX Runtime (needs the optional peer
+   * `onnxruntime-node`; layers the converter lacks fail the load with `MODEL_LOAD_ERROR`).
+   */
+  readonly runtime?: 'tfjs' | 'onnx';
+  /** ONNX Runtime session options for `runtime: 'onnx'`. */
+  readonly onnx?: OnnxSessionOptions;
 }
 
 /**
@@ -19,7 +29,9 @@ export interface LoadKerasModelOptions extends KerasArtifactsOptions {
  * Separate from `loadKerasModel` for callers that want tfjs itself, e.g. to inspect layers.
  *
  * Does what `tf.loadLayersModel(tf.io.fromMemory(artifacts))` does, in two steps, so that a
- * model whose weights do not fit its topology is disposed instead of leaking its variables.
+ * model whose weights do not fit its topology is disposed instead of leaking its variables; then
+ * runs it once on zeros, because tfjs-layers builds some layers its backends cannot run (it
+ * throws only at predict time) and such a model must fail here, not on the first record.
  */
 export async function kerasLayersModel(converted: KerasArtifacts): Promise<LayersModel> {
   const what = `tfjs-layers could not build model '${converted.model.modelName}'`;
@@ -34,13 +46,29 @@ export async function kerasLayersModel(converted: KerasArtifacts): Promise<Layer
   try {
     weights = io.decodeWeights(converted.artifacts.weightData, converted.artifacts.weightSpecs);
     network.loadWeights(weights, true);
-    return network;
   } catch (cause) {
     network.dispose();
     throw kerasLoadError(`${what}: the file's weights do not fit its layers: ${cause instanceof Error ? cause.message : String(cause)}`, cause);
   } finally {
     if (weights !== undefined) dispose(weights);
   }
+  try {
+    trialRun(network);
+  } catch (cause) {
+    network.dispose();
+    throw kerasLoadError(`tfjs cannot run model '${converted.model.modelName}': ${cause instanceof Error ? cause.message : String(cause)}`, cause);
+  }
+  return network;
+}
+
+/** One prediction on a zero sample; skipped when an input has a free dimension besides the batch. */
+function trialRun(network: LayersModel): void {
+  const shapes = network.inputs.map((input) => input.shape.slice(1));
+  if (shapes.some((shape) => shape.some((d) => d === null))) return;
+  tidy(() => {
+    const xs = network.inputs.map((input, i) => zeros([1, ...(shapes[i] as number[])], input.dtype));
+    network.predict(xs.length === 1 ? xs[0]! : xs, { batchSize: 1 });
+  });
 }
 
 function renamed(specs: readonly TensorSpec[], names: readonly string[]): TensorSpec[] {
@@ -63,7 +91,18 @@ export async function loadKerasModel(source: KerasSource, options: LoadKerasMode
   const converted = await readKerasArtifacts(source, options);
   const network = await kerasLayersModel(converted);
   const version = createHash('sha256').update(converted.bytes).digest('hex').slice(0, 16);
-  const model = tfjsModel(network, { name: options.name ?? converted.model.modelName, version }, `tfjs-${backend.name}`);
+  const identity = { name: options.name ?? converted.model.modelName, version };
+  let model: Model;
+  if (options.runtime === 'onnx') {
+    try {
+      model = await toOnnxModel(network, identity, options.onnx ?? {});
+    } finally {
+      // The ONNX model holds its own copy of the weights.
+      network.dispose();
+    }
+  } else {
+    model = tfjsModel(network, identity, `tfjs-${backend.name}`);
+  }
   if (model.inputs.length !== converted.model.inputNames.length || model.outputs.length !== converted.model.outputNames.length) {
     model.dispose();
     throw new RxmlError('MODEL_LOAD_ERROR', `Keras model '${converted.model.modelName}': tfjs built a model with different inputs/outputs than the Keras config`);
