@@ -277,7 +277,11 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     running.stdin?.end();
     const killer = setTimeout(() => {
       void readFile(pidFile, 'utf8')
-        .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
+        .then((text) => {
+          const pid = Number(text.trim());
+          // Never 0 or 1: process.kill(0) would hit this very process group.
+          if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGKILL');
+        })
         .catch(() => undefined);
     }, 30_000);
     try {

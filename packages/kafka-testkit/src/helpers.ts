@@ -29,6 +29,23 @@ function client(brokers: readonly string[]): Kafka {
   });
 }
 
+/**
+ * Retries what kafkajs calls retriable (a broker that just (re)started answers NOT_LEADER or
+ * LEADER_NOT_AVAILABLE for a moment) for up to 30 s.
+ */
+async function retrying<T>(call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await call();
+    } catch (error) {
+      const retriable = (error as { retriable?: unknown }).retriable === true || (error as { name?: unknown }).name === 'KafkaJSNumberOfRetriesExceeded';
+      if (!retriable || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** Creates topics (ignoring ones that exist) and waits until their leaders are known. */
 export async function createTopics(
   brokers: readonly string[],
@@ -107,7 +124,7 @@ export async function endOffsets(brokers: readonly string[], topic: string): Pro
   const admin = client(brokers).admin();
   await admin.connect();
   try {
-    const offsets = await admin.fetchTopicOffsets(topic);
+    const offsets = await retrying(() => admin.fetchTopicOffsets(topic));
     return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
   } finally {
     await admin.disconnect();
@@ -123,7 +140,7 @@ export async function committedOffsets(
   const admin = client(brokers).admin();
   await admin.connect();
   try {
-    const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const [entry] = await retrying(() => admin.fetchOffsets({ groupId, topics: [topic] }));
     const result = new Map<number, bigint>();
     for (const p of entry?.partitions ?? []) {
       if (BigInt(p.offset) >= 0n) result.set(p.partition, BigInt(p.offset));

@@ -54,11 +54,11 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       ),
     );
 
+    const ends = await kafka.endOffsets(input);
     await until(() => delivered >= 1_500, 60_000, 'records before the restart');
     const before = delivered;
     await kafka.restart();
     const afterRestart = delivered;
-    const ends = await kafka.endOffsets(input);
     await until(
       async () => {
         const committed = await kafka.committedOffsets(group, input);
