@@ -30,6 +30,16 @@ const BACKENDS: Record<SuiteName, readonly string[]> = {
   kafka: ['wasm'],
 };
 
+/** CI smoke (`--quick`): every suite once, on one variant, so the whole run stays well under 2 minutes. */
+const QUICK_BACKENDS: Record<SuiteName, readonly string[]> = {
+  'iris-operator': ['wasm'],
+  memory: ['wasm'],
+  'image-operator': ['onnx'],
+  'image-pipeline': ['wasm'],
+  runtimes: ['onnx'],
+  kafka: ['wasm'],
+};
+
 function runSuite(name: SuiteName, backend: string): unknown {
   const child = spawnSync(process.execPath, ['--expose-gc', join(benchRoot, 'dist/suite.js'), name, ...(quick ? ['--quick'] : [])], {
     env: backend === 'onnx' ? { ...process.env, RXML_BACKEND: 'wasm', RXML_BENCH_RUNTIME: 'onnx' } : { ...process.env, RXML_BACKEND: backend },
@@ -46,11 +56,15 @@ function runSuite(name: SuiteName, backend: string): unknown {
   return JSON.parse(lines[lines.length - 1]!) as unknown;
 }
 
+if (process.argv.includes('--report-only')) {
+  await writeReport(join(benchRoot, 'results'), join(benchRoot, '../docs'));
+  process.exit(0);
+}
 const machine = machineInfo();
 const names = (only.length > 0 ? only : (Object.keys(SUITES) as SuiteName[]));
 const written: Record<string, unknown> = {};
 for (const name of names) {
-  const runs = BACKENDS[name].map((backend) => {
+  const runs = (quick ? QUICK_BACKENDS : BACKENDS)[name].map((backend) => {
     process.stderr.write(`[bench] ${name} on ${backend}${quick ? ' (quick)' : ''}…\n`);
     return runSuite(name, backend);
   });

@@ -54,6 +54,8 @@ async function fill(producer: Producer, topic: string, count: number, bytes: num
 }
 
 interface Pipeline {
+  /** Resolves once the consumer has joined its group and got its partitions. */
+  readonly ready: Promise<void>;
   /** Resolves with [first record seen, last record acked] (ms) after `count` records. */
   readonly done: Promise<[number, number]>;
   stop(): Promise<void>;
@@ -66,6 +68,7 @@ function rawPassthrough(kafka: Kafka, from: string, to: string, count: number): 
   let seen = 0;
   let resolveDone: (v: [number, number]) => void = () => undefined;
   const done = new Promise<[number, number]>((r) => (resolveDone = r));
+  const ready = new Promise<void>((r) => consumer.on(consumer.events.GROUP_JOIN, () => r()));
   const started = (async () => {
     await Promise.all([consumer.connect(), producer.connect()]);
     await consumer.subscribe({ topic: from, fromBeginning: true });
@@ -83,6 +86,7 @@ function rawPassthrough(kafka: Kafka, from: string, to: string, count: number): 
     });
   })();
   return {
+    ready,
     done,
     stop: async () => {
       await started;
@@ -100,7 +104,20 @@ function rxmlPipeline(brokers: string[], model: Model, from: string, to: string,
   const done = new Promise<[number, number]>((r) => (resolveDone = r));
   let finished: () => void = () => undefined;
   const closed = new Promise<void>((r) => (finished = r));
-  const subscription = fromKafka({ brokers, topic: from, groupId: `rxml-${randomUUID()}`, fromBeginning: true, deserialize: 'json', maxInFlight: MAX_IN_FLIGHT, signal: abort.signal })
+  let assigned: () => void = () => undefined;
+  const ready = new Promise<void>((r) => (assigned = r));
+  const subscription = fromKafka({
+    brokers,
+    topic: from,
+    groupId: `rxml-${randomUUID()}`,
+    fromBeginning: true,
+    deserialize: 'json',
+    maxInFlight: MAX_IN_FLIGHT,
+    signal: abort.signal,
+    onEvent: (e) => {
+      if (e.type === 'assigned') assigned();
+    },
+  })
     .pipe(
       tap(() => {
         if (first === 0) first = performance.now();
@@ -119,6 +136,7 @@ function rxmlPipeline(brokers: string[], model: Model, from: string, to: string,
       complete: () => finished(),
     });
   return {
+    ready,
     done,
     stop: async () => {
       abort.abort();
@@ -148,8 +166,9 @@ async function latencyAtLoad(kafka: Kafka, input: string, out: string, bytes: nu
     },
   });
   if (!joined) await joinedP;
-  // Warm up: let both consumers join and the first fetches settle.
-  await new Promise((r) => setTimeout(r, 2000));
+  await pipeline.ready;
+  // Let the first fetches settle (they wait up to maxWaitTimeInMs on empty topics).
+  await new Promise((r) => setTimeout(r, 1000));
   const total = OFFERED_PER_SEC * seconds;
   const tick = 10;
   const perTick = (OFFERED_PER_SEC * tick) / 1000;
