@@ -116,7 +116,7 @@ export const RENDERERS: Record<string, Renderer> = {
   },
   runtimes: (result) => {
     const runs = available(result);
-    const pct = (x: unknown): string => `${fmt(Math.round((x as number) * 1000) / 10)} %`;
+    const pct = (x: unknown): string => `${Number(((x as number) * 100).toPrecision(2))} %`;
     const first = runs[0];
     const wasm = runs.find((r) => r['backend'] === 'wasm');
     const onnx = runs.find((r) => r['backend'] === 'onnx');

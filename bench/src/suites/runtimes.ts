@@ -59,7 +59,7 @@ export async function runtimesSuite(quick: boolean): Promise<RuntimesResult> {
   }
 
   const flopPeak = combinePeaks(before, measureFlopPeak(peakMs));
-  const share = (perSec: number, flops: number): number => round((perSec * flops) / (flopPeak.gflops * 1e9), 4);
+  const share = (perSec: number, flops: number): number => Number(((perSec * flops) / (flopPeak.gflops * 1e9)).toPrecision(3));
   const result: RuntimesResult = {
     backend: variant(),
     runtime,
