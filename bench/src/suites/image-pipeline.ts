@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { from, lastValueFrom, count } from 'rxjs';
 import { predictImage, preprocessImage, type ImageModel } from '@rxml/core';
 import { loadMobileNet, variant } from '../runtime.js';
-import { round } from '../stats.js';
+import { interleavedRates, round } from '../stats.js';
 import { seedImageBytes } from './image-operator.js';
 
 /** Images in flight while decoding: predictImage's default `decodeConcurrency`. */
@@ -41,22 +41,14 @@ export async function cameraFrames(): Promise<Uint8Array[]> {
 }
 export const FRAMES_DESCRIPTION = 'the 4 seed photos re-encoded as 640×480 JPEG q85';
 
-async function timed(fn: () => Promise<number>, minMs: number): Promise<number> {
-  await fn(); // warm-up
-  let units = 0;
-  const start = performance.now();
-  while (performance.now() - start < minMs) units += await fn();
-  return (units * 1000) / (performance.now() - start);
-}
-
 /** The three rates, measured back to back in this process. */
 export async function measurePipeline(image: ImageModel, frames: readonly Uint8Array[], quick: boolean): Promise<PipelineMeasure> {
-  const minMs = quick ? 300 : 4000;
+  const minMs = quick ? 450 : 9000;
   const pre = { inputSize: image.inputSize, normalization: image.normalization } as const;
   const pixels = await Promise.all(frames.map((f) => preprocessImage(f, pre)));
 
   const decodeOnce = async (): Promise<number> => {
-    const n = 64;
+    const n = 32;
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < n) await preprocessImage(frames[next++ % frames.length]!, pre);
@@ -64,22 +56,25 @@ export async function measurePipeline(image: ImageModel, frames: readonly Uint8A
     await Promise.all(Array.from({ length: DECODE_CONCURRENCY }, worker));
     return n;
   };
-  const decodeImagesPerSec = await timed(decodeOnce, minMs);
-
   const size = image.inputSize;
   const batch = new Float32Array(BATCH * size * size * 3);
   for (let i = 0; i < BATCH; i++) batch.set(pixels[i % pixels.length]!, i * size * size * 3);
-  const inferenceImagesPerSec = await timed(async () => {
-    await image.model.run([{ data: batch, shape: [BATCH, size, size, 3] }]);
-    return BATCH;
-  }, minMs);
-
-  const perRun = Math.max(BATCH * 4, Math.ceil(Math.min(decodeImagesPerSec, inferenceImagesPerSec) / BATCH) * BATCH);
-  const records = Array.from({ length: perRun }, (_, i) => frames[i % frames.length]!);
-  const pipelineImagesPerSec = await timed(
-    () => lastValueFrom(from(records).pipe(predictImage(image, { batch: { size: BATCH, maxLatencyMs: 50 }, decodeConcurrency: DECODE_CONCURRENCY }), count())),
+  const records = Array.from({ length: BATCH * 6 }, (_, i) => frames[i % frames.length]!);
+  const rates = await interleavedRates(
+    {
+      decode: decodeOnce,
+      inference: async () => {
+        await image.model.run([{ data: batch, shape: [BATCH, size, size, 3] }]);
+        return BATCH;
+      },
+      pipeline: () =>
+        lastValueFrom(from(records).pipe(predictImage(image, { batch: { size: BATCH, maxLatencyMs: 50 }, decodeConcurrency: DECODE_CONCURRENCY }), count())),
+    },
     minMs,
   );
+  const decodeImagesPerSec = rates.decode;
+  const inferenceImagesPerSec = rates.inference;
+  const pipelineImagesPerSec = rates.pipeline;
   const serial = 1 / (1 / decodeImagesPerSec + 1 / inferenceImagesPerSec);
   return {
     pipelineImagesPerSec: round(pipelineImagesPerSec, 1),
