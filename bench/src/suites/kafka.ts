@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { tap } from 'rxjs';
 import { loadIrisModel, predictIris, type IrisInput, type Model } from '@rxml/core';
@@ -187,6 +190,24 @@ async function latencyAtLoad(kafka: Kafka, input: string, out: string, bytes: nu
   return summarize(latencies);
 }
 
+/**
+ * With RXML_BENCH_PROFILE=<dir>, CPU-profiles one throughput phase alone (the fill and the other
+ * phases use the same kafkajs code, so a whole-process --cpu-prof would mix them) into <dir>/<name>.cpuprofile.
+ */
+async function profile(name: string): Promise<() => Promise<void>> {
+  const dir = process.env['RXML_BENCH_PROFILE'];
+  if (dir === undefined || dir === '') return () => Promise.resolve();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile: result } = await session.post('Profiler.stop');
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(result));
+    session.disconnect();
+  };
+}
+
 /** consume → predictIris → produce vs a raw kafkajs passthrough, on a real broker, same process. */
 export async function kafkaSuite(quick: boolean): Promise<KafkaResult> {
   const broker = await startKafka({ defaultPartitions: PARTITIONS });
@@ -203,13 +224,16 @@ export async function kafkaSuite(quick: boolean): Promise<KafkaResult> {
       for (const t of [input, `bench-raw-${id}`, `bench-rxml-${id}`, `bench-rxml-${id}-dlq`]) await broker.createTopic(t, PARTITIONS);
       await fill(filler, input, records, bytes);
 
-      const measure = async (p: Pipeline): Promise<number> => {
+      const measure = async (name: string, start: () => Pipeline): Promise<number> => {
+        const stopProfile = await profile(`kafka-${name}-${bytes}`);
+        const p = start();
         const [first, last] = await p.done;
+        await stopProfile();
         await p.stop();
         return (records * 1000) / (last - first);
       };
-      const raw = await measure(rawPassthrough(kafka, input, `bench-raw-${id}`, records));
-      const rxml = await measure(rxmlPipeline(broker.brokers, model, input, `bench-rxml-${id}`, records));
+      const raw = await measure('raw', () => rawPassthrough(kafka, input, `bench-raw-${id}`, records));
+      const rxml = await measure('rxml', () => rxmlPipeline(broker.brokers, model, input, `bench-rxml-${id}`, records));
       process.stderr.write(`[kafka] ${bytes} B: raw ${round(raw, 0)} rec/s, rxml ${round(rxml, 0)} rec/s\n`);
 
       // Latency: fresh input topics so the backlog above is not replayed.
