@@ -56,14 +56,15 @@ export function countFlops(model: LayersModel): FlopCount {
     const kernel = layer.getWeights()[0];
     if (kernel === undefined) continue;
     const out = layer.outputShape as (number | null)[];
-    const k = kernel.shape;
+    // kernel.shape is number[]; index with fallbacks so a malformed kernel counts as 0, not NaN.
+    const k = kernel.shape.map((d) => d ?? 0);
     let macs: number;
     if (type === 'Dense') {
       const lead = out.slice(1, -1).reduce<number>((a, d) => a * (d ?? 1), 1);
-      macs = lead * k[0]! * k[1]!;
+      macs = lead * (k[0] ?? 0) * (k[1] ?? 0);
     } else {
       // channels-last output [batch, h, w, c]; kernel [kh, kw, c_in, c_out | multiplier]
-      macs = out[1]! * out[2]! * k[0]! * k[1]! * k[2]! * k[3]!;
+      macs = (out[1] ?? 0) * (out[2] ?? 0) * (k[0] ?? 0) * (k[1] ?? 0) * (k[2] ?? 0) * (k[3] ?? 0);
     }
     byLayerType[type] = (byLayerType[type] ?? 0) + 2 * macs;
     total += 2 * macs;

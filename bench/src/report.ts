@@ -108,7 +108,7 @@ export const RENDERERS: Record<string, Renderer> = {
     const parts: string[] = [
       '## 3. Image pipeline: bytes → sharp decode/resize → MobileNet → label',
       '',
-      `Inputs: ${String(runs[0]?.['images'] ?? '')}. Decode measured alone with 8 images in flight; inference alone is \`model.run\` at batch 8 on pre-decoded images; the serial bound is 1 / (decode cost + inference cost). The three are measured in 3 interleaved rounds, best round each. A ratio above 1 means decoding overlaps inference.`,
+      `Inputs: ${typeof runs[0]?.['images'] === 'string' ? runs[0]['images'] : 'n/a'}. Decode measured alone with 8 images in flight; inference alone is \`model.run\` at batch 8 on pre-decoded images; the serial bound is 1 / (decode cost + inference cost). The three are measured in 3 interleaved rounds, best round each. A ratio above 1 means decoding overlaps inference.`,
       '',
       table(
         ['runtime', 'pipeline images/s', 'decode images/s', 'inference images/s', '1/(decode+inference)', 'ratio (target ≥ 0.85)'],

@@ -160,12 +160,13 @@ async function latencyAtLoad(kafka: Kafka, input: string, out: string, bytes: nu
   let joined = false;
   const joinedP = new Promise<void>((r) => reader.on(reader.events.GROUP_JOIN, () => ((joined = true), r())));
   await reader.run({
-    eachBatch: async ({ batch }) => {
+    eachBatch: ({ batch }) => {
       const now = performance.now();
       for (const m of batch.messages) {
         const sent = Number(m.key?.toString().split(':')[1]);
         if (Number.isFinite(sent)) latencies.push(now - sent);
       }
+      return Promise.resolve();
     },
   });
   if (!joined) await joinedP;
