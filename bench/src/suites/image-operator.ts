@@ -43,7 +43,7 @@ export async function imageOperatorSuite(quick: boolean): Promise<ImageOperatorR
   const raw = await rawRunner(dir);
   const pixels = await decodedSeedImages(image);
   const pixelCount = image.inputSize * image.inputSize * 3;
-  const minMs = quick ? 300 : 4500;
+  const minMs = quick ? 300 : 3000;
   const sizes = quick ? [1, 4] : [1, 4, 8, 16, 32];
   const points: ImageBatchPoint[] = [];
   try {
@@ -75,7 +75,7 @@ export async function imageOperatorSuite(quick: boolean): Promise<ImageOperatorR
       const input = new Subject<{ pixels: Float32Array }>();
       const results = input.pipe(predictImage(image, options));
       const meanCallMs = rawCallMs.reduce((a, b) => a + b, 0) / rawCallMs.length;
-      const rounds = Math.max(3, Math.min(50, Math.ceil((quick ? 200 : 1500) / meanCallMs)));
+      const rounds = Math.max(2, Math.min(50, Math.ceil((quick ? 200 : 1000) / meanCallMs)));
       for (let r = 0; r < rounds; r++) {
         const batch = firstValueFrom(results.pipe(take(batchSize), toArray()));
         await Promise.resolve();

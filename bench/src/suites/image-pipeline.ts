@@ -43,7 +43,7 @@ export const FRAMES_DESCRIPTION = 'the 4 seed photos re-encoded as 640×480 JPEG
 
 /** The three rates, measured back to back in this process. */
 export async function measurePipeline(image: ImageModel, frames: readonly Uint8Array[], quick: boolean): Promise<PipelineMeasure> {
-  const minMs = quick ? 450 : 9000;
+  const minMs = quick ? 450 : 6000;
   const pre = { inputSize: image.inputSize, normalization: image.normalization } as const;
   const pixels = await Promise.all(frames.map((f) => preprocessImage(f, pre)));
 
