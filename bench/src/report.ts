@@ -28,6 +28,10 @@ interface Section {
 
 type Renderer = (result: Json) => Section;
 
+const available = (result: Json): Json[] => (result['runs'] as Json[]).filter((r) => !('unavailable' in r));
+const unavailableLines = (result: Json): string[] =>
+  (result['runs'] as Json[]).filter((r) => 'unavailable' in r).flatMap((u) => [`\`${String(u['backend'])}\` not measured: ${String(u['unavailable'])}`, '']);
+
 /** Each suite renders its own section; suites added later register here. */
 export const RENDERERS: Record<string, Renderer> = {
   'iris-operator': (result) => {
@@ -72,19 +76,121 @@ export const RENDERERS: Record<string, Renderer> = {
     }
     return { markdown: parts.join('\n') };
   },
+  'image-operator': (result) => {
+    const parts: string[] = [
+      '## 1b. Operator overhead: `predictImage` (pre-decoded `{ pixels }`) vs the raw model call, MobileNet v1 0.75',
+      '',
+      'Raw = the runtime\'s own batched call on a pre-built batch (`LayersModel.predict(x, { batchSize })` or an ORT `InferenceSession.run` with the same session options). Throughputs are the best of 3 interleaved rounds (raw, operator, raw, operator, …), so both see the same neighbours.',
+      '',
+    ];
+    const chartRows: Json[] = [];
+    for (const run of available(result)) {
+      const points = run['points'] as Json[];
+      parts.push(`### \`${String(run['backend'])}\` (${String(run['runtime'])})`, '');
+      parts.push(
+        table(
+          ['batch', 'raw images/s', 'predictImage images/s', 'ratio (target ≥ 0.9)', 'raw p50 / p99 ms per call', 'operator p50 / p99 ms per image'],
+          points.map((p) => {
+            const rl = p['rawLatency'] as Json;
+            const ol = p['operatorLatency'] as Json;
+            return [fmt(p['batchSize']), fmt(p['rawImagesPerSec']), fmt(p['operatorImagesPerSec']), verdict(p['ratio'] as number, 0.9), `${fmt(rl['p50Ms'])} / ${fmt(rl['p99Ms'])}`, `${fmt(ol['p50Ms'])} / ${fmt(ol['p99Ms'])}`];
+          }),
+        ),
+        '',
+      );
+      for (const p of points) chartRows.push({ series: `predictImage (${String(run['backend'])})`, batch: p['batchSize'], recordsPerSec: p['operatorImagesPerSec'] });
+    }
+    parts.push(...unavailableLines(result));
+    return { markdown: parts.join('\n'), chartRows };
+  },
+  'image-pipeline': (result) => {
+    const runs = available(result);
+    const parts: string[] = [
+      '## 3. Image pipeline: bytes → sharp decode/resize → MobileNet → label',
+      '',
+      `Inputs: ${typeof runs[0]?.['images'] === 'string' ? runs[0]['images'] : 'n/a'}. Decode measured alone with 8 images in flight; inference alone is \`model.run\` at batch 8 on pre-decoded images; the serial bound is 1 / (decode cost + inference cost). The three are measured in 3 interleaved rounds, best round each. A ratio above 1 means decoding overlaps inference.`,
+      '',
+      table(
+        ['runtime', 'pipeline images/s', 'decode images/s', 'inference images/s', '1/(decode+inference)', 'ratio (target ≥ 0.85)'],
+        runs.map((r) => [`\`${String(r['backend'])}\``, fmt(r['pipelineImagesPerSec']), fmt(r['decodeImagesPerSec']), fmt(r['inferenceImagesPerSec']), fmt(r['serialBoundImagesPerSec']), verdict(r['ratio'] as number, 0.85)]),
+      ),
+      '',
+      ...unavailableLines(result),
+    ];
+    return { markdown: parts.join('\n') };
+  },
+  runtimes: (result) => {
+    const runs = available(result);
+    const pct = (x: unknown): string => `${Number(((x as number) * 100).toPrecision(2))} %`;
+    const first = runs[0];
+    const wasm = runs.find((r) => r['backend'] === 'wasm');
+    const onnx = runs.find((r) => r['backend'] === 'onnx');
+    const parts: string[] = [
+      '## 6. Runtimes and the FLOP peak (issue #7)',
+      '',
+      first === undefined
+        ? ''
+        : `MobileNet v1 0.75 costs ${fmt(Math.round((first['mobilenetFlopsPerImage'] as number) / 1e6))} MFLOP per image (2 × multiply-adds, counted from the model's Conv2D/DepthwiseConv2D/Dense kernels and output shapes by \`bench/src/flop-peak.ts\`); the Iris MLP ${fmt(first['irisFlopsPerRecord'])} FLOP per record. The peak is \`bench/native/fma-peak.cpp\` (${String((first['flopPeak'] as Json)['isa'])} FMA chains, \`g++ -O3 -march=native\`, one thread per core) measured before and after the models in the same process; best of the two.`,
+      '',
+      table(
+        ['runtime', 'FLOP peak GFLOP/s (all cores)', 'MobileNet images/s (model, batch 8)', 'share of peak', 'image pipeline images/s', 'share of peak', 'Iris records/s (predictIris, batch 512)', 'share of peak'],
+        runs.map((r) => [
+          `\`${String(r['backend'])}\` (${String(r['runtime'])})`,
+          fmt((r['flopPeak'] as Json)['gflops']),
+          fmt(r['mobilenetImagesPerSec']),
+          pct(r['mobilenetPeakShare']),
+          fmt(r['pipelineImagesPerSec']),
+          pct(r['pipelinePeakShare']),
+          fmt(r['irisRecordsPerSec']),
+          pct(r['irisPeakShare']),
+        ]),
+      ),
+      '',
+    ];
+    if (onnx !== undefined) {
+      const vsWasm = wasm === undefined ? undefined : (onnx['pipelineImagesPerSec'] as number) / (wasm['pipelineImagesPerSec'] as number);
+      parts.push(
+        `Targets: image pipeline on ONNX ≥ 5 × the wasm pipeline: ${vsWasm === undefined ? 'wasm not measured' : verdict(Math.round(vsWasm * 100) / 100, 5)}; ≥ 40 % of the FLOP peak: ${verdict(Math.round((onnx['pipelinePeakShare'] as number) * 1000) / 10, 40)} %.`,
+        '',
+      );
+    }
+    parts.push(...unavailableLines(result));
+    return { markdown: parts.join('\n') };
+  },
+  kafka: (result) => {
+    const run = available(result)[0];
+    const parts: string[] = ['## 4. Kafka end to end: `fromKafka` → `predictIris` → `toKafka` vs a raw kafkajs passthrough', ''];
+    if (run !== undefined) {
+      parts.push(
+        `Broker: ${String(run['broker'])}, ${fmt(run['partitions'])} partitions, one Node process (pipeline, broker clients and load generator). Throughput: a pre-filled backlog, from the first record fetched to the last output acked (acks = all, sends of ≤ 2,000 messages on both sides). Latency: produced → read back from the output topic, at ${fmt(run['offeredPerSec'])} records/s offered.`,
+        '',
+        table(
+          ['value', 'records', 'raw passthrough records/s', 'rxml records/s', 'ratio (target ≥ 0.8)', 'rxml ≥ 100,000/s', 'raw p50 / p99 ms', 'rxml p50 / p99 ms'],
+          (run['points'] as Json[]).map((p) => {
+            const rl = p['rawLatency'] as Json;
+            const xl = p['rxmlLatency'] as Json;
+            return [`${fmt(p['valueBytes'])} B`, fmt(p['records']), fmt(p['rawRecordsPerSec']), fmt(p['rxmlRecordsPerSec']), verdict(p['ratio'] as number, 0.8), verdict(p['rxmlRecordsPerSec'] as number, 100_000), `${fmt(rl['p50Ms'])} / ${fmt(rl['p99Ms'])}`, `${fmt(xl['p50Ms'])} / ${fmt(xl['p99Ms'])}`];
+          }),
+        ),
+        '',
+      );
+    }
+    parts.push(...unavailableLines(result));
+    return { markdown: parts.join('\n') };
+  },
 };
 
 async function chartSvg(rows: readonly Json[]): Promise<string> {
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'Iris records/s vs batch size (log scales)',
+    title: 'Records (Iris) or images (MobileNet) per second vs batch size (log scales)',
     width: 560,
     height: 320,
     data: { values: rows as Json[] },
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'batch', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'batch size' },
-      y: { field: 'recordsPerSec', type: 'quantitative', scale: { type: 'log' }, title: 'records / s' },
+      y: { field: 'recordsPerSec', type: 'quantitative', scale: { type: 'log' }, title: 'records or images / s' },
       color: { field: 'series', type: 'nominal', title: null },
     },
   };

@@ -1,10 +1,18 @@
+import { imageOperatorSuite } from './image-operator.js';
+import { imagePipelineSuite } from './image-pipeline.js';
 import { irisOperatorSuite } from './iris-operator.js';
+import { kafkaSuite } from './kafka.js';
 import { memorySuite } from './memory.js';
+import { runtimesSuite } from './runtimes.js';
 
 /** Every suite: name → function(quick) → JSON-serialisable result. */
 export const SUITES = {
   'iris-operator': irisOperatorSuite,
   memory: memorySuite,
+  'image-operator': imageOperatorSuite,
+  'image-pipeline': imagePipelineSuite,
+  runtimes: runtimesSuite,
+  kafka: kafkaSuite,
 } as const satisfies Record<string, (quick: boolean) => Promise<unknown>>;
 
 export type SuiteName = keyof typeof SUITES;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadImageModel, predictImage, type ImageInput, type ImageModel, type PredictResult, type ImagePrediction } from '../src/index.js';
+import { loadImageModel, predictImage, preprocessImage, type ImageInput, type ImageModel, type PredictResult, type ImagePrediction } from '../src/index.js';
 import { pngDeclaring } from './helpers/fixtures.js';
 import { modelsMirror, seedImages } from './helpers/shared.js';
 
@@ -75,6 +75,27 @@ describe('predictImage with MobileNet v1 0.75 on the seed images', () => {
     expect(fromBytes.value.top.map((t) => t.label)).toEqual(fromPath.value.top.map((t) => t.label));
     fromBytes.value.top.forEach((t, i) => expect(t.probability).toBeCloseTo(fromPath.value.top[i]!.probability, 6));
     expect(filled.value.label).toBe('airliner');
+  });
+
+  it('labels pre-decoded pixels like the bytes they came from, and refuses wrongly sized pixels', async () => {
+    const bytes = await readFile(join(seedImages, 'trained_airplane_2.jpg'));
+    const pixels = await preprocessImage(bytes, { inputSize: mobilenet.inputSize, normalization: mobilenet.normalization });
+    const [fromBytes, fromPixels, short, notFloats] = await run<ImageInput>([
+      bytes,
+      { pixels },
+      { pixels: pixels.subarray(1) },
+      { pixels: new Uint8Array(pixels.length) as unknown as Float32Array },
+    ]);
+    expect(fromBytes?.ok && fromPixels?.ok).toBe(true);
+    if (!fromBytes?.ok || !fromPixels?.ok) return;
+    // Same pixels in; the two rows share one batch, so only float rounding may differ.
+    expect(fromPixels.value.top.map((t) => t.label)).toEqual(fromBytes.value.top.map((t) => t.label));
+    expect(fromPixels.value.probability).toBeCloseTo(fromBytes.value.probability, 4);
+    expect(fromPixels.value.label).toBe('airliner');
+    for (const bad of [short, notFloats]) {
+      expect(bad?.ok).toBe(false);
+      if (bad?.ok === false) expect(bad.error.code).toBe('INVALID_INPUT');
+    }
   });
 
   it('refuses bad inputs one by one and still labels the valid image after each', async () => {

@@ -6,8 +6,12 @@ import { readBoundedFile, resolveUnderRoot } from '../image/safe-path.js';
 import type { PredictResult } from '../result.js';
 import { predict } from './predict.js';
 
-/** Encoded image bytes (JPEG, PNG, WebP, GIF: first frame) or a file under `options.root`. */
-export type ImageInput = Uint8Array | { readonly path: string };
+/**
+ * Encoded image bytes (JPEG, PNG, WebP, GIF: first frame), a file under `options.root`, or an image
+ * already decoded into the model's input (`pixels`: inputSize × inputSize × 3, HWC, normalized as
+ * the model expects, e.g. from `preprocessImage` or a video decoder), which skips decoding.
+ */
+export type ImageInput = Uint8Array | { readonly path: string } | { readonly pixels: Float32Array };
 
 export interface ImageLabel {
   readonly label: string;
@@ -74,6 +78,7 @@ export function predictImage<In = ImageInput>(
 
   const load = async (input: In): Promise<Float32Array> => {
     const image = await pick(input);
+    if (typeof image === 'object' && image !== null && 'pixels' in image) return checkPixels(image.pixels, size);
     const bytes = await readImage(image, options.root, limits.maxInputBytes);
     return preprocessImage(bytes, { ...limits, inputSize: size, normalization: model.normalization, fit: options.fit ?? 'cover' });
   };
@@ -99,7 +104,16 @@ export function predictImage<In = ImageInput>(
   });
 }
 
-async function readImage(image: ImageInput, root: string | undefined, maxBytes: number): Promise<Uint8Array> {
+function checkPixels(pixels: unknown, size: number): Float32Array {
+  const expected = size * size * 3;
+  if (!(pixels instanceof Float32Array) || pixels.length !== expected) {
+    const got = pixels instanceof Float32Array ? `${pixels.length} floats` : 'not a Float32Array';
+    throw new RxmlError('INVALID_INPUT', `pre-decoded pixels must be a Float32Array of ${size}x${size}x3 = ${expected} floats, got ${got}`);
+  }
+  return pixels;
+}
+
+async function readImage(image: Uint8Array | { readonly path: string }, root: string | undefined, maxBytes: number): Promise<Uint8Array> {
   if (image instanceof Uint8Array) return image;
   if (typeof image !== 'object' || image === null || typeof image.path !== 'string') {
     throw new RxmlError('INVALID_INPUT', 'image input must be bytes (Uint8Array) or { path }');
