@@ -37,7 +37,12 @@ export const RENDERERS: Record<string, Renderer> = {
   'iris-operator': (result) => {
     const runs = (result['runs'] as Json[]).filter((r) => !('unavailable' in r));
     const unavailable = (result['runs'] as Json[]).filter((r) => 'unavailable' in r);
-    const parts: string[] = ['## 1–2. Operator overhead and micro-batching: `predictIris` vs raw `LayersModel.predict`', ''];
+    const parts: string[] = [
+      '## 1–2. Operator overhead and micro-batching: `predictIris` vs raw `LayersModel.predict`',
+      '',
+      'Raw = `LayersModel.predict(x, { batchSize })` + `dataSync()` on a pre-built batch; operator = an open stream of records through `predictIris` (parsing and validation included). Throughputs are the best of 3 interleaved rounds (raw, operator, raw, …). Latency: raw per call; operator per record in a closed loop of one batch at a time.',
+      '',
+    ];
     const chartRows: Json[] = [];
     for (const run of runs) {
       const points = run['points'] as Json[];
