@@ -22,6 +22,8 @@ async function register(name: BackendName): Promise<void> {
   switch (name) {
     case 'tensorflow':
       // tfjs-node is an optional peer: importing it registers the `tensorflow` backend.
+      // TensorFlow prints an info banner on load (CPU features, absl); keep warnings and errors.
+      process.env['TF_CPP_MIN_LOG_LEVEL'] ??= '2';
       await import(TFJS_NODE);
       break;
     case 'wasm':
