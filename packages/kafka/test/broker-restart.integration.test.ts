@@ -4,7 +4,7 @@ import { logLevel } from 'kafkajs';
 import { lastValueFrom, count, tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka, type KafkaSourceEvent } from '../src/index.js';
-import { fresh, irisCsv, irisExamples, slowed, until } from './support.js';
+import { fresh, irisCsv, irisExamples, slowed, until, untilCommittedTo } from './support.js';
 
 const TOTAL = 8_000;
 
@@ -59,14 +59,7 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     const before = delivered;
     await kafka.restart();
     const afterRestart = delivered;
-    await until(
-      async () => {
-        const committed = await kafka.committedOffsets(group, input);
-        return [...ends].every(([p, end]) => committed.get(p) === end);
-      },
-      120_000,
-      'every offset committed after the restart',
-    );
+    await untilCommittedTo(ends, () => kafka.committedOffsets(group, input), 'every offset committed after the restart');
     controller.abort();
     await done;
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { committedOffsets, createTopics, endOffsets, produce, readTopic } from '@rxml/kafka-testkit';
 import { describe, expect, it } from 'vitest';
-import { brokers, fresh, irisCsv, irisExamples, until } from './support.js';
+import { brokers, fresh, irisCsv, irisExamples, until, untilCommittedTo } from './support.js';
 
 const TOTAL = 12_000;
 const PIPELINE = fileURLToPath(new URL('./fixtures/iris-pipeline.mjs', import.meta.url));
@@ -60,14 +60,7 @@ describe('kill -9 of the pipeline process (real broker)', () => {
 
     const last = startPipeline(env);
     const ends = await endOffsets(brokers(), input);
-    await until(
-      async () => {
-        const committed = await committedOffsets(brokers(), group, input);
-        return [...ends].every(([p, end]) => committed.get(p) === end);
-      },
-      120_000,
-      'the restarted pipeline to commit every offset',
-    );
+    await untilCommittedTo(ends, () => committedOffsets(brokers(), group, input), 'the restarted pipeline to commit every offset');
     last.child.kill('SIGTERM');
     expect(await last.exited).toBe(0);
 

@@ -4,7 +4,7 @@ import { logLevel } from 'kafkajs';
 import { count, lastValueFrom, tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka, type KafkaSourceEvent } from '../src/index.js';
-import { brokers, fresh, irisCsv, irisExamples, slowed, until } from './support.js';
+import { brokers, fresh, irisCsv, irisExamples, slowed, until, untilCommittedTo } from './support.js';
 
 const PARTITIONS = 4;
 const PER_PARTITION = 3_000;
@@ -71,14 +71,7 @@ describe('rebalance: a second consumer joins mid-stream and later leaves (real b
     expect(a.delivered + b.delivered).toBeLessThan(PARTITIONS * PER_PARTITION);
 
     const ends = await endOffsets(brokers(), input);
-    await until(
-      async () => {
-        const committed = await committedOffsets(brokers(), group, input);
-        return [...ends].every(([p, end]) => committed.get(p) === end);
-      },
-      120_000,
-      'every offset committed after B left',
-    );
+    await untilCommittedTo(ends, () => committedOffsets(brokers(), group, input), 'every offset committed after B left');
     a.controller.abort();
     await a.done;
 

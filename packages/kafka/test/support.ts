@@ -60,3 +60,18 @@ export function slowed(model: Model, delayMs: number): Model {
     dispose: () => model.dispose(),
   };
 }
+
+/**
+ * Waits until the committed offsets (read by `readCommitted`) equal `ends` on every partition: the
+ * pipeline's "everything completed" condition in the fault tests.
+ */
+export function untilCommittedTo<P, O>(ends: ReadonlyMap<P, O>, readCommitted: () => Promise<ReadonlyMap<P, O>>, what: string): Promise<void> {
+  return until(
+    async () => {
+      const committed = await readCommitted();
+      return [...ends].every(([partition, end]) => committed.get(partition) === end);
+    },
+    120_000,
+    what,
+  );
+}
