@@ -1,6 +1,4 @@
-export { RxmlError, isRxmlError, toRxmlError, type RxmlErrorCode, type RxmlErrorOptions } from './errors.js';
-export { INPUT_ERROR, inputErrorOf, withInputError, type PredictFailure, type PredictResult, type PredictSuccess, type WithInputError } from './result.js';
-export type { DType, Model, ModelIdentity, TensorData, TensorSpec } from './model/model.js';
+export * from './contract/index.js';
 export { loadModel, type LoadModelOptions } from './model/load-model.js';
 export { tfjsModel, type TfjsNetwork } from './model/tfjs-model.js';
 export { activeBackend, initBackend, type BackendInfo, type BackendName, type InitBackendOptions } from './runtime/backend.js';

@@ -1,4 +1,4 @@
-import { RxmlError, type PredictResult } from '@rxml/core';
+import { RxmlError, type PredictResult } from '@rxml/core/contract';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { OutgoingMessage, ProducerClient } from './internal/client.js';
 import { isRetriableKafkaError, kafkajsProducer } from './internal/kafkajs-client.js';

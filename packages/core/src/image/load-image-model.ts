@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { RxmlError, toRxmlError } from '../errors.js';
-import type { Model } from '../model/model.js';
+import { RxmlError, toRxmlError } from '../contract/errors.js';
+import type { Model } from '../contract/model.js';
 import { IMAGE_MODEL_CATALOG, type Normalization } from './catalog.js';
 import { ensureCachedModel, type ModelCacheOptions } from './model-cache.js';
 import { loadModel, type LoadModelOptions } from '../model/load-model.js';

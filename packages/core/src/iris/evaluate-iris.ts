@@ -1,5 +1,5 @@
 import { lastValueFrom, from, toArray } from 'rxjs';
-import type { Model } from '../model/model.js';
+import type { Model } from '../contract/model.js';
 import { predictIris } from '../operators/predict-iris.js';
 import { IRIS_SPECIES } from './iris-input.js';
 import type { IrisExample } from './iris-dataset.js';

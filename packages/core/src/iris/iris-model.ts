@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadModel } from '../model/load-model.js';
-import type { Model } from '../model/model.js';
+import type { Model } from '../contract/model.js';
 import { activeBackend } from '../runtime/backend.js';
 import type { IrisExample } from './iris-dataset.js';
 

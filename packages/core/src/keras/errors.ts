@@ -1,4 +1,4 @@
-import { RxmlError } from '../errors.js';
+import { RxmlError } from '../contract/errors.js';
 
 /** Every failure while reading or converting a Keras file is a load-time `MODEL_LOAD_ERROR`. */
 export function kerasLoadError(message: string, cause?: unknown): RxmlError {

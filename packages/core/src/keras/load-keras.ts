@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { dispose, io, tidy, zeros } from '@tensorflow/tfjs-core';
 import { models, type LayersModel } from '@tensorflow/tfjs-layers';
-import { RxmlError } from '../errors.js';
-import type { Model, TensorSpec } from '../model/model.js';
+import { RxmlError } from '../contract/errors.js';
+import type { Model, TensorSpec } from '../contract/model.js';
 import { tfjsModel } from '../model/tfjs-model.js';
 import type { OnnxSessionOptions } from '../onnx/onnx-model.js';
 import { toOnnxModel } from '../onnx/to-onnx-model.js';

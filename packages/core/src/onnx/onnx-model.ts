@@ -3,8 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, extname } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
-import { RxmlError } from '../errors.js';
-import type { DType, Model, ModelIdentity, TensorData, TensorSpec } from '../model/model.js';
+import { RxmlError } from '../contract/errors.js';
+import type { DType, Model, ModelIdentity, TensorData, TensorSpec } from '../contract/model.js';
 import { loadOrt, type Ort } from './ort-runtime.js';
 
 /** How much ONNX Runtime rewrites the graph before running it (fusions, constant folding, layout). */

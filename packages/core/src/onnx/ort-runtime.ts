@@ -1,5 +1,5 @@
 import type * as OrtModule from 'onnxruntime-node';
-import { RxmlError } from '../errors.js';
+import { RxmlError } from '../contract/errors.js';
 
 /** The `onnxruntime-node` module, typed; only ever obtained through `loadOrt()`. */
 export type Ort = typeof OrtModule;

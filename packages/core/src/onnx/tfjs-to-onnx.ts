@@ -1,5 +1,5 @@
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { RxmlError, toRxmlError } from '../errors.js';
+import { RxmlError, toRxmlError } from '../contract/errors.js';
 import { Config, LAYER_CONVERTERS, type LayerContext, type Value, type Weight } from './layers/index.js';
 import { GraphBuilder, type Onnx } from './onnx-graph.js';
 

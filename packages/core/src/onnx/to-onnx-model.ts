@@ -1,5 +1,5 @@
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { Model, ModelIdentity } from '../model/model.js';
+import type { Model, ModelIdentity } from '../contract/model.js';
 import { onnxBytesModel, type OnnxSessionOptions } from './onnx-model.js';
 import { tfjsToOnnx } from './tfjs-to-onnx.js';
 

@@ -1,9 +1,9 @@
 import type { OperatorFunction } from 'rxjs';
-import { RxmlError } from '../errors.js';
+import { RxmlError } from '../contract/errors.js';
 import type { ImageModel } from '../image/load-image-model.js';
 import { DEFAULT_LIMITS, preprocessImage, type ImageLimits, type ResizeFit } from '../image/preprocess.js';
 import { readBoundedFile, resolveUnderRoot } from '../image/safe-path.js';
-import type { PredictResult } from '../result.js';
+import type { PredictResult } from '../contract/result.js';
 import { predict } from './predict.js';
 
 /**

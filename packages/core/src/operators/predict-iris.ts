@@ -1,7 +1,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { IRIS_SPECIES, parseIrisInput, type IrisInput, type IrisSpecies } from '../iris/iris-input.js';
-import type { Model } from '../model/model.js';
-import type { PredictResult } from '../result.js';
+import type { Model } from '../contract/model.js';
+import type { PredictResult } from '../contract/result.js';
 import { predict, type PredictOptions } from './predict.js';
 
 export interface IrisPrediction {

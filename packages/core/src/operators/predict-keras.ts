@@ -1,7 +1,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { decodeKerasBatch, encodeKerasBatch, parseKerasInput, type KerasInput, type KerasPrediction, type KerasSample } from '../keras/keras-input.js';
-import type { Model } from '../model/model.js';
-import type { PredictResult } from '../result.js';
+import type { Model } from '../contract/model.js';
+import type { PredictResult } from '../contract/result.js';
 import { predict, type PredictOptions } from './predict.js';
 
 export interface PredictKerasOptions<In> extends Pick<PredictOptions<In, KerasSample, KerasPrediction>, 'batch' | 'concurrency' | 'selectConcurrency' | 'ordered' | 'backpressure' | 'onBatch'> {

@@ -1,7 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import { RxmlError, toRxmlError } from '../errors.js';
-import type { Model, TensorData } from '../model/model.js';
-import { inputErrorOf, type PredictResult } from '../result.js';
+import { RxmlError, toRxmlError } from '../contract/errors.js';
+import type { Model, TensorData } from '../contract/model.js';
+import { inputErrorOf, type PredictResult } from '../contract/result.js';
 import { createBatcher, type BatchOptions } from './internal/batcher.js';
 import { createSequencer } from './internal/sequencer.js';
 

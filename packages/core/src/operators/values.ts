@@ -1,5 +1,5 @@
 import { filter, map, type OperatorFunction } from 'rxjs';
-import type { PredictFailure, PredictResult } from '../result.js';
+import type { PredictFailure, PredictResult } from '../contract/result.js';
 
 /**
  * Keeps the values of successful predictions and drops failures — for pipelines that log or route

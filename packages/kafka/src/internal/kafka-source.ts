@@ -1,4 +1,4 @@
-import { RxmlError, withInputError } from '@rxml/core';
+import { RxmlError, withInputError } from '@rxml/core/contract';
 import type { Subscriber } from 'rxjs';
 import type { Deserializer } from '../deserialize.js';
 import type { KafkaRecord } from '../record.js';

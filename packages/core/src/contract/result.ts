@@ -1,4 +1,4 @@
-import type { ModelIdentity } from './model/model.js';
+import type { ModelIdentity } from './model.js';
 import type { RxmlError } from './errors.js';
 
 /** A record the model scored. `input` is the element that entered the operator, untouched. */

@@ -18,15 +18,26 @@ export type RxmlErrorCode =
   /** A limit (size, time, count) configured for safety was exceeded. */
   | 'LIMIT_EXCEEDED'
   /** Work was abandoned because the pipeline is shutting down. */
-  | 'ABORTED';
+  | 'ABORTED'
+  /** An option passed to an rxml function is missing, of the wrong type or out of range. */
+  | 'INVALID_CONFIG';
 
 export interface RxmlErrorOptions {
   readonly cause?: unknown;
   readonly retriable?: boolean;
 }
 
+/**
+ * Brand carried by every `RxmlError`. `Symbol.for` makes it the same symbol in every copy of this
+ * package loaded in one process (two versions side by side, ESM and a bundled copy), so
+ * `isRxmlError` works where `instanceof` would not.
+ */
+const RXML_ERROR_BRAND: unique symbol = Symbol.for('rxml.error') as never;
+
 export class RxmlError extends Error {
   override readonly name: string = 'RxmlError';
+  /** @internal brand, see `isRxmlError` */
+  readonly [RXML_ERROR_BRAND] = true;
   readonly code: RxmlErrorCode;
   readonly retriable: boolean;
 
@@ -37,13 +48,14 @@ export class RxmlError extends Error {
   }
 }
 
+/** True for an `RxmlError` from any copy of rxml loaded in this process (a brand check, not `instanceof`). */
 export function isRxmlError(value: unknown): value is RxmlError {
-  return value instanceof RxmlError;
+  return typeof value === 'object' && value !== null && (value as { [RXML_ERROR_BRAND]?: unknown })[RXML_ERROR_BRAND] === true;
 }
 
 /** Wraps anything thrown into an `RxmlError`, keeping an existing one as it is. */
 export function toRxmlError(thrown: unknown, code: RxmlErrorCode, context?: string): RxmlError {
-  if (thrown instanceof RxmlError) return thrown;
+  if (isRxmlError(thrown)) return thrown;
   const detail = thrown instanceof Error ? thrown.message : String(thrown);
   return new RxmlError(code, context === undefined ? detail : `${context}: ${detail}`, { cause: thrown });
 }

@@ -1,0 +1,209 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type { RxmlError, RxmlErrorCode } from './errors.js';
+
+/**
+ * One way to observe rxml: every package publishes to these `node:diagnostics_channel` channels, and
+ * metrics exporters, loggers and the `onBatch`/`onEvent` callbacks subscribe. Publishing costs one
+ * `hasSubscribers` check when nobody listens. Payloads are plain objects; durations are in
+ * milliseconds, sizes in bytes.
+ *
+ * | channel | payload | published when |
+ * |---|---|---|
+ * | `rxml:predict:batch` | {@link PredictBatchMessage} | after every model call (ok or failed) |
+ * | `rxml:predict:result` | {@link PredictResultMessage} | for every result an operator emits |
+ * | `rxml:model:load` | {@link ModelLoadMessage} | a model finished loading (or failed to) |
+ * | `rxml:model:lifecycle` | {@link ModelLifecycleMessage} | a model version is swapped in, refused, rolled back or released |
+ * | `rxml:source` | {@link SourceMessage} | a source event (fetch, commit, pause, rebalance, lag, crash, …) |
+ * | `rxml:sink` | {@link SinkMessage} | a sink event (delivered, dead-lettered, produce error, …) |
+ * | `rxml:remote:request` | {@link RemoteRequestMessage} | a remote model server call ended (ok, retried or failed) |
+ * | `rxml:callback:error` | {@link CallbackErrorMessage} | a user callback threw (its result was ignored) |
+ */
+export const CHANNELS = {
+  predictBatch: 'rxml:predict:batch',
+  predictResult: 'rxml:predict:result',
+  modelLoad: 'rxml:model:load',
+  modelLifecycle: 'rxml:model:lifecycle',
+  source: 'rxml:source',
+  sink: 'rxml:sink',
+  remoteRequest: 'rxml:remote:request',
+  callbackError: 'rxml:callback:error',
+} as const;
+
+export type ChannelName = (typeof CHANNELS)[keyof typeof CHANNELS];
+
+export interface PredictBatchMessage {
+  /** `Model.name` / `Model.version` of the model that ran the batch. */
+  readonly model: string;
+  readonly version: string;
+  /** Records in the batch. */
+  readonly size: number;
+  /** Bytes of model input (sum of the input tensors' `data.byteLength`). */
+  readonly bytes: number;
+  /** Wall time of the model call, ms. */
+  readonly durationMs: number;
+  readonly ok: boolean;
+  /** Why the call failed (`ok: false` only). */
+  readonly error?: RxmlError;
+}
+
+export interface PredictResultMessage {
+  readonly model: string;
+  readonly version: string;
+  readonly ok: boolean;
+  /** Error code of a failed record. */
+  readonly code?: RxmlErrorCode;
+  /** Time from the record entering the operator to its result, ms (successes only). */
+  readonly latencyMs?: number;
+}
+
+export interface ModelLoadMessage {
+  readonly name: string;
+  /** Version of the loaded model (absent when loading failed). */
+  readonly version?: string;
+  /** Runtime that opened it, e.g. `tfjs-wasm`, `onnxruntime`, `remote-v2-rest`. */
+  readonly runtime?: string;
+  /** Artifact format, e.g. `tfjs`, `keras-h5`, `keras`, `onnx`, `remote`. */
+  readonly format?: string;
+  readonly durationMs: number;
+  /** Artifact bytes read (0 for a remote model). */
+  readonly bytes: number;
+  readonly ok: boolean;
+  readonly error?: RxmlError;
+}
+
+export interface ModelLifecycleMessage {
+  readonly type: 'swap' | 'refused' | 'rollback' | 'released';
+  readonly name: string;
+  readonly version: string;
+  /** The version that was serving before (swap, rollback). */
+  readonly previousVersion?: string;
+  /** Why a version was refused or rolled back. */
+  readonly reason?: string;
+}
+
+/** A source's event. `source` names the kind (`kafka`); `type` the event; the rest depends on it. */
+export interface SourceMessage {
+  readonly source: string;
+  readonly type: string;
+  /** Consumer group / pipeline identity, when the source has one. */
+  readonly group?: string;
+  readonly topic?: string;
+  readonly partition?: number;
+  readonly offset?: string;
+  /** Records concerned (fetched, committed, …). */
+  readonly count?: number;
+  /** End offset − committed offset of `topic`/`partition`. */
+  readonly lag?: number;
+  readonly durationMs?: number;
+  readonly error?: RxmlError;
+}
+
+/** A sink's event: `type` e.g. `delivered`, `dead-letter`, `produce-error`. */
+export interface SinkMessage {
+  readonly sink: string;
+  readonly type: string;
+  readonly topic?: string;
+  readonly count?: number;
+  readonly bytes?: number;
+  readonly durationMs?: number;
+  /** Error code of the records concerned (dead letters). */
+  readonly code?: RxmlErrorCode;
+  readonly error?: RxmlError;
+}
+
+export interface RemoteRequestMessage {
+  readonly model: string;
+  readonly url: string;
+  readonly protocol: string;
+  readonly transport: string;
+  readonly size: number;
+  readonly durationMs: number;
+  /** 1 for the first try. */
+  readonly attempt: number;
+  readonly outcome: 'ok' | 'retry' | 'failed' | 'circuit-open';
+  readonly error?: RxmlError;
+}
+
+export interface CallbackErrorMessage {
+  /** Which callback threw, e.g. `onBatch`, `onEvent`, `subscriber:rxml:predict:batch`. */
+  readonly callback: string;
+  readonly error: unknown;
+}
+
+export interface ChannelMessages {
+  'rxml:predict:batch': PredictBatchMessage;
+  'rxml:predict:result': PredictResultMessage;
+  'rxml:model:load': ModelLoadMessage;
+  'rxml:model:lifecycle': ModelLifecycleMessage;
+  'rxml:source': SourceMessage;
+  'rxml:sink': SinkMessage;
+  'rxml:remote:request': RemoteRequestMessage;
+  'rxml:callback:error': CallbackErrorMessage;
+}
+
+const channels = new Map<string, diagnosticsChannel.Channel>();
+function channelOf(name: ChannelName): diagnosticsChannel.Channel {
+  let channel = channels.get(name);
+  if (channel === undefined) {
+    channel = diagnosticsChannel.channel(name);
+    channels.set(name, channel);
+  }
+  return channel;
+}
+
+/** True when someone listens on `name`: build a payload only then. */
+export function hasSubscribers(name: ChannelName): boolean {
+  return channelOf(name).hasSubscribers;
+}
+
+/** Publishes `message` on `name` (a no-op without subscribers). Never throws. */
+export function publish<N extends ChannelName>(name: N, message: ChannelMessages[N] | (() => ChannelMessages[N])): void {
+  const channel = channelOf(name);
+  if (!channel.hasSubscribers) return;
+  channel.publish(typeof message === 'function' ? message() : message);
+}
+
+const warned = new Set<string>();
+
+/**
+ * Wraps a user callback so that a throw (or a rejected promise it returns) is reported on
+ * `rxml:callback:error`, warned about once per `label` on stderr, and otherwise ignored: a callback
+ * can never change a record's fate or hang a stream. The callback is never awaited.
+ */
+export function guardCallback<A extends unknown[]>(label: string, callback: ((...args: A) => unknown) | undefined): (...args: A) => void {
+  if (callback === undefined) return () => {};
+  const report = (error: unknown): void => {
+    try {
+      publish(CHANNELS.callbackError, { callback: label, error });
+    } catch {
+      // a throwing subscriber of the error channel is itself ignored
+    }
+    if (!warned.has(label)) {
+      warned.add(label);
+      const detail = error instanceof Error ? error.message : String(error);
+      process.emitWarning(`rxml: callback ${label} threw and was ignored (reported once per callback kind): ${detail}`, { code: 'RXML_CALLBACK_ERROR' });
+    }
+  };
+  return (...args: A): void => {
+    try {
+      const returned = callback(...args);
+      if (typeof (returned as { then?: unknown } | null)?.then === 'function') (returned as PromiseLike<unknown>).then(undefined, report);
+    } catch (error) {
+      report(error);
+    }
+  };
+}
+
+/**
+ * Subscribes `handler` to `name`, guarded like {@link guardCallback} (a throwing subscriber would
+ * otherwise become an uncaught exception: that is how `diagnostics_channel` reports one). Returns the
+ * function that unsubscribes.
+ */
+export function subscribe<N extends ChannelName>(name: N, handler: (message: ChannelMessages[N]) => void): () => void {
+  const guarded = guardCallback(`subscriber:${name}`, handler);
+  const listener = (message: unknown): void => guarded(message as ChannelMessages[N]);
+  diagnosticsChannel.subscribe(name, listener);
+  return () => {
+    diagnosticsChannel.unsubscribe(name, listener);
+  };
+}
