@@ -2,6 +2,7 @@ import { Observable } from 'rxjs';
 import { deserializerFor, type Deserializer, type DeserializerName } from './deserialize.js';
 import type { ConsumerClient } from './internal/client.js';
 import { KafkaSource, type KafkaSourceEvent } from './internal/kafka-source.js';
+import type { IsolationLevel } from './internal/partition-session.js';
 import { kafkajsConsumer } from './internal/kafkajs-client.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaRecord } from './record.js';
@@ -52,6 +53,13 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
    * paused, so it delays every resume: keep it short. Default 100.
    */
   readonly maxWaitTimeInMs?: number;
+  /**
+   * Kafka's `isolation.level`. `read_committed` (default, as in kafkajs; the Java consumer's default
+   * is `read_uncommitted`) reads only records of committed transactions and skips aborted ones;
+   * `read_uncommitted` reads everything written. A `toKafka({ exactlyOnce: true })` sink requires
+   * `read_committed` input.
+   */
+  readonly isolationLevel?: IsolationLevel;
   /** Reports assignments, revocations, pauses, commits and crashes. */
   readonly onEvent?: (event: KafkaSourceEvent) => void;
 }
@@ -89,6 +97,8 @@ export function fromKafkaWith<V>(
       describe: `${topics.join(',')} (group ${options.groupId})`,
       signal: options.signal,
       onEvent: options.onEvent,
+      groupId: options.groupId,
+      isolationLevel: options.isolationLevel ?? 'read_committed',
     });
     source.start();
     return () => source.teardown();
@@ -98,6 +108,7 @@ export function fromKafkaWith<V>(
 function kafkajsClient<V>(options: FromKafkaOptions<V>, topics: readonly string[]): ConsumerClient {
   const consumer: Record<string, unknown> = {
     maxWaitTimeInMs: options.maxWaitTimeInMs ?? 100,
+    readUncommitted: options.isolationLevel === 'read_uncommitted',
   };
   for (const key of ['sessionTimeout', 'heartbeatInterval', 'rebalanceTimeout', 'maxBytesPerPartition', 'maxBytes'] as const) {
     if (options[key] !== undefined) consumer[key] = options[key];

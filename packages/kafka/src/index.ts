@@ -11,3 +11,4 @@ export {
 } from './deserialize.js';
 export type { KafkaConnectionOptions } from './options.js';
 export type { PartitionOffset, TopicPartition } from './internal/client.js';
+export type { IsolationLevel } from './internal/partition-session.js';

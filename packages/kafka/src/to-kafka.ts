@@ -2,6 +2,7 @@ import { RxmlError, type PredictResult } from '@rxml/core/contract';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { OutgoingMessage, ProducerClient } from './internal/client.js';
 import { isRetriableKafkaError, kafkajsProducer } from './internal/kafkajs-client.js';
+import { exactlyOnceSink } from './internal/exactly-once.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
 
@@ -54,6 +55,28 @@ export interface ToKafkaOptions<In, Out> extends KafkaConnectionOptions {
   readonly complete?: boolean;
   /** kafkajs compression codec (`CompressionTypes.GZIP`, …). Default none. */
   readonly compression?: number;
+  /**
+   * Exactly-once: outputs, dead letters and the input offsets are committed in one Kafka
+   * transaction per input partition and batch, on a transactional kafkajs producer per input
+   * partition (transactional id `<transactionalId>-<topic>-<partition>`), which fences earlier
+   * owners of the partition (a killed process, a member that lost it in a rebalance). The input
+   * must come from `fromKafka` with `isolationLevel: 'read_committed'` (its default); readers of
+   * the output see each input once only with `read_committed`. Default false (at-least-once).
+   * See docs/kafka.md, "Exactly-once".
+   */
+  readonly exactlyOnce?: boolean;
+  /**
+   * Required with `exactlyOnce`: the prefix of the transactional ids, the same for every instance
+   * and run of the application (like Kafka Streams' `application.id`) so a restart fences the
+   * process it replaces.
+   */
+  readonly transactionalId?: string;
+  /**
+   * With `exactlyOnce`: the broker aborts a transaction left open longer than this, ms (Kafka's
+   * `transaction.timeout.ms`; at most the broker's `transaction.max.timeout.ms`, 15 min by default).
+   * A transaction attempt taking longer is abandoned and retried. Default 60000.
+   */
+  readonly transactionTimeoutMs?: number;
 }
 
 function asSourced(input: unknown): KafkaSourced | undefined {
@@ -161,6 +184,8 @@ export function toKafkaWith<In, Out>(
     return { delivered: { result, topic: options.topic, deadLetter: false }, message: { topic: options.topic, key, value, headers }, size };
   };
 
+  if (options.exactlyOnce === true) return exactlyOnceSink(options, toMessage);
+
   return (source) =>
     new Observable<Delivered<In, Out>>((subscriber) => {
       const producer = createProducer(options);
@@ -185,7 +210,8 @@ export function toKafkaWith<In, Out>(
             attempt++;
             if (closed || !isRetriableKafkaError(error) || Date.now() - started >= deliveryTimeoutMs) {
               const detail = error instanceof Error ? error.message : String(error);
-              throw new RxmlError('KAFKA_ERROR', `producing ${batch.length} messages failed after ${attempt} attempts: ${detail}`, {
+              const topics = [...new Set(batch.map((p) => p.message.topic))].join(', ');
+              throw new RxmlError('KAFKA_ERROR', `producing ${batch.length} messages to ${topics} failed after ${attempt} attempts: ${detail}`, {
                 cause: error,
                 retriable: isRetriableKafkaError(error),
               });

@@ -8,6 +8,7 @@ import type {
   ProducerClient,
   TopicPartition,
 } from './client.js';
+import { tlsWatch } from './tls-watch.js';
 
 function kafkaOf(options: KafkaConnectionOptions): Kafka {
   return options.kafka ?? new Kafka(kafkaConfig(options));
@@ -22,7 +23,10 @@ export interface KafkajsConsumerSettings {
 
 /** `ConsumerClient` on kafkajs: eachBatch without auto-resolve and without auto-commit. */
 export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: KafkajsConsumerSettings): ConsumerClient {
-  const consumer: Consumer = kafkaOf(connection).consumer({ ...settings.consumer, groupId: settings.groupId });
+  // With TLS, an untrusted broker certificate fails the start at once instead of after kafkajs' retries.
+  const watch = connection.kafka === undefined && connection.ssl !== undefined && connection.ssl !== false ? tlsWatch() : undefined;
+  const kafka = watch === undefined ? kafkaOf(connection) : new Kafka({ ...kafkaConfig(connection), socketFactory: watch.socketFactory });
+  const consumer: Consumer = kafka.consumer({ ...settings.consumer, groupId: settings.groupId });
   const topics = settings.topics.map((topic) => ({ topic }));
   const removers: (() => void)[] = [];
 
@@ -39,7 +43,14 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         }),
         consumer.on(consumer.events.CRASH, ({ payload }) => handlers.onCrash(payload.error, payload.restart)),
       );
-      await consumer.connect();
+      await (watch === undefined
+        ? consumer.connect()
+        : Promise.race([
+            consumer.connect(),
+            watch.untrusted.then((error) => {
+              throw error;
+            }),
+          ]));
       await consumer.subscribe({ topics: [...settings.topics], fromBeginning: settings.fromBeginning });
       await consumer.run({
         autoCommit: false,
