@@ -4,7 +4,7 @@
  * × 10, each call lasting a given number of virtual ms) — these tests are about the engine's timing;
  * real tfjs models are exercised by predict.test.ts and predict-observe.test.ts.
  */
-import { map } from 'rxjs';
+import { Observable, map, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { predict, type PredictOptions, type PredictResult } from '../src/index.js';
@@ -61,9 +61,10 @@ describe('predict in virtual time', () => {
     ts.run(({ cold, expectObservable }) => {
       const model = virtualModel(ts, { delay: (call) => (call === 0 ? 5 : 1) });
       const source = cold<number>('-ab 10ms |', values);
+      // b's call ends at 3 (latencyMs is to its batch's result, 1 ms) but b waits for a (6).
       expectObservable(source.pipe(predict(model, options(ts, { batch: { size: 1 }, concurrency: 2 })))).toBe('6ms (xy) 3ms |', {
         x: ok(model, 1, 5),
-        y: ok(model, 2, 4),
+        y: ok(model, 2, 1),
       });
     });
   });
@@ -236,5 +237,59 @@ describe('predict in virtual time', () => {
     // b's result waits for a's (5); c fails at 7, d is scored at 7, e at 8, then the stream completes.
     expect(seen).toEqual(['5:1', '5:2', '7:INVALID_INPUT:3', '7:4', '8:5', '8:complete']);
     expect(maxActive).toBe(2);
+  });
+
+  it('completes a never-ending source cut by take(n) and unsubscribes from it', () => {
+    const ts = scheduler();
+    ts.run(({ hot, expectObservable, expectSubscriptions }) => {
+      const model = virtualModel(ts, { delay: () => 1 });
+      const source = hot<number>('-a-b-c-d-e-f-', values);
+      expectObservable(source.pipe(predict(model, options(ts, { batch: { size: 1 } })), take(2))).toBe('--x-(y|)', { x: ok(model, 1, 1), y: ok(model, 2, 1) });
+      expectSubscriptions(source.subscriptions).toBe('^---!');
+    });
+  });
+
+  it('keeps the records held bounded by pausing a pull-based source while the model is slow', () => {
+    const ts = scheduler();
+    const total = 2000;
+    let produced = 0;
+    let emitted = 0;
+    let maxHeld = 0;
+    let paused = false;
+    let pauses = 0;
+    let completed = false;
+    const control = {
+      pause: () => {
+        paused = true;
+        pauses++;
+      },
+      resume: () => {
+        paused = false;
+        pump();
+      },
+    };
+    let pump = (): void => {};
+    ts.run(() => {
+      const model = virtualModel(ts, { delay: () => 5 });
+      // A pull-based source: pushes synchronously until paused, like a file reader or a Kafka consumer.
+      const source = new Observable<number>((subscriber) => {
+        pump = () => {
+          while (!paused && produced < total) {
+            subscriber.next(produced++);
+            maxHeld = Math.max(maxHeld, produced - emitted);
+          }
+          if (produced === total) subscriber.complete();
+        };
+        pump();
+      });
+      source.pipe(predict(model, options(ts, { batch: { size: 50 }, backpressure: { control, highWaterMark: 200 } }))).subscribe({
+        next: () => emitted++,
+        complete: () => (completed = true),
+      });
+    });
+    expect(completed).toBe(true);
+    expect(emitted).toBe(total);
+    expect(pauses).toBeGreaterThan(1);
+    expect(maxHeld).toBeLessThanOrEqual(200);
   });
 });

@@ -69,7 +69,7 @@ export function resolvePredictConfig<In, S, Out>(model: Model, options: PredictO
   if (typeof ordered !== 'boolean') throw invalidConfig(WHERE, 'ordered', 'a boolean', ordered);
 
   const scheduler = options.scheduler;
-  if (scheduler !== undefined && (typeof scheduler !== 'object' || scheduler === null || !isFunction(scheduler.schedule) || !isFunction(scheduler.now))) {
+  if (scheduler !== undefined && (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function' || typeof scheduler.now !== 'function')) {
     throw invalidConfig(WHERE, 'scheduler', 'an RxJS SchedulerLike (schedule and now)', scheduler);
   }
 
