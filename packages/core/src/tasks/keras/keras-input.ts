@@ -1,6 +1,6 @@
-import { RxmlError } from '../contract/errors.js';
-import type { Model, TensorData, TensorSpec } from '../contract/model.js';
-import { describeValue, isNumericTypedArray, parseDecimal, quoteText, whyNotDecimal, type NumericTypedArray } from '../tasks/numbers.js';
+import { RxmlError } from '../../contract/errors.js';
+import type { Model, TensorData, TensorSpec } from '../../contract/model.js';
+import { describeValue, isNumericTypedArray, parseDecimal, quoteText, whyNotDecimal, type NumericTypedArray } from '../numbers.js';
 
 /** Numbers nested like the input's shape (batch dimension left out), e.g. `[[1, 2], [3, 4]]`. */
 export type NestedNumbers = readonly (number | NestedNumbers)[];

@@ -1,5 +1,5 @@
-import { RxmlError } from '../contract/errors.js';
-import { describeValue, isNumericTypedArray, parseDecimal, quoteText, whyNotDecimal, type NumericTypedArray } from '../tasks/numbers.js';
+import { RxmlError } from '../../contract/errors.js';
+import { describeValue, isNumericTypedArray, parseDecimal, quoteText, whyNotDecimal, type NumericTypedArray } from '../numbers.js';
 
 export const IRIS_SPECIES = ['setosa', 'versicolor', 'virginica'] as const;
 export type IrisSpecies = (typeof IRIS_SPECIES)[number];
