@@ -1,4 +1,5 @@
 import { Observable } from 'rxjs';
+import { invalidConfig } from '@rxml/core/contract';
 import { deserializerFor, type Deserializer, type DeserializerName } from './deserialize.js';
 import type { ConsumerClient } from './internal/client.js';
 import { KafkaSource, type KafkaSourceEvent } from './internal/kafka-source.js';
@@ -63,7 +64,7 @@ export interface FromKafkaOptions<V> extends FromKafkaBaseOptions {
 
 function topicsOf(options: FromKafkaBaseOptions): string[] {
   const topics = [...(options.topics ?? []), ...(options.topic === undefined ? [] : [options.topic])];
-  if (topics.length === 0) throw new TypeError('fromKafka needs `topic` or `topics`');
+  if (topics.length === 0) throw invalidConfig('fromKafka', 'topic or topics', 'at least one topic name', options.topics ?? options.topic);
   return topics;
 }
 
@@ -78,7 +79,7 @@ export function fromKafkaWith<V>(
       ? options.deserialize
       : (deserializerFor(options.deserialize ?? 'string') as Deserializer<V>);
   const maxInFlight = options.maxInFlight ?? 1_000;
-  if (!(maxInFlight >= 1)) throw new RangeError('maxInFlight must be at least 1');
+  if (typeof maxInFlight !== 'number' || !(maxInFlight >= 1)) throw invalidConfig('fromKafka', 'maxInFlight', 'a number of records >= 1', maxInFlight);
   return new Observable<KafkaRecord<V>>((subscriber) => {
     const source = new KafkaSource<V>(createClient(options, topics), subscriber, {
       maxInFlight,

@@ -1,5 +1,6 @@
 import { logLevel, type Kafka, type KafkaConfig, type RetryOptions, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { invalidConfig } from '@rxml/core/contract';
 
 /**
  * How to reach the cluster: either `brokers` (plus optional TLS/SASL and client settings, passed to
@@ -32,7 +33,7 @@ export interface KafkaConnectionOptions {
 /** Builds the kafkajs client config from the options. */
 export function kafkaConfig(options: KafkaConnectionOptions): KafkaConfig {
   if (options.brokers === undefined || options.brokers.length === 0) {
-    throw new TypeError('Kafka options need `brokers` (a list of host:port) or a `kafka` client');
+    throw invalidConfig('kafka', 'brokers', 'a non-empty list of host:port (or pass a `kafka` client)', options.brokers);
   }
   const config: KafkaConfig = {
     clientId: options.clientId ?? 'rxml',
