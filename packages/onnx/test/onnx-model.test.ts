@@ -136,8 +136,8 @@ describe('loadOnnxModel: errors are typed', () => {
   });
 
   it('fails to load a missing file or bytes that are not ONNX with MODEL_LOAD_ERROR', async () => {
-    await expect(loadOnnxModel(`${FIXTURES}missing.onnx`)).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: 'onnx: intraOpThreads must be a positive integer, got 0' });
-    await expect(loadOnnxModel(new TextEncoder().encode('not a model'))).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: 'onnx: intraOpThreads must be a positive integer, got 0' });
+    await expect(loadOnnxModel(`${FIXTURES}missing.onnx`)).rejects.toMatchObject({ code: 'MODEL_LOAD_ERROR' });
+    await expect(loadOnnxModel(new TextEncoder().encode('not a model'))).rejects.toMatchObject({ code: 'MODEL_LOAD_ERROR' });
   });
 
   it('refuses a non-positive thread count', async () => {
