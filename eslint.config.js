@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'test-results/**', 'bench/results/**', '**/*.config.ts', 'eslint.config.js'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'test-results/**', 'bench/results/**', '**/*.config.ts', 'eslint.config.js', 'scripts/app-outside/**'] /* type-checked by scripts/pack-app-check.mjs against the packed tarballs */ },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
