@@ -31,7 +31,7 @@ describe('fromKafka options', () => {
   it('needs brokers or a kafka client', async () => {
     expect(await errorOf(() => fromKafka({ brokers: [], groupId: 'g', topic: 't' }))).toMatchObject({
       code: 'INVALID_CONFIG',
-      message: 'kafka: brokers must be a non-empty list of host:port (or pass a `kafka` client), got an array',
+      message: 'Kafka options need `brokers` (a list of host:port) or a `kafka` client, or KAFKA_BROKERS in the environment',
     });
   });
 });
