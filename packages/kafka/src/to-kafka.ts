@@ -447,7 +447,7 @@ export function toKafka<In, Out>(options: ToKafkaOptions<In, Out>): OperatorFunc
   return toKafkaWith(options, (o) => {
     const compression = compressionOf(o.compression);
     const chosen = chooseProducer(o.producer, o, compression);
-    logClients(chosen);
+    logClients(chosen, o);
     return createProducer(chosen, o, compression);
   });
 }

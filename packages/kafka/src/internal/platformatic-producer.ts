@@ -1,5 +1,7 @@
 import zlib from 'node:zlib';
 import { Producer, ProduceAcks, compatibilityPartitioner, type ProducerOptions, type SASLOptions as PlatformaticSasl } from '@platformatic/kafka';
+import { RxmlError } from '@rxml/core/contract';
+import { kafkaConnectionFromEnv } from '../env.js';
 import type { KafkaConnectionOptions } from '../options.js';
 import type { OutgoingMessage, ProducerClient } from './client.js';
 import type { KafkaCompression } from './compression.js';
@@ -21,8 +23,9 @@ const SASL_MECHANISMS: Readonly<Record<string, 'PLAIN' | 'SCRAM-SHA-256' | 'SCRA
  * It cannot reuse a ready kafkajs `kafka` instance, speaks SASL PLAIN/SCRAM but not kafkajs' `aws`
  * or its oauthbearer provider, and compresses zstd only where Node's zlib has it (Node ≥ 22.15).
  */
-export function platformaticUnsupported(connection: KafkaConnectionOptions, compression: KafkaCompression): string | undefined {
-  if (connection.kafka !== undefined) return 'a ready kafkajs `kafka` instance was given';
+export function platformaticUnsupported(given: KafkaConnectionOptions, compression: KafkaCompression): string | undefined {
+  if (given.kafka !== undefined) return 'a ready kafkajs `kafka` instance was given';
+  const connection = given.brokers === undefined && given.sasl === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
   if (connection.sasl !== undefined && SASL_MECHANISMS[connection.sasl.mechanism] === undefined) {
     return `SASL mechanism ${connection.sasl.mechanism} is kafkajs-only`;
   }
@@ -55,10 +58,12 @@ export interface PlatformaticProducerSettings {
  * acks = -1, Java-compatible murmur2 partitioning (the same partition as kafkajs' and Java's default
  * partitioner for a key), up to 5 requests in flight per broker connection.
  */
-export function platformaticProducer(connection: KafkaConnectionOptions, settings: PlatformaticProducerSettings): ProducerClient {
+export function platformaticProducer(given: KafkaConnectionOptions, settings: PlatformaticProducerSettings): ProducerClient {
+  // Like kafkajs' config: without `brokers`, the connection comes from the environment.
+  const connection = given.brokers === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
   const brokers = connection.brokers;
   if (brokers === undefined || brokers.length === 0) {
-    throw new TypeError('Kafka options need `brokers` (a list of host:port) or a `kafka` client');
+    throw new RxmlError('INVALID_CONFIG', 'Kafka options need `brokers` (a list of host:port) or a `kafka` client, or KAFKA_BROKERS in the environment');
   }
   const options: ProducerOptions<Bytes, Bytes, string, Bytes> = {
     clientId: connection.clientId ?? 'rxml',

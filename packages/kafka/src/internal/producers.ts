@@ -1,8 +1,10 @@
 import { RxmlError } from '@rxml/core/contract';
+import { logLevel } from 'kafkajs';
 import type { KafkaConnectionOptions } from '../options.js';
 import type { ProducerClient } from './client.js';
 import type { KafkaCompression } from './compression.js';
 import { kafkajsProducer } from './kafkajs-client.js';
+import { consoleKafkaLogger } from './logger.js';
 import { platformaticProducer, platformaticUnsupported } from './platformatic-producer.js';
 
 /**
@@ -51,12 +53,21 @@ export function chooseProducer(requested: ProducerLibrary | undefined, connectio
 
 const logged = new Set<string>();
 
-/** Logs which clients a pipeline uses and why: once per distinct line per process. */
-export function logClients(chosen: ChosenProducer): void {
-  const line = `[rxml] kafka clients: consumer kafkajs 2.2.4, producer ${chosen.library === 'kafkajs' ? 'kafkajs 2.2.4' : '@platformatic/kafka 1.35'} (${chosen.reason})`;
-  if (logged.has(line)) return;
-  logged.add(line);
-  console.info(line);
+/**
+ * Logs which clients a pipeline uses and why, at INFO on the connection's `logger`: with the default
+ * (stderr) logger once per distinct line per process, with the caller's own logger every time;
+ * nothing at `logLevel: NOTHING`.
+ */
+export function logClients(chosen: ChosenProducer, connection: KafkaConnectionOptions): void {
+  if (connection.logLevel === logLevel.NOTHING) return;
+  const message = `kafka clients: consumer kafkajs 2.2.4, producer ${chosen.library === 'kafkajs' ? 'kafkajs 2.2.4' : '@platformatic/kafka 1.35'} (${chosen.reason})`;
+  if (connection.logger !== undefined) {
+    connection.logger.info(message, {});
+    return;
+  }
+  if (logged.has(message)) return;
+  logged.add(message);
+  consoleKafkaLogger.info(message, {});
 }
 
 export function createProducer(chosen: ChosenProducer, connection: KafkaConnectionOptions, compression: KafkaCompression): ProducerClient {
