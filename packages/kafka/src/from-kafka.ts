@@ -1,3 +1,4 @@
+import { CHANNELS, publish } from '@rxml/core/contract';
 import { Observable } from 'rxjs';
 import { deserializerFor, type Deserializer, type DeserializerName } from './deserialize.js';
 import type { ConsumerClient } from './internal/client.js';
@@ -15,8 +16,17 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
   readonly topics?: readonly string[];
   /** Consumer group: offsets are committed for it and partitions shared among its members. */
   readonly groupId: string;
-  /** With no committed offset, start from the earliest record (true) or only new ones (false, default). */
+  /**
+   * Where a group with no committed offset starts: the earliest record (true, default — like Kafka
+   * Streams' `auto.offset.reset=earliest` for a new application) or only records written after it
+   * joined (false, the plain Java consumer's `latest`).
+   */
   readonly fromBeginning?: boolean;
+  /**
+   * A missing input topic is waited for (a line on stderr, an `rxml:source` event `waiting-for-topic`)
+   * up to this long, ms, then the stream fails with a `KAFKA_ERROR` naming the topic. Default 60000.
+   */
+  readonly topicWaitMs?: number;
   /**
    * Most records emitted but not completed. At this count fetching pauses; it resumes at three
    * quarters. Bounds memory whatever the backlog. Throughput is at most maxInFlight / end-to-end
@@ -102,7 +112,17 @@ function kafkajsClient<V>(options: FromKafkaOptions<V>, topics: readonly string[
   for (const key of ['sessionTimeout', 'heartbeatInterval', 'rebalanceTimeout', 'maxBytesPerPartition', 'maxBytes'] as const) {
     if (options[key] !== undefined) consumer[key] = options[key];
   }
-  return kafkajsConsumer(options, { groupId: options.groupId, topics, fromBeginning: options.fromBeginning ?? false, consumer });
+  return kafkajsConsumer(options, {
+    groupId: options.groupId,
+    topics,
+    fromBeginning: options.fromBeginning ?? true,
+    consumer,
+    topicWaitMs: options.topicWaitMs ?? 60_000,
+    onWaitingForTopic: (missing) => {
+      console.error(`[rxml:kafka] waiting for input topic ${missing.join(', ')} to exist (up to ${Math.round((options.topicWaitMs ?? 60_000) / 1000)} s)`);
+      publish(CHANNELS.source, { source: 'kafka', type: 'waiting-for-topic', group: options.groupId, topic: missing.join(',') });
+    },
+  });
 }
 
 /**

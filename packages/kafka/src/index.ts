@@ -11,3 +11,5 @@ export {
 } from './deserialize.js';
 export type { KafkaConnectionOptions } from './options.js';
 export type { PartitionOffset, TopicPartition } from './internal/client.js';
+export { kafkaConnectionFromEnv } from './env.js';
+export { consoleKafkaLogger, type KafkaLogger } from './internal/logger.js';
