@@ -28,9 +28,18 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
    */
   readonly topicWaitMs?: number;
   /**
-   * Most records emitted but not completed. At this count fetching pauses; it resumes at three
-   * quarters. Bounds memory whatever the backlog. Throughput is at most maxInFlight / end-to-end
-   * latency (Little's law): a small model behind a 100 ms pipeline needs thousands. Default 1000.
+   * Most bytes held by records emitted but not completed, counted as key + value bytes + 512 per
+   * record (the objects the pipeline builds for it). At this level fetching pauses; it resumes at
+   * three quarters. Bounds memory whatever the backlog, like the Java consumer's fetch buffer
+   * limits, without capping throughput at a record count. Default 64 MiB (67108864: about 110,000
+   * records of 100 B, 43,000 of 1 KB).
+   */
+  readonly maxInFlightBytes?: number;
+  /**
+   * Optional cap on the number of records emitted but not completed (pauses at it, resumes at three
+   * quarters), for records that cost much more memory than their bytes (images decoded
+   * downstream). Throughput is at most maxInFlight / end-to-end latency (Little's law), so keep it
+   * in the thousands for small models. Default: no count cap (only `maxInFlightBytes`).
    */
   readonly maxInFlight?: number;
   /**
@@ -71,6 +80,9 @@ export interface FromKafkaOptions<V> extends FromKafkaBaseOptions {
   readonly deserialize?: DeserializerName | Deserializer<V>;
 }
 
+/** `maxInFlightBytes` default: 64 MiB. */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
+
 function topicsOf(options: FromKafkaBaseOptions): string[] {
   const topics = [...(options.topics ?? []), ...(options.topic === undefined ? [] : [options.topic])];
   if (topics.length === 0) throw new TypeError('fromKafka needs `topic` or `topics`');
@@ -87,11 +99,14 @@ export function fromKafkaWith<V>(
     typeof options.deserialize === 'function'
       ? options.deserialize
       : (deserializerFor(options.deserialize ?? 'string') as Deserializer<V>);
-  const maxInFlight = options.maxInFlight ?? 1_000;
+  const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
   if (!(maxInFlight >= 1)) throw new RangeError('maxInFlight must be at least 1');
+  const maxInFlightBytes = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
+  if (!(maxInFlightBytes >= 1)) throw new RangeError('maxInFlightBytes must be at least 1');
   return new Observable<KafkaRecord<V>>((subscriber) => {
     const source = new KafkaSource<V>(createClient(options, topics), subscriber, {
       maxInFlight,
+      maxInFlightBytes,
       deserialize,
       maxMessageBytes: options.maxMessageBytes ?? 1_048_576,
       commitIntervalMs: options.commitIntervalMs ?? 200,

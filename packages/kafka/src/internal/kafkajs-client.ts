@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type Message, type Producer } from 'kafkajs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import type { LogGate } from './logger.js';
 import { RxmlError } from '@rxml/core/contract';
@@ -10,6 +10,7 @@ import type {
   ProducerClient,
   TopicPartition,
 } from './client.js';
+import { compressionId, type KafkaCompression } from './compression.js';
 
 /** The client to use and the switch that silences its logs once its owner has stopped. */
 function kafkaOf(options: KafkaConnectionOptions): { kafka: Kafka; gate: LogGate } {
@@ -112,8 +113,8 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
 }
 
 export interface KafkajsProducerSettings {
-  /** kafkajs compression codec id (`CompressionTypes`). */
-  readonly compression?: number;
+  /** Record-batch compression. Default none. */
+  readonly compression?: KafkaCompression;
 }
 
 /** `ProducerClient` on kafkajs: one `sendBatch` per call, acks from all in-sync replicas. */
@@ -123,21 +124,29 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
     allowAutoTopicCreation: true,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
+  const compression = settings.compression === undefined || settings.compression === 'none' ? undefined : compressionId(settings.compression);
   return {
     connect: () => producer.connect(),
     async send(messages: readonly OutgoingMessage[]): Promise<void> {
-      const byTopic = new Map<string, { key: Buffer | string | null; value: Buffer | string | null; headers: Record<string, Buffer | string> }[]>();
-      for (const m of messages) {
-        let list = byTopic.get(m.topic);
-        if (list === undefined) byTopic.set(m.topic, (list = []));
-        list.push({ key: m.key, value: m.value, headers: { ...m.headers } });
+      // kafkajs reads key, value and headers (and ignores `topic`), so the messages go as they are:
+      // no per-message copy. Usually all go to one topic.
+      const first = messages[0];
+      if (first === undefined) return;
+      let topicMessages: { topic: string; messages: Message[] }[];
+      if (messages.every((m) => m.topic === first.topic)) {
+        topicMessages = [{ topic: first.topic, messages: messages as unknown as Message[] }];
+      } else {
+        const byTopic = new Map<string, Message[]>();
+        for (const m of messages) {
+          let list = byTopic.get(m.topic);
+          if (list === undefined) byTopic.set(m.topic, (list = []));
+          list.push(m);
+        }
+        topicMessages = [...byTopic].map(([topic, list]) => ({ topic, messages: list }));
       }
-      await producer.sendBatch({
-        acks: -1,
-        ...(settings.compression === undefined ? {} : { compression: settings.compression }),
-        topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
-      });
+      await producer.sendBatch({ acks: -1, ...(compression === undefined ? {} : { compression }), topicMessages });
     },
+    isRetriable: isRetriableKafkaError,
     async disconnect(): Promise<void> {
       try {
         await producer.disconnect();
