@@ -5,8 +5,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { RxmlError, toRxmlError } from '../../contract/errors.js';
+import { RxmlError, isRxmlError, toRxmlError } from '../../contract/errors.js';
 import type { CatalogEntry, CatalogFile } from './catalog.js';
 
 /** Where catalog models come from and where they are kept. */
@@ -88,7 +89,17 @@ function sourcesFor(entry: CatalogEntry, mirror: string | undefined): Source[] {
   return [{ kind: 'dir', dir: join(dir, entry.name) }];
 }
 
-/** Tries each source in turn; only bytes with the catalog's digest are kept. */
+/**
+ * Attempts per source for a `retriable` failure (HTTP 5xx or 429, a connection that failed): the
+ * first try and two more after 250 and 500 ms. Anything else (404, a bad digest, a timeout) moves
+ * on to the next source at once.
+ */
+const ATTEMPTS_PER_SOURCE = 3;
+
+/**
+ * Tries each source in turn, retrying a source on a retriable failure; only bytes with the catalog's
+ * digest are kept. The error when every source failed is retriable if every last failure was.
+ */
 async function fetchFirstVerified(
   sources: readonly Source[],
   file: CatalogFile,
@@ -97,17 +108,27 @@ async function fetchFirstVerified(
   stop: AbortSignal,
 ): Promise<void> {
   const failures: string[] = [];
+  let retriable = true;
   for (const source of sources) {
-    try {
-      await fetchVerified(source, file, target, timeoutMs, stop);
-      return;
-    } catch (error) {
-      await rm(target, { force: true });
-      if (stop.aborted) throw error;
-      failures.push(error instanceof Error ? error.message : String(error));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fetchVerified(source, file, target, timeoutMs, stop);
+        return;
+      } catch (error) {
+        await rm(target, { force: true });
+        if (stop.aborted) throw error;
+        const again = isRxmlError(error) && error.retriable;
+        if (again && attempt < ATTEMPTS_PER_SOURCE) {
+          await sleep(250 * 2 ** (attempt - 1), undefined, { signal: stop });
+          continue;
+        }
+        retriable &&= again;
+        failures.push(`${error instanceof Error ? error.message : String(error)}${again ? ` (after ${attempt} attempts)` : ''}`);
+        break;
+      }
     }
   }
-  throw new RxmlError('MODEL_LOAD_ERROR', failures.join('; '));
+  throw new RxmlError('MODEL_LOAD_ERROR', failures.join('; '), { retriable });
 }
 
 async function fetchVerified(
@@ -123,7 +144,14 @@ async function fetchVerified(
     body = createReadStream(join(source.dir, file.name));
   } else {
     const url = new URL(file.name, source.base).href;
-    const response = await fetch(url, { signal, redirect: 'follow' });
+    let response: Response;
+    try {
+      response = await fetch(url, { signal, redirect: 'follow' });
+    } catch (cause) {
+      if (signal.aborted) throw cause;
+      // The connection failed (refused, reset, DNS): worth another try.
+      throw new RxmlError('MODEL_LOAD_ERROR', `GET ${url}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, retriable: true });
+    }
     if (!response.ok || response.body === null) {
       throw new RxmlError('MODEL_LOAD_ERROR', `GET ${url}: HTTP ${response.status}`, {
         retriable: response.status >= 500 || response.status === 429,
