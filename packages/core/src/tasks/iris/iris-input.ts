@@ -1,4 +1,4 @@
-import { RxmlError } from '../contract/errors.js';
+import { RxmlError } from '../../contract/errors.js';
 
 export const IRIS_SPECIES = ['setosa', 'versicolor', 'virginica'] as const;
 export type IrisSpecies = (typeof IRIS_SPECIES)[number];

@@ -1,5 +1,5 @@
-import { RxmlError } from '../contract/errors.js';
-import type { Model, TensorData, TensorSpec } from '../contract/model.js';
+import { RxmlError } from '../../contract/errors.js';
+import type { Model, TensorData, TensorSpec } from '../../contract/model.js';
 
 /** Numbers nested like the input's shape (batch dimension left out), e.g. `[[1, 2], [3, 4]]`. */
 export type NestedNumbers = readonly (number | NestedNumbers)[];
