@@ -1,7 +1,8 @@
-import { RxmlError, type PredictResult } from '@rxml/core/contract';
+import { CHANNELS, publish, RxmlError, type PredictResult } from '@rxml/core/contract';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { OutgoingMessage, ProducerClient } from './internal/client.js';
 import { isRetriableKafkaError, kafkajsProducer } from './internal/kafkajs-client.js';
+import { publishSent } from './internal/sink-channel.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
 
@@ -190,6 +191,7 @@ export function toKafkaWith<In, Out>(
                 retriable: isRetriableKafkaError(error),
               });
             }
+            publish(CHANNELS.sink, () => ({ sink: 'kafka', type: 'produce-error', count: batch.length, error: new RxmlError('KAFKA_ERROR', String(error), { cause: error, retriable: true }) }));
             await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)));
           }
         }
@@ -199,7 +201,10 @@ export function toKafkaWith<In, Out>(
         if (closed) return;
         closed = true;
         void producer.disconnect().catch(() => undefined);
-        if (fatal !== undefined) subscriber.error(fatal);
+        if (fatal !== undefined) {
+          publish(CHANNELS.sink, { sink: 'kafka', type: 'failed', topic: options.topic, error: fatal });
+          subscriber.error(fatal);
+        }
         else subscriber.complete();
       };
 
@@ -219,9 +224,11 @@ export function toKafkaWith<In, Out>(
         const batch = count === queue.length ? queue : queue.slice(0, count);
         queue = count === queue.length ? [] : queue.slice(count);
         sending = true;
+        const sendStarted = performance.now();
         send(batch).then(
           () => {
             sending = false;
+            publishSent(batch.map((p) => ({ topic: p.message.topic, size: p.size, deadLetterCode: p.delivered.error?.code })), performance.now() - sendStarted);
             // Acked by all in-sync replicas: now the source may commit these records.
             if (completeRecords) for (const p of batch) asSourced(p.delivered.result.input)?.complete();
             if (!closed) for (const p of batch) subscriber.next(p.delivered);

@@ -2,6 +2,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { RxmlError, toRxmlError } from '../contract/errors.js';
 import type { Model, TensorData } from '../contract/model.js';
 import { inputErrorOf, type PredictResult } from '../contract/result.js';
+import { CHANNELS, publish } from '../contract/diagnostics.js';
 import { createBatcher, type BatchOptions } from './internal/batcher.js';
 import { createSequencer } from './internal/sequencer.js';
 
@@ -107,6 +108,11 @@ export function predict<In, S = In, Out = unknown>(
       const flow = flowGuard(options.backpressure, (options.batch?.size ?? 32) * (concurrency + 2), () => sequencer.held());
       const settle = (seq: number, result: PredictResult<In, Out>): void => {
         if (subscriber.closed) return;
+        publish(CHANNELS.predictResult, () =>
+          result.ok
+            ? { model: model.name, version: model.version, ok: true, latencyMs: result.latencyMs }
+            : { model: model.name, version: model.version, ok: false, code: result.error.code },
+        );
         sequencer.put(seq, result);
         maybeComplete();
       };
@@ -119,6 +125,7 @@ export function predict<In, S = In, Out = unknown>(
         if (encoded === undefined) return Promise.resolve();
         const { entries, inputs } = encoded;
         const startedAt = performance.now();
+        const bytes = inputs.reduce((sum, t) => sum + t.data.byteLength, 0);
         return Promise.resolve()
           .then(() => model.run(inputs))
           .then(
@@ -129,6 +136,7 @@ export function predict<In, S = In, Out = unknown>(
               }
               const now = performance.now();
               options.onBatch?.({ model: model.name, size: entries.length, durationMs: now - startedAt, ok: true });
+              publish(CHANNELS.predictBatch, { model: model.name, version: model.version, size: entries.length, bytes, durationMs: now - startedAt, ok: true });
               entries.forEach((e, i) =>
                 settle(e.seq, { ok: true, input: e.input, value: values[i] as Out, model: identity, latencyMs: now - e.enteredAt }),
               );
@@ -137,6 +145,7 @@ export function predict<In, S = In, Out = unknown>(
           .catch((cause: unknown) => {
             options.onBatch?.({ model: model.name, size: entries.length, durationMs: performance.now() - startedAt, ok: false });
             const error = toRxmlError(cause, 'MODEL_ERROR', `model ${model.name}`);
+            publish(CHANNELS.predictBatch, { model: model.name, version: model.version, size: entries.length, bytes, durationMs: performance.now() - startedAt, ok: false, error });
             for (const e of entries) fail(e.seq, e.input, error);
           });
       }
