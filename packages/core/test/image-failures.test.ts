@@ -5,8 +5,8 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadImageModel, predictImage, preprocessImage, type ImageModel, type RxmlError } from '../src/index.js';
-import { pngDeclaring, saveTinyModel } from './helpers/fixtures.js';
-import { seedImages } from './helpers/shared.js';
+import { pngDeclaring, saveTinyModel } from './support/fixtures.js';
+import { seedImages } from './support/shared.js';
 
 // Every bad input is made here from the seed's real images: cut short, or with header bytes
 // overwritten. Nothing is copied from another project's fixtures.

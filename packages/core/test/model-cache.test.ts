@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ensureCachedModel, IMAGE_MODEL_CATALOG, loadImageModel, RxmlError } from '../src/index.js';
-import { modelsMirror } from './helpers/shared.js';
+import { modelsMirror } from './support/shared.js';
 
 const entry = IMAGE_MODEL_CATALOG['mobilenet_v1_0.75_224']!;
 

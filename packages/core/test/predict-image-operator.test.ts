@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EMPTY, Observable, from, interval, lastValueFrom, map, of, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadImageModel, predictImage, RxmlError, type ImageInput, type ImageModel } from '../src/index.js';
-import { noiseImage, pngDeclaring, saveTinyModel } from './helpers/fixtures.js';
+import { noiseImage, pngDeclaring, saveTinyModel } from './support/fixtures.js';
 
 // A small real tfjs model (32x32 input, 5 classes) so that a thousand model calls stay quick.
 const LABELS = ['a', 'b', 'c', 'd', 'e'];

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadImageModel, predictImage, preprocessImage, type ImageInput, type ImageModel, type PredictResult, type ImagePrediction } from '../src/index.js';
-import { pngDeclaring } from './helpers/fixtures.js';
-import { modelsMirror, seedImages } from './helpers/shared.js';
+import { pngDeclaring } from './support/fixtures.js';
+import { modelsMirror, seedImages } from './support/shared.js';
 
 const BUTTERFLIES = new Set([
   'admiral',

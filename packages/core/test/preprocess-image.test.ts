@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { preprocessImage } from '../src/index.js';
-import { seedImages } from './helpers/shared.js';
+import { seedImages } from './support/shared.js';
 
 const MOBILENET = { inputSize: 224, normalization: { scale: 1 / 127.5, offset: -1 } } as const;
 

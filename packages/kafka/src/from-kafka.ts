@@ -1,5 +1,6 @@
 import { CHANNELS, publish } from '@rxml/core/contract';
 import { Observable } from 'rxjs';
+import { invalidConfig } from '@rxml/core/contract';
 import { deserializerFor, type Deserializer, type DeserializerName } from './deserialize.js';
 import type { ConsumerClient } from './internal/client.js';
 import { KafkaSource, type KafkaSourceEvent } from './internal/kafka-source.js';
@@ -85,7 +86,7 @@ export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 
 function topicsOf(options: FromKafkaBaseOptions): string[] {
   const topics = [...(options.topics ?? []), ...(options.topic === undefined ? [] : [options.topic])];
-  if (topics.length === 0) throw new TypeError('fromKafka needs `topic` or `topics`');
+  if (topics.length === 0) throw invalidConfig('fromKafka', 'topic or topics', 'at least one topic name', options.topics ?? options.topic);
   return topics;
 }
 
@@ -100,9 +101,9 @@ export function fromKafkaWith<V>(
       ? options.deserialize
       : (deserializerFor(options.deserialize ?? 'string') as Deserializer<V>);
   const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
-  if (!(maxInFlight >= 1)) throw new RangeError('maxInFlight must be at least 1');
+  if (typeof maxInFlight !== 'number' || !(maxInFlight >= 1)) throw invalidConfig('fromKafka', 'maxInFlight', 'a number of records >= 1', maxInFlight);
   const maxInFlightBytes = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
-  if (!(maxInFlightBytes >= 1)) throw new RangeError('maxInFlightBytes must be at least 1');
+  if (typeof maxInFlightBytes !== 'number' || !(maxInFlightBytes >= 1)) throw invalidConfig('fromKafka', 'maxInFlightBytes', 'a number of bytes >= 1', maxInFlightBytes);
   return new Observable<KafkaRecord<V>>((subscriber) => {
     const source = new KafkaSource<V>(createClient(options, topics), subscriber, {
       maxInFlight,
