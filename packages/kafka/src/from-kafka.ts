@@ -5,6 +5,7 @@ import { deserializerFor, type Deserializer, type DeserializerName } from './des
 import type { ConsumerClient } from './internal/client.js';
 import { KafkaSource, type KafkaSourceEvent } from './internal/kafka-source.js';
 import { kafkajsConsumer } from './internal/kafkajs-client.js';
+import { publishingSourceEvents } from './internal/source-channel.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaRecord } from './record.js';
 
@@ -113,8 +114,9 @@ export function fromKafkaWith<V>(
       commitIntervalMs: options.commitIntervalMs ?? 200,
       drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
       describe: `${topics.join(',')} (group ${options.groupId})`,
+      group: options.groupId,
       signal: options.signal,
-      onEvent: options.onEvent,
+      onEvent: publishingSourceEvents(options.groupId, options.onEvent),
     });
     source.start();
     return () => source.teardown();
