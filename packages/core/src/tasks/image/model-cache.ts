@@ -7,7 +7,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { RxmlError, isRxmlError, toRxmlError } from '../../contract/errors.js';
+import { RxmlError, toRxmlError } from '../../contract/errors.js';
 import type { CatalogEntry, CatalogFile } from './catalog.js';
 
 /** Where catalog models come from and where they are kept. */
@@ -40,32 +40,47 @@ export function defaultCacheDir(): string {
 export async function ensureCachedModel(entry: CatalogEntry, options: ModelCacheOptions = {}): Promise<string> {
   const cacheDir = resolve(options.cacheDir ?? defaultCacheDir());
   const finalDir = join(cacheDir, entry.name);
+  const mirror = mirrorSetting(options);
   if (await isVerified(finalDir, entry.files)) return finalDir;
-  // Present but not matching: a partial copy from an older layout or a tampered file. Start over.
-  await rm(finalDir, { recursive: true, force: true });
-
-  await mkdir(cacheDir, { recursive: true });
-  const tmpDir = await mkdtemp(join(cacheDir, `.${entry.name}.partial-`));
+  let tmpDir: string;
   try {
-    const sources = sourcesFor(entry, options.mirror ?? process.env['RXML_MODEL_MIRROR']);
-    const timeoutMs = options.downloadTimeoutMs ?? 120_000;
+    // Present but not matching: a partial copy from an older layout or a tampered file. Start over.
+    await rm(finalDir, { recursive: true, force: true });
+    await mkdir(cacheDir, { recursive: true });
+    tmpDir = await mkdtemp(join(cacheDir, `.${entry.name}.partial-`));
+  } catch (error) {
+    throw new RxmlError(
+      'MODEL_LOAD_ERROR',
+      `cannot fetch model ${entry.name}: cannot write the cache directory ${cacheDir} (${(error as Error).message}); ` +
+        `set ${cacheDirSetting(options)} to a writable directory`,
+      { cause: error },
+    );
+  }
+  const timeoutMs = options.downloadTimeoutMs ?? 120_000;
+  const failures: FileFailure[] = [];
+  let untried = 0;
+  try {
+    const sources = sourcesFor(entry, mirror.value);
     // A few files at a time: the set is ~57 small files, latency dominates.
     const queue = [...entry.files];
-    // The first failure stops the other workers, and all of them settle before the directory is
-    // removed, so no late write lands in a directory being deleted.
+    // After the first failure no worker takes another file, but files already in flight finish, so
+    // each of them has its answer to report; all settle before the directory is removed, so no
+    // late write lands in a directory being deleted.
     const stop = new AbortController();
+    let failed = false;
     const worker = async (): Promise<void> => {
-      for (let file = queue.shift(); file !== undefined && !stop.signal.aborted; file = queue.shift()) {
+      for (let file = failed ? undefined : queue.shift(); file !== undefined; file = failed ? undefined : queue.shift()) {
         await fetchFirstVerified(sources, file, join(tmpDir, file.name), timeoutMs, stop.signal).catch((error: unknown) => {
-          stop.abort(error);
+          failed = true;
+          if (error instanceof FileFailure) failures.push(error);
           throw error;
         });
       }
     };
     const outcomes = await Promise.allSettled([worker(), worker(), worker(), worker()]);
-    if (stop.signal.aborted) throw stop.signal.reason;
-    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+    untried = queue.length;
+    const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (rejected !== undefined) throw rejected.reason;
     try {
       await rename(tmpDir, finalDir);
     } catch (error) {
@@ -76,8 +91,57 @@ export async function ensureCachedModel(entry: CatalogEntry, options: ModelCache
     return finalDir;
   } catch (error) {
     await rm(tmpDir, { recursive: true, force: true });
-    throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot fetch model ${entry.name}`);
+    if (failures.length === 0) throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot fetch model ${entry.name}`);
+    throw new RxmlError('MODEL_LOAD_ERROR', loadFailureMessage(entry, failures, untried, { cacheDir, mirror, timeoutMs, options }), {
+      cause: error,
+      retriable: failures.every((f) => f.tries.some((t) => t.retriable)),
+    });
   }
+}
+
+/** Where the mirror came from, to name the setting in errors. */
+interface MirrorSetting {
+  readonly value: string | undefined;
+  readonly from: 'options.mirror' | 'RXML_MODEL_MIRROR' | undefined;
+}
+
+function mirrorSetting(options: ModelCacheOptions): MirrorSetting {
+  if (options.mirror !== undefined) return { value: options.mirror, from: 'options.mirror' };
+  const env = process.env['RXML_MODEL_MIRROR'];
+  return env === undefined || env === '' ? { value: undefined, from: undefined } : { value: env, from: 'RXML_MODEL_MIRROR' };
+}
+
+function cacheDirSetting(options: ModelCacheOptions): string {
+  return options.cacheDir !== undefined ? 'options.cacheDir' : 'XDG_CACHE_HOME (or the cacheDir option)';
+}
+
+/**
+ * The whole story of a failed download, for the operator who reads it: the model, every file that
+ * failed with each place tried and its answer, how many files were not tried after that, and the
+ * settings that would fix it.
+ */
+function loadFailureMessage(
+  entry: CatalogEntry,
+  failures: readonly FileFailure[],
+  untried: number,
+  context: { cacheDir: string; mirror: MirrorSetting; timeoutMs: number; options: ModelCacheOptions },
+): string {
+  const files = [...failures]
+    .sort((a, b) => entry.files.indexOf(a.file) - entry.files.indexOf(b.file))
+    .map((f) => `${f.file.name}: ${f.tries.map((t) => `${t.where} → ${t.answer}`).join('; ')}`);
+  const fix =
+    context.mirror.from === undefined
+      ? `set RXML_MODEL_MIRROR (or options.mirror) to a directory or http(s) URL holding ${entry.name}/ with these files, ` +
+        `or put verified files in ${join(context.cacheDir, entry.name)}`
+      : `check ${context.mirror.from}=${context.mirror.value ?? ''} (it must hold ${entry.name}/<file>), ` +
+        `or put verified files in ${join(context.cacheDir, entry.name)}`;
+  const timedOut = failures.some((f) => f.tries.some((t) => t.timedOut));
+  const timeoutHint = timedOut ? `; or raise downloadTimeoutMs (now ${context.timeoutMs} ms)` : '';
+  const notTried = untried > 0 ? ` (${untried} other file(s) not tried after the first failure)` : '';
+  return (
+    `cannot fetch model ${entry.name} into the cache directory ${context.cacheDir} (${cacheDirSetting(context.options)}): ` +
+    `${files.join(' | ')}${notTried}. To fix: ${fix}${timeoutHint}`
+  );
 }
 
 type Source = { readonly kind: 'dir'; readonly dir: string } | { readonly kind: 'url'; readonly base: string };
@@ -89,17 +153,49 @@ function sourcesFor(entry: CatalogEntry, mirror: string | undefined): Source[] {
   return [{ kind: 'dir', dir: join(dir, entry.name) }];
 }
 
+/** One place a file was looked for, and what came back. */
+interface Try {
+  /** `GET <url>` or the file path. */
+  readonly where: string;
+  /** `HTTP 404`, `network error: connect ECONNREFUSED 127.0.0.1:9`, `integrity check failed (…)`, … */
+  readonly answer: string;
+  readonly retriable: boolean;
+  readonly timedOut: boolean;
+}
+
+/** Every source failed for one file. */
+class FileFailure extends Error {
+  constructor(
+    readonly file: CatalogFile,
+    readonly tries: readonly Try[],
+  ) {
+    super(`${file.name}: ${tries.map((t) => `${t.where} → ${t.answer}`).join('; ')}`);
+  }
+}
+
+/** What a failed attempt answered, in an operator's words. */
+function answerOf(error: unknown, timeoutMs: number): Omit<Try, 'where'> {
+  if (error instanceof RxmlError) return { answer: error.message, retriable: error.retriable, timedOut: false };
+  const e = error as { name?: string; message?: string; code?: string; cause?: { name?: string; code?: string; message?: string } };
+  if (e.name === 'TimeoutError' || (e.name === 'AbortError' && e.cause?.name === 'TimeoutError')) return { answer: `no answer within ${timeoutMs} ms (downloadTimeoutMs)`, retriable: true, timedOut: true };
+  if (e.code === 'ENOENT') return { answer: 'no such file', retriable: false, timedOut: false };
+  if (typeof e.code === 'string') return { answer: `${e.code}: ${e.message ?? ''}`, retriable: false, timedOut: false };
+  // undici's fetch rejects with "fetch failed" and the real reason as its cause.
+  const cause = e.cause;
+  if (cause !== undefined && (cause.message !== undefined || cause.code !== undefined)) {
+    return { answer: `network error: ${cause.message ?? cause.code ?? ''}`, retriable: true, timedOut: false };
+  }
+  return { answer: e.message ?? String(error), retriable: false, timedOut: false };
+}
+
 /**
- * Attempts per source for a `retriable` failure (HTTP 5xx or 429, a connection that failed): the
- * first try and two more after 250 and 500 ms. Anything else (404, a bad digest, a timeout) moves
- * on to the next source at once.
+ * Attempts per source for a retriable answer (HTTP 5xx or 429, a network error): the first try and
+ * two more after 250 and 500 ms. Anything else (404, a bad digest, a timeout) moves on to the next
+ * source at once.
  */
 const ATTEMPTS_PER_SOURCE = 3;
 
-/**
- * Tries each source in turn, retrying a source on a retriable failure; only bytes with the catalog's
- * digest are kept. The error when every source failed is retriable if every last failure was.
- */
+/** Tries each source in turn, again on a retriable answer; only bytes with the catalog's digest are kept. */
 async function fetchFirstVerified(
   sources: readonly Source[],
   file: CatalogFile,
@@ -107,8 +203,7 @@ async function fetchFirstVerified(
   timeoutMs: number,
   stop: AbortSignal,
 ): Promise<void> {
-  const failures: string[] = [];
-  let retriable = true;
+  const tries: Try[] = [];
   for (const source of sources) {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -117,18 +212,18 @@ async function fetchFirstVerified(
       } catch (error) {
         await rm(target, { force: true });
         if (stop.aborted) throw error;
-        const again = isRxmlError(error) && error.retriable;
-        if (again && attempt < ATTEMPTS_PER_SOURCE) {
+        const answer = answerOf(error, timeoutMs);
+        if (answer.retriable && !answer.timedOut && attempt < ATTEMPTS_PER_SOURCE) {
           await sleep(250 * 2 ** (attempt - 1), undefined, { signal: stop });
           continue;
         }
-        retriable &&= again;
-        failures.push(`${error instanceof Error ? error.message : String(error)}${again ? ` (after ${attempt} attempts)` : ''}`);
+        const where = source.kind === 'dir' ? join(source.dir, file.name) : `GET ${new URL(file.name, source.base).href}`;
+        tries.push({ where, ...answer, answer: attempt > 1 ? `${answer.answer} (after ${attempt} attempts)` : answer.answer });
         break;
       }
     }
   }
-  throw new RxmlError('MODEL_LOAD_ERROR', failures.join('; '), { retriable });
+  throw new FileFailure(file, tries);
 }
 
 async function fetchVerified(
@@ -144,16 +239,10 @@ async function fetchVerified(
     body = createReadStream(join(source.dir, file.name));
   } else {
     const url = new URL(file.name, source.base).href;
-    let response: Response;
-    try {
-      response = await fetch(url, { signal, redirect: 'follow' });
-    } catch (cause) {
-      if (signal.aborted) throw cause;
-      // The connection failed (refused, reset, DNS): worth another try.
-      throw new RxmlError('MODEL_LOAD_ERROR', `GET ${url}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, retriable: true });
-    }
+    const response = await fetch(url, { signal, redirect: 'follow' });
     if (!response.ok || response.body === null) {
-      throw new RxmlError('MODEL_LOAD_ERROR', `GET ${url}: HTTP ${response.status}`, {
+      await response.body?.cancel();
+      throw new RxmlError('MODEL_LOAD_ERROR', `HTTP ${response.status}${response.statusText === '' ? '' : ` ${response.statusText}`}`, {
         retriable: response.status >= 500 || response.status === 429,
       });
     }
@@ -176,7 +265,7 @@ class DigestCheck extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.seen += chunk.length;
     if (this.seen > this.file.bytes) {
-      callback(new RxmlError('MODEL_LOAD_ERROR', `${this.file.name}: larger than the expected ${this.file.bytes} bytes`));
+      callback(new RxmlError('MODEL_LOAD_ERROR', `larger than the expected ${this.file.bytes} bytes`));
       return;
     }
     this.hash.update(chunk);
@@ -188,7 +277,7 @@ class DigestCheck extends Transform {
     if (this.seen !== this.file.bytes || digest !== this.file.sha256) {
       throw new RxmlError(
         'MODEL_LOAD_ERROR',
-        `${this.file.name}: integrity check failed (sha256 ${digest}, ${this.seen} bytes; expected ${this.file.sha256}, ${this.file.bytes} bytes)`,
+        `integrity check failed (sha256 ${digest}, ${this.seen} bytes; expected ${this.file.sha256}, ${this.file.bytes} bytes)`,
       );
     }
   }
