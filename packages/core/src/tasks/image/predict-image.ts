@@ -76,6 +76,9 @@ export function predictImage<In = ImageInput>(
     maxPixels: options.maxPixels ?? DEFAULT_LIMITS.maxPixels,
     decodeTimeoutMs: options.decodeTimeoutMs ?? DEFAULT_LIMITS.decodeTimeoutMs,
   };
+  for (const [option, value] of Object.entries(limits)) {
+    if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) throw invalidConfig('predictImage', option, 'a number > 0', value);
+  }
   const pick = options.select ?? ((input: In) => input as unknown as ImageInput);
 
   const load = async (input: In): Promise<Float32Array> => {
