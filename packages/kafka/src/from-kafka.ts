@@ -1,9 +1,11 @@
 import { CHANNELS, publish } from '@rxml/core/contract';
 import { Observable } from 'rxjs';
+import { invalidConfig } from '@rxml/core/contract';
 import { deserializerFor, type Deserializer, type DeserializerName } from './deserialize.js';
 import type { ConsumerClient } from './internal/client.js';
 import { KafkaSource, type KafkaSourceEvent } from './internal/kafka-source.js';
 import { kafkajsConsumer } from './internal/kafkajs-client.js';
+import { publishingSourceEvents } from './internal/source-channel.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaRecord } from './record.js';
 
@@ -85,7 +87,7 @@ export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 
 function topicsOf(options: FromKafkaBaseOptions): string[] {
   const topics = [...(options.topics ?? []), ...(options.topic === undefined ? [] : [options.topic])];
-  if (topics.length === 0) throw new TypeError('fromKafka needs `topic` or `topics`');
+  if (topics.length === 0) throw invalidConfig('fromKafka', 'topic or topics', 'at least one topic name', options.topics ?? options.topic);
   return topics;
 }
 
@@ -100,9 +102,9 @@ export function fromKafkaWith<V>(
       ? options.deserialize
       : (deserializerFor(options.deserialize ?? 'string') as Deserializer<V>);
   const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
-  if (!(maxInFlight >= 1)) throw new RangeError('maxInFlight must be at least 1');
+  if (typeof maxInFlight !== 'number' || !(maxInFlight >= 1)) throw invalidConfig('fromKafka', 'maxInFlight', 'a number of records >= 1', maxInFlight);
   const maxInFlightBytes = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
-  if (!(maxInFlightBytes >= 1)) throw new RangeError('maxInFlightBytes must be at least 1');
+  if (typeof maxInFlightBytes !== 'number' || !(maxInFlightBytes >= 1)) throw invalidConfig('fromKafka', 'maxInFlightBytes', 'a number of bytes >= 1', maxInFlightBytes);
   return new Observable<KafkaRecord<V>>((subscriber) => {
     const source = new KafkaSource<V>(createClient(options, topics), subscriber, {
       maxInFlight,
@@ -112,8 +114,9 @@ export function fromKafkaWith<V>(
       commitIntervalMs: options.commitIntervalMs ?? 200,
       drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
       describe: `${topics.join(',')} (group ${options.groupId})`,
+      group: options.groupId,
       signal: options.signal,
-      onEvent: options.onEvent,
+      onEvent: publishingSourceEvents(options.groupId, options.onEvent),
     });
     source.start();
     return () => source.teardown();

@@ -1,9 +1,10 @@
-import { RxmlError, type PredictResult } from '@rxml/core/contract';
+import { CHANNELS, hasSubscribers, publish, RxmlError, type PredictResult } from '@rxml/core/contract';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { ModelIdentity } from '@rxml/core/contract';
 import type { OutgoingMessage, OutgoingMessageHeaders, ProducerClient } from './internal/client.js';
 import { compressionOf, type KafkaCompression } from './internal/compression.js';
 import { chooseProducer, createProducer, logClients, type ProducerLibrary } from './internal/producers.js';
+import { publishSent } from './internal/sink-channel.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
 
@@ -302,6 +303,7 @@ export function toKafkaWith<In, Out>(
                 retriable,
               });
             }
+            publish(CHANNELS.sink, () => ({ sink: 'kafka', type: 'produce-error', count: messages.length, error: new RxmlError('KAFKA_ERROR', String(error), { cause: error, retriable }) }));
             await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)));
           }
         }
@@ -311,8 +313,10 @@ export function toKafkaWith<In, Out>(
         if (closed) return;
         closed = true;
         void producer.disconnect().catch(() => undefined);
-        if (fatal !== undefined) subscriber.error(fatal);
-        else subscriber.complete();
+        if (fatal !== undefined) {
+          publish(CHANNELS.sink, { sink: 'kafka', type: 'failed', topic: options.topic, error: fatal });
+          subscriber.error(fatal);
+        } else subscriber.complete();
       };
 
       /** Reports settled sends in order: acked ones complete their records and emit; a failed one fails the stream. */
@@ -377,8 +381,13 @@ export function toKafkaWith<In, Out>(
         queueBytes -= bytes;
         const send: Send<In, Out> = { messages, delivered, state: 0 };
         sends.push(send);
+        const sendStarted = performance.now();
         sendWithRetry(messages).then(
           () => {
+            if (hasSubscribers(CHANNELS.sink)) {
+              const ms = performance.now() - sendStarted;
+              publishSent(delivered.map((d, i) => ({ topic: d.topic, size: messageBytes(messages[i]!), deadLetterCode: d.error?.code })), ms);
+            }
             send.state = 1;
             settle();
           },

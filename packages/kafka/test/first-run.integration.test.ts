@@ -3,7 +3,7 @@ import { createTopics, produce, readTopic } from '@rxml/kafka-testkit';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka, type KafkaLogger } from '../src/index.js';
-import { brokers, fresh, until } from './support.js';
+import { brokers, fresh, until } from './support/index.js';
 
 /** A logger that keeps every line, to check what a healthy run prints. */
 function recordingLogger(): KafkaLogger & { lines: { level: string; message: string }[] } {

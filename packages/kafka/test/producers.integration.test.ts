@@ -4,7 +4,7 @@ import { Partitioners } from 'kafkajs';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { toKafka, type KafkaCompression, type ProducerLibrary } from '../src/index.js';
-import { brokers, fresh } from './support.js';
+import { brokers, fresh } from './support/index.js';
 
 const PARTITIONS = 3;
 const model = { name: 'iris', version: 'sha256:abc' };

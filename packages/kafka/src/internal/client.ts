@@ -20,6 +20,8 @@ export interface FetchedBatch {
   readonly topic: string;
   readonly partition: number;
   readonly messages: readonly FetchedMessage[];
+  /** The partition's end offset (high watermark) when fetched, for the lag metric. */
+  readonly highWatermark?: string;
 }
 
 export interface TopicPartition {

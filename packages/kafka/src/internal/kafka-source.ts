@@ -1,4 +1,4 @@
-import { RxmlError, withInputError } from '@rxml/core/contract';
+import { CHANNELS, hasSubscribers, publish, RxmlError, withInputError } from '@rxml/core/contract';
 import type { Subscriber } from 'rxjs';
 import type { Deserializer } from '../deserialize.js';
 import type { KafkaRecord } from '../record.js';
@@ -27,6 +27,8 @@ export interface KafkaSourceSettings<V> {
   readonly commitIntervalMs: number;
   readonly drainTimeoutMs: number;
   readonly describe: string;
+  /** The consumer group, for the `rxml:source` channel. */
+  readonly group: string;
   readonly signal: AbortSignal | undefined;
   readonly onEvent: ((event: KafkaSourceEvent) => void) | undefined;
 }
@@ -54,6 +56,8 @@ const keyOf = (topic: string, partition: number): string => `${partition}\u0000$
  */
 export class KafkaSource<V> {
   private readonly trackers = new Map<string, OffsetTracker>();
+  /** Per partition: end offset at the last fetch and the first offset fetched (for lag before any commit). */
+  private readonly ends = new Map<string, { end: number; start: number }>();
   private inFlight = 0;
   private inFlightBytes = 0;
   private paused = false;
@@ -116,6 +120,7 @@ export class KafkaSource<V> {
     const tracker = this.trackers.get(keyOf(batch.topic, batch.partition));
     if (tracker === undefined) return 0;
     let taken = 0;
+    let emitted = 0;
     const { maxInFlight, maxInFlightBytes } = this.settings;
     for (const message of batch.messages) {
       const offset = Number(message.offset);
@@ -130,9 +135,11 @@ export class KafkaSource<V> {
       this.inFlight++;
       this.inFlightBytes += bytes;
       taken++;
+      emitted++;
       this.subscriber.next(record);
       if (this.state !== 'running') break;
     }
+    if (hasSubscribers(CHANNELS.source)) this.publishFetch(batch, tracker, emitted);
     if ((this.inFlight >= maxInFlight || this.inFlightBytes >= maxInFlightBytes) && !this.paused && this.state === 'running') {
       this.paused = true;
       this.client.pause();
@@ -141,8 +148,24 @@ export class KafkaSource<V> {
     return taken;
   }
 
+  /** `rxml:source`: the records emitted from this batch, and the partition's lag (end offset − committed). */
+  private publishFetch(batch: FetchedBatch, tracker: OffsetTracker, emitted: number): void {
+    const { topic, partition } = batch;
+    const group = this.settings.group;
+    if (emitted > 0) publish(CHANNELS.source, { source: 'kafka', type: 'fetch', group, topic, partition, count: emitted });
+    const first = batch.messages[0];
+    if (batch.highWatermark === undefined || first === undefined) return;
+    const key = keyOf(topic, partition);
+    const known = this.ends.get(key);
+    const end = { end: Number(batch.highWatermark), start: known?.start ?? Number(first.offset) };
+    this.ends.set(key, end);
+    const base = tracker.committed ?? end.start;
+    publish(CHANNELS.source, { source: 'kafka', type: 'lag', group, topic, partition, lag: Math.max(0, end.end - base), offset: String(base) });
+  }
+
   private record(topic: string, partition: number, message: FetchedMessage, offset: number, bytes: number, tracker: OffsetTracker): KafkaRecord<V> {
     const done = tracker.add(offset);
+    const emittedAt = performance.now();
     const headers = message.headers ?? NO_HEADERS;
     let value: V | undefined;
     let error: RxmlError | undefined;
@@ -167,7 +190,11 @@ export class KafkaSource<V> {
       headers,
       timestamp: Number(message.timestamp),
       complete: () => {
-        if (done()) this.completed(tracker, bytes);
+        if (!done()) return;
+        if (hasSubscribers(CHANNELS.source)) {
+          publish(CHANNELS.source, { source: 'kafka', type: 'completed', group: this.settings.group, topic, partition, count: 1, durationMs: performance.now() - emittedAt });
+        }
+        this.completed(tracker, bytes);
       },
     };
     return error === undefined ? record : withInputError(record, error);
@@ -224,6 +251,7 @@ export class KafkaSource<V> {
       // Its records still in flight complete into nothing: never committed, never re-emitted by us.
       tracker.revoked = true;
       this.trackers.delete(key);
+      this.ends.delete(key);
       partitions.push({ topic: tracker.topic, partition: tracker.partition });
     }
     this.settings.onEvent?.({ type: 'revoked', partitions });
@@ -261,6 +289,7 @@ export class KafkaSource<V> {
         if (dirty.length === 0) return;
         const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
         const positions = dirty.map((t) => t.committable);
+        const commitStarted = performance.now();
         try {
           await this.client.commit(offsets);
         } catch (error) {
@@ -273,12 +302,27 @@ export class KafkaSource<V> {
           const position = positions[i]!;
           if (t.committed === undefined || position > t.committed) t.committed = position;
         });
+        if (hasSubscribers(CHANNELS.source)) this.publishCommitted(dirty, performance.now() - commitStarted);
         this.settings.onEvent?.({ type: 'committed', offsets });
       } while (this.commitAgain);
     })().finally(() => {
       this.committing = undefined;
     });
     return this.committing;
+  }
+
+  /** `rxml:source`: each partition's new committed offset, the commit's duration, and the lag it leaves. */
+  private publishCommitted(trackers: readonly OffsetTracker[], durationMs: number): void {
+    const group = this.settings.group;
+    for (const t of trackers) {
+      if (t.committed === undefined) continue;
+      const { topic, partition } = t;
+      publish(CHANNELS.source, { source: 'kafka', type: 'committed', group, topic, partition, offset: String(t.committed), durationMs });
+      const end = this.ends.get(keyOf(topic, partition));
+      if (end !== undefined) {
+        publish(CHANNELS.source, { source: 'kafka', type: 'lag', group, topic, partition, lag: Math.max(0, end.end - t.committed), offset: String(t.committed) });
+      }
+    }
   }
 
   private waitDrained(timeoutMs: number, idleMs: number | undefined): Promise<void> {
@@ -335,6 +379,7 @@ export class KafkaSource<V> {
     this.settings.signal?.removeEventListener('abort', this.onAbort);
     clearTimeout(this.commitTimer);
     void this.client.stop().catch(() => undefined);
+    publish(CHANNELS.source, { source: 'kafka', type: 'failed', group: this.settings.group, error });
     this.subscriber.error(error);
   }
 }

@@ -1,5 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
-import { RxmlError } from '../../contract/errors.js';
+import { RxmlError, invalidConfig } from '../../contract/errors.js';
 import type { ImageModel } from './load-image-model.js';
 import { DEFAULT_LIMITS, preprocessImage, type ImageLimits, type ResizeFit } from './preprocess.js';
 import { readBoundedFile, resolveUnderRoot } from './safe-path.js';
@@ -67,7 +67,9 @@ export function predictImage<In = ImageInput>(
   model: ImageModel,
   options: PredictImageOptions<In> = {},
 ): OperatorFunction<In, PredictResult<In, ImagePrediction>> {
-  const topK = Math.max(1, Math.min(options.topK ?? 5, model.labels.length));
+  const wantedTopK = options.topK ?? 5;
+  if (!Number.isInteger(wantedTopK) || wantedTopK < 1) throw invalidConfig('predictImage', 'topK', 'a positive integer', wantedTopK);
+  const topK = Math.min(wantedTopK, model.labels.length);
   const size = model.inputSize;
   const limits = {
     maxInputBytes: options.maxInputBytes ?? DEFAULT_LIMITS.maxInputBytes,
