@@ -472,3 +472,8 @@ export function toKafka<In, Out>(options: ToKafkaOptions<In, Out>): OperatorFunc
     return createProducer(chosen, o, compression);
   });
 }
+
+/** Approximate wire bytes of a sent message (recomputed only for `rxml:sink` subscribers). */
+function messageBytes(m: OutgoingMessage): number {
+  return messageSize(m.key, m.value, m.headers);
+}
