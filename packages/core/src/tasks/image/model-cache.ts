@@ -7,7 +7,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { RxmlError, toRxmlError } from '../../contract/errors.js';
+import { RxmlError, invalidConfig, toRxmlError } from '../../contract/errors.js';
 import type { CatalogEntry, CatalogFile } from './catalog.js';
 
 /** Where catalog models come from and where they are kept. */
@@ -38,6 +38,8 @@ export function defaultCacheDir(): string {
  * directory that a later run would trust.
  */
 export async function ensureCachedModel(entry: CatalogEntry, options: ModelCacheOptions = {}): Promise<string> {
+  const timeoutMs = options.downloadTimeoutMs ?? 120_000;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidConfig('loadImageModel', 'downloadTimeoutMs', 'a number of ms > 0', timeoutMs);
   const cacheDir = resolve(options.cacheDir ?? defaultCacheDir());
   const finalDir = join(cacheDir, entry.name);
   const mirror = mirrorSetting(options);
@@ -56,7 +58,6 @@ export async function ensureCachedModel(entry: CatalogEntry, options: ModelCache
       { cause: error },
     );
   }
-  const timeoutMs = options.downloadTimeoutMs ?? 120_000;
   const failures: FileFailure[] = [];
   let untried = 0;
   try {
