@@ -14,6 +14,8 @@ let server: Server;
 let base: string;
 let requests: string[] = [];
 let corrupt: string | undefined;
+/** File name → how many more times it is answered `503 Service Unavailable`. */
+let busy = new Map<string, number>();
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -22,6 +24,12 @@ beforeAll(async () => {
     const [, model, file] = url.pathname.split('/');
     if (model === undefined || file === undefined || file.includes('..')) {
       res.writeHead(404).end();
+      return;
+    }
+    const busyFor = busy.get(file) ?? 0;
+    if (busyFor > 0) {
+      busy.set(file, busyFor - 1);
+      res.writeHead(503).end();
       return;
     }
     // `/flaky/<file>`: a public source that lacks labels.txt and serves one shard damaged.
@@ -48,6 +56,7 @@ beforeEach(async () => {
   cacheDir = await mkdtemp(join(tmpdir(), 'rxml-cache-'));
   requests = [];
   corrupt = undefined;
+  busy = new Map();
 });
 afterEach(() => rm(cacheDir, { recursive: true, force: true }));
 
@@ -90,6 +99,28 @@ describe('model download and cache', () => {
     const error = await ensureCachedModel(entry, { cacheDir, mirror: `${base}/nowhere` }).catch((e: unknown) => e);
     expect((error as RxmlError).code).toBe('MODEL_LOAD_ERROR');
     expect((error as RxmlError).message).toMatch(/HTTP 404/);
+    expect(await readdir(cacheDir)).toEqual([]);
+  });
+
+  it('retries a file answered 503 (retriable) on the same source, and 404 not at all', async () => {
+    busy.set('labels.txt', 2);
+    const dir = await ensureCachedModel(entry, { cacheDir, mirror: base });
+    expect(requests.filter((r) => r.endsWith('/labels.txt'))).toHaveLength(3);
+    expect((await readFile(join(dir, 'labels.txt'), 'utf8')).split('\n')[404]).toBe('airliner');
+
+    await rm(cacheDir, { recursive: true, force: true });
+    requests = [];
+    const missing = await ensureCachedModel(entry, { cacheDir, mirror: `${base}/nowhere` }).catch((e: unknown) => e);
+    expect(missing).toMatchObject({ code: 'MODEL_LOAD_ERROR', retriable: false });
+    expect(new Set(requests).size).toBe(requests.length); // no file asked twice
+  });
+
+  it('gives up after 3 attempts on a source that stays unavailable, with a retriable error', async () => {
+    busy.set('labels.txt', 99);
+    const error = await ensureCachedModel(entry, { cacheDir, mirror: base }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'MODEL_LOAD_ERROR', retriable: true });
+    expect((error as RxmlError).message).toMatch(/labels\.txt: GET \S+ → HTTP 503 Service Unavailable \(after 3 attempts\)/);
+    expect(requests.filter((r) => r.endsWith('/labels.txt'))).toHaveLength(3);
     expect(await readdir(cacheDir)).toEqual([]);
   });
 

@@ -67,6 +67,8 @@ describe('family options', () => {
     const image = { model, inputSize: 4, normalization: { scale: 1, offset: 0 }, labels: ['a', 'b'], dispose: () => {} };
     expect(() => predictImage(image, { topK: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', message: 'predictImage: topK must be a positive integer, got 0' }) as Error);
     expect(() => predictImage(image, { topK: 9 })).not.toThrow(); // more than the labels: capped, as before
+    expect(() => predictImage(image, { maxPixels: 0 })).toThrow('predictImage: maxPixels must be a number > 0, got 0');
+    expect(() => predictImage(image, { decodeTimeoutMs: Number.NaN })).toThrow('predictImage: decodeTimeoutMs must be a number > 0, got NaN');
   });
 
   it('predictIris and predictImage pass bad batching options on to predict', () => {

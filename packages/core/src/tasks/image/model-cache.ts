@@ -5,8 +5,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { RxmlError, toRxmlError } from '../../contract/errors.js';
+import { RxmlError, invalidConfig, toRxmlError } from '../../contract/errors.js';
 import type { CatalogEntry, CatalogFile } from './catalog.js';
 
 /** Where catalog models come from and where they are kept. */
@@ -37,6 +38,8 @@ export function defaultCacheDir(): string {
  * directory that a later run would trust.
  */
 export async function ensureCachedModel(entry: CatalogEntry, options: ModelCacheOptions = {}): Promise<string> {
+  const timeoutMs = options.downloadTimeoutMs ?? 120_000;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidConfig('loadImageModel', 'downloadTimeoutMs', 'a number of ms > 0', timeoutMs);
   const cacheDir = resolve(options.cacheDir ?? defaultCacheDir());
   const finalDir = join(cacheDir, entry.name);
   const mirror = mirrorSetting(options);
@@ -55,7 +58,6 @@ export async function ensureCachedModel(entry: CatalogEntry, options: ModelCache
       { cause: error },
     );
   }
-  const timeoutMs = options.downloadTimeoutMs ?? 120_000;
   const failures: FileFailure[] = [];
   let untried = 0;
   try {
@@ -187,7 +189,14 @@ function answerOf(error: unknown, timeoutMs: number): Omit<Try, 'where'> {
   return { answer: e.message ?? String(error), retriable: false, timedOut: false };
 }
 
-/** Tries each source in turn; only bytes with the catalog's digest are kept. */
+/**
+ * Attempts per source for a retriable answer (HTTP 5xx or 429, a network error): the first try and
+ * two more after 250 and 500 ms. Anything else (404, a bad digest, a timeout) moves on to the next
+ * source at once.
+ */
+const ATTEMPTS_PER_SOURCE = 3;
+
+/** Tries each source in turn, again on a retriable answer; only bytes with the catalog's digest are kept. */
 async function fetchFirstVerified(
   sources: readonly Source[],
   file: CatalogFile,
@@ -197,14 +206,22 @@ async function fetchFirstVerified(
 ): Promise<void> {
   const tries: Try[] = [];
   for (const source of sources) {
-    try {
-      await fetchVerified(source, file, target, timeoutMs, stop);
-      return;
-    } catch (error) {
-      await rm(target, { force: true });
-      if (stop.aborted) throw error;
-      const where = source.kind === 'dir' ? join(source.dir, file.name) : `GET ${new URL(file.name, source.base).href}`;
-      tries.push({ where, ...answerOf(error, timeoutMs) });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fetchVerified(source, file, target, timeoutMs, stop);
+        return;
+      } catch (error) {
+        await rm(target, { force: true });
+        if (stop.aborted) throw error;
+        const answer = answerOf(error, timeoutMs);
+        if (answer.retriable && !answer.timedOut && attempt < ATTEMPTS_PER_SOURCE) {
+          await sleep(250 * 2 ** (attempt - 1), undefined, { signal: stop });
+          continue;
+        }
+        const where = source.kind === 'dir' ? join(source.dir, file.name) : `GET ${new URL(file.name, source.base).href}`;
+        tries.push({ where, ...answer, answer: attempt > 1 ? `${answer.answer} (after ${attempt} attempts)` : answer.answer });
+        break;
+      }
     }
   }
   throw new FileFailure(file, tries);
