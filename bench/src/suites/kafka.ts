@@ -8,6 +8,7 @@ import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage, type P
 import { tap } from 'rxjs';
 import { loadIrisModel, predictIris, type IrisInput, type Model } from '@rxml/core';
 import { fromKafka, toKafka } from '@rxml/kafka';
+import { fromKafkaWith, toKafkaWith, type ConsumerClient, type ConsumerHandlers, type FetchedMessage, type ProducerClient } from '@rxml/kafka/internal';
 import { startKafka } from '@rxml/kafka-testkit';
 import { variant } from '../runtime.js';
 import { round, summarize, type LatencySummary } from '../stats.js';
@@ -47,7 +48,23 @@ export interface KafkaPoint {
   readonly rxmlLatency: LatencySummary & { readonly loadAvg1m: number };
 }
 
+/**
+ * rxml's own CPU per record: the same README pipeline fed by a scripted consumer behind the client
+ * seam (fetched batches of 500 prepared messages) into a producer that acks at once, so no client
+ * library and no broker run; the model's own call time (`onBatch` durations) is subtracted.
+ */
+export interface OwnCpu {
+  readonly valueBytes: number;
+  readonly records: number;
+  /** Process CPU per record minus model call time, µs (target ≤ 5). */
+  readonly rxmlCpuUsPerRecord: number;
+  /** Model call wall time per record, µs (predictIris' default batching). */
+  readonly modelUsPerRecord: number;
+  readonly loadAvg1m: number;
+}
+
 export interface KafkaResult {
+  readonly ownCpu: readonly OwnCpu[];
   readonly backend: string;
   readonly broker: string;
   readonly partitions: number;
@@ -195,6 +212,70 @@ function rxmlPipeline(brokers: string[], model: Model, producer: ProducerName, f
   };
 }
 
+/** See `OwnCpu`. Best of 3 runs. */
+async function measureOwnCpu(model: Model, bytes: number, records: number): Promise<OwnCpu> {
+  const values = Array.from({ length: 1000 }, (_, i) => irisValue(i, bytes));
+  const run = async (): Promise<{ cpuUs: number; modelUs: number }> => {
+    let handlers: ConsumerHandlers | undefined;
+    let paused = false;
+    let fed = 0;
+    const next = [0, 0, 0];
+    const pump = (): void => {
+      while (handlers !== undefined && !paused && fed < records) {
+        const partition = fed % PARTITIONS;
+        const messages: FetchedMessage[] = [];
+        for (let i = 0; i < 500; i++) messages.push({ offset: String(next[partition]! + i), key: Buffer.from(String(fed + i)), value: values[(fed + i) % values.length]!, timestamp: '1700000000000' });
+        const taken = handlers.onBatch({ topic: 'in', partition, messages });
+        next[partition]! += taken;
+        fed += taken;
+        if (taken < messages.length) break;
+      }
+      if (fed < records && !paused) setImmediate(pump);
+    };
+    const client: ConsumerClient = {
+      start: (h) => {
+        handlers = h;
+        return Promise.resolve();
+      },
+      pause: () => void (paused = true),
+      resume: () => {
+        paused = false;
+        pump();
+      },
+      commit: () => Promise.resolve(),
+      stop: () => Promise.resolve(),
+    };
+    const producer: ProducerClient = { connect: () => Promise.resolve(), send: () => Promise.resolve(), isRetriable: () => false, disconnect: () => Promise.resolve() };
+    let modelMs = 0;
+    let done = 0;
+    const abort = new AbortController();
+    const finished = new Promise<void>((resolve) => {
+      fromKafkaWith({ topic: 'in', groupId: 'own', deserialize: 'json', signal: abort.signal }, () => client)
+        .pipe(
+          predictIris(model, { select: (r) => r.value as IrisInput, onBatch: (e) => void (modelMs += e.durationMs) }),
+          toKafkaWith({ topic: 'out', deadLetterTopic: 'dlq' }, () => producer),
+        )
+        .subscribe({ next: () => void (++done === records && resolve()) });
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    handlers?.onAssigned(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: 'in', partition })), 'member');
+    const cpu0 = process.cpuUsage();
+    pump();
+    await finished;
+    const cpu = process.cpuUsage(cpu0);
+    abort.abort();
+    return { cpuUs: cpu.user + cpu.system, modelUs: modelMs * 1000 };
+  };
+  let best: { cpuUs: number; modelUs: number } | undefined;
+  for (let i = 0; i < 3; i++) {
+    const r = await run();
+    if (best === undefined || r.cpuUs - r.modelUs < best.cpuUs - best.modelUs) best = r;
+  }
+  const result = { valueBytes: bytes, records, rxmlCpuUsPerRecord: round((best!.cpuUs - best!.modelUs) / records, 2), modelUsPerRecord: round(best!.modelUs / records, 2), loadAvg1m: load1() };
+  process.stderr.write(`[kafka] ${bytes} B rxml's own CPU (no client library, no broker, model time subtracted): ${result.rxmlCpuUsPerRecord} µs/record, model ${result.modelUsPerRecord} µs/record (load average ${result.loadAvg1m})\n`);
+  return result;
+}
+
 /** Offers `OFFERED_PER_SEC` records for `seconds` (keys carry the send time) and reads them back from `out`. */
 async function latencyAtLoad(kafka: Kafka, input: string, out: string, bytes: number, seconds: number, start: () => Pipeline): Promise<LatencySummary & { loadAvg1m: number }> {
   const pipeline = start();
@@ -266,6 +347,8 @@ export async function kafkaSuite(quick: boolean): Promise<KafkaResult> {
   const kafka = new Kafka({ clientId: 'rxml-bench', brokers: broker.brokers, logLevel: logLevel.NOTHING });
   const model = await loadIrisModel();
   const points: KafkaPoint[] = [];
+  const ownCpu: OwnCpu[] = [];
+  for (const bytes of [100, 1000]) ownCpu.push(await measureOwnCpu(model, bytes, quick ? 50_000 : 400_000));
   const rounds = quick ? 1 : 3;
   const only = process.env['RXML_BENCH_KAFKA_PRODUCERS']?.split(',').filter((p): p is ProducerName => (PRODUCERS as readonly string[]).includes(p));
   const producers = only !== undefined && only.length > 0 ? only : PRODUCERS;
@@ -328,5 +411,5 @@ export async function kafkaSuite(quick: boolean): Promise<KafkaResult> {
     model.dispose();
     await broker.stop();
   }
-  return { backend: variant(), broker: broker.external ? 'KAFKA_BROKERS' : 'kafka-testkit (single node, KRaft)', partitions: PARTITIONS, offeredPerSec: OFFERED_PER_SEC, rounds, points };
+  return { ownCpu, backend: variant(), broker: broker.external ? 'KAFKA_BROKERS' : 'kafka-testkit (single node, KRaft)', partitions: PARTITIONS, offeredPerSec: OFFERED_PER_SEC, rounds, points };
 }

@@ -210,10 +210,14 @@ export function toKafkaWith<In, Out>(
       const producer = createProducer(options);
       const connected = producer.connect();
       connected.catch(() => undefined);
-      // Messages waiting for a send, with their Delivered (parallel arrays: no wrapper per record).
+      // Messages waiting for a send from index `head` on, with their Delivered and sizes (parallel
+      // arrays: no wrapper object per record; taken by advancing `head`, compacted now and then).
       let queue: OutgoingMessage[] = [];
       let queueDelivered: Delivered<In, Out>[] = [];
+      let queueSizes: number[] = [];
+      let head = 0;
       let queueBytes = 0;
+      const queued = (): number => queue.length - head;
       /** Sends in flight or settled but not yet reported, oldest first. */
       const sends: Send<In, Out>[] = [];
       let scheduled = false;
@@ -226,6 +230,7 @@ export function toKafkaWith<In, Out>(
       const enqueue = (message: OutgoingMessage, delivered: Delivered<In, Out>, size: number): void => {
         queue.push(message);
         queueDelivered.push(delivered);
+        queueSizes.push(size);
         queueBytes += size;
       };
 
@@ -323,6 +328,8 @@ export function toKafkaWith<In, Out>(
             sendFailed = true;
             queue = [];
             queueDelivered = [];
+            queueSizes = [];
+            head = 0;
             queueBytes = 0;
             continue;
           }
@@ -335,13 +342,13 @@ export function toKafkaWith<In, Out>(
       };
 
       const startSend = (): void => {
-        let count = queue.length;
+        let count = queued();
         let bytes = queueBytes;
         if (count > maxBatch || bytes > maxBatchBytes) {
           count = 0;
           bytes = 0;
-          while (count < queue.length && count < maxBatch) {
-            const size = messageBytes(queue[count]!);
+          while (count < queued() && count < maxBatch) {
+            const size = queueSizes[head + count]!;
             if (count > 0 && bytes + size > maxBatchBytes) break;
             bytes += size;
             count++;
@@ -349,19 +356,29 @@ export function toKafkaWith<In, Out>(
         }
         let messages: OutgoingMessage[];
         let delivered: Delivered<In, Out>[];
-        if (count === queue.length) {
+        if (head === 0 && count === queue.length) {
           messages = queue;
           delivered = queueDelivered;
           queue = [];
           queueDelivered = [];
-          queueBytes = 0;
+          queueSizes = [];
         } else {
-          messages = queue.slice(0, count);
-          delivered = queueDelivered.slice(0, count);
-          queue = queue.slice(count);
-          queueDelivered = queueDelivered.slice(count);
-          queueBytes -= bytes;
+          messages = queue.slice(head, head + count);
+          delivered = queueDelivered.slice(head, head + count);
+          head += count;
+          if (head === queue.length) {
+            queue = [];
+            queueDelivered = [];
+            queueSizes = [];
+            head = 0;
+          } else if (head >= 4096 && head * 2 >= queue.length) {
+            queue = queue.slice(head);
+            queueDelivered = queueDelivered.slice(head);
+            queueSizes = queueSizes.slice(head);
+            head = 0;
+          }
         }
+        queueBytes -= bytes;
         const send: Send<In, Out> = { messages, delivered, state: 0 };
         sends.push(send);
         const sendStarted = performance.now();
@@ -388,10 +405,10 @@ export function toKafkaWith<In, Out>(
         // One send at once for whatever is queued; more in flight only with full batches (or the
         // tail, once upstream ended). After a failed send the queue is empty: nothing more is sent.
         const ending = upstreamDone || fatal !== undefined;
-        while (queue.length > 0 && sends.length < maxInFlightSends && (sends.length === 0 || ending || queue.length >= maxBatch || queueBytes >= maxBatchBytes)) {
+        while (queued() > 0 && sends.length < maxInFlightSends && (sends.length === 0 || ending || queued() >= maxBatch || queueBytes >= maxBatchBytes)) {
           startSend();
         }
-        if (sends.length === 0 && (queue.length === 0 || fatal !== undefined) && (upstreamDone || fatal !== undefined)) finish();
+        if (sends.length === 0 && (queued() === 0 || fatal !== undefined) && (upstreamDone || fatal !== undefined)) finish();
       };
 
       // Coalesces whatever arrives in one turn of the event loop into one produce call: never one
@@ -434,11 +451,6 @@ export function toKafkaWith<In, Out>(
     });
 }
 
-/** Approximate wire bytes of a queued message (only recomputed when a queue is split). */
-function messageBytes(m: OutgoingMessage): number {
-  return messageSize(m.key, m.value, m.headers);
-}
-
 /**
  * Writes `predict*` results to Kafka: `ok` results to `topic` (value JSON by default, key kept from
  * the source record, headers `rxml-model`, `rxml-model-version`, `rxml-latency-ms`), error results
@@ -459,4 +471,9 @@ export function toKafka<In, Out>(options: ToKafkaOptions<In, Out>): OperatorFunc
     logClients(chosen, o);
     return createProducer(chosen, o, compression);
   });
+}
+
+/** Approximate wire bytes of a sent message (recomputed only for `rxml:sink` subscribers). */
+function messageBytes(m: OutgoingMessage): number {
+  return messageSize(m.key, m.value, m.headers);
 }

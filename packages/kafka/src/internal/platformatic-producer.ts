@@ -12,6 +12,18 @@ type Bytes = Buffer | string;
 const bytes = (data?: Bytes | null): Buffer | undefined =>
   data === undefined || data === null ? undefined : typeof data === 'string' ? Buffer.from(data) : data;
 
+/** Header names repeat on every message (`rxml-model`, …): their bytes are encoded once. */
+const headerNames = new Map<string, Buffer>();
+const headerName = (name?: Bytes | null): Buffer | undefined => {
+  if (typeof name !== 'string') return bytes(name);
+  let buffer = headerNames.get(name);
+  if (buffer === undefined) {
+    buffer = Buffer.from(name);
+    if (headerNames.size < 1024) headerNames.set(name, buffer);
+  }
+  return buffer;
+};
+
 const SASL_MECHANISMS: Readonly<Record<string, 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'>> = {
   plain: 'PLAIN',
   'scram-sha-256': 'SCRAM-SHA-256',
@@ -71,7 +83,7 @@ export function platformaticProducer(given: KafkaConnectionOptions, settings: Pl
     acks: ProduceAcks.ALL,
     autocreateTopics: true,
     partitioner: compatibilityPartitioner,
-    serializers: { key: bytes, value: bytes, headerKey: bytes, headerValue: bytes },
+    serializers: { key: bytes, value: bytes, headerKey: headerName, headerValue: bytes },
     ...(settings.compression === 'none' ? {} : { compression: settings.compression }),
     ...(connection.connectionTimeout === undefined ? {} : { connectTimeout: connection.connectionTimeout }),
     timeout: connection.requestTimeout ?? 30_000,
