@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import type Sharp from 'sharp';
 import { RxmlError } from '../../contract/errors.js';
 import type { Normalization } from './catalog.js';
 
@@ -50,6 +50,8 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
   if (bytes.byteLength > maxInputBytes) {
     throw new RxmlError('INVALID_INPUT', `image is ${bytes.byteLength} bytes, over the ${maxInputBytes}-byte limit`);
   }
+  // Before the decode clock starts: the first call imports sharp.
+  const sharp = await loadSharp();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -58,7 +60,7 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
     );
   });
   try {
-    return await Promise.race([decode(bytes, options, maxPixels, timeoutMs), timeout]);
+    return await Promise.race([decode(sharp, bytes, options, maxPixels, timeoutMs), timeout]);
   } catch (error) {
     if (error instanceof RxmlError) throw error;
     const detail = error instanceof Error ? error.message : String(error);
@@ -68,7 +70,28 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
   }
 }
 
+type SharpFactory = typeof Sharp;
+let sharpModule: Promise<SharpFactory> | undefined;
+
+/**
+ * Imports sharp (and so libvips) on the first image decode, not when `@rxml/core` is imported: an
+ * Iris or Keras pipeline never loads it. A failed import is not cached (a later call may succeed).
+ *
+ * @throws RxmlError `BACKEND_UNAVAILABLE` when sharp cannot be loaded.
+ */
+function loadSharp(): Promise<SharpFactory> {
+  sharpModule ??= import('sharp').then(
+    (m) => m.default,
+    (cause: unknown) => {
+      sharpModule = undefined;
+      throw new RxmlError('BACKEND_UNAVAILABLE', `cannot load sharp (libvips) to decode images: ${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}`, { cause });
+    },
+  );
+  return sharpModule;
+}
+
 async function decode(
+  sharp: SharpFactory,
   bytes: Uint8Array,
   options: PreprocessOptions,
   maxPixels: number,
