@@ -1,7 +1,7 @@
 export * from './contract/index.js';
 export { loadModel, type LoadModelOptions } from './formats/tfjs/load-model.js';
 export * from './runtimes/index.js';
-export { predict, type BackpressureOptions, type BatchEvent, type FlowControl, type PredictOptions } from './engine/predict.js';
+export { PREDICT_DEFAULTS, predict, type BackpressureOptions, type BatchEvent, type FlowControl, type PredictDefaults, type PredictOptions } from './engine/predict.js';
 export type { BatchOptions } from './engine/internal/batcher.js';
 export { values, failures } from './engine/values.js';
 export { predictIris, type IrisPrediction, type PredictIrisOptions } from './tasks/iris/predict-iris.js';
