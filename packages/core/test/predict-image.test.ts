@@ -146,25 +146,6 @@ describe('predictImage with MobileNet v1 0.75 on the seed images', () => {
     expect(slow[0]?.ok === false && slow[0].error.message).toMatch(/longer than 1 ms/);
   });
 
-  it("gives the same labels on ONNX Runtime (runtime: 'onnx')", async () => {
-    const onnx = await loadImageModel('mobilenet_v1_0.75_224', { cacheDir, mirror: modelsMirror, runtime: 'onnx' });
-    try {
-      expect(onnx.model.runtime).toBe('onnxruntime');
-      const names = ['trained_airplane_2.jpg', 'trained_butterfly.jpg', 'devil.png'].map((path) => ({ path }));
-      const label = (m: ImageModel) => lastValueFrom(from(names).pipe(predictImage(m, { root: seedImages }), toArray()));
-      const [onOnnx, onTfjs] = [await label(onnx), await label(mobilenet)];
-      onOnnx.forEach((r, i) => {
-        const t = onTfjs[i]!;
-        if (!r.ok || !t.ok) throw new Error('both runtimes should label every seed image');
-        console.log(`onnx ${r.input.path}: ${r.value.label} (${(r.value.probability * 100).toFixed(1)} %)`);
-        expect(r.value.top.map((x) => x.label)).toEqual(t.value.top.map((x) => x.label));
-        expect(Math.abs(r.value.probability - t.value.probability)).toBeLessThan(1e-3);
-      });
-    } finally {
-      onnx.dispose();
-    }
-  });
-
   it('leaks no tensors over seed images and failures', async () => {
     const before = tf.memory().numTensors;
     const inputs: ImageInput[] = [];

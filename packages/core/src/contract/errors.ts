@@ -59,3 +59,21 @@ export function toRxmlError(thrown: unknown, code: RxmlErrorCode, context?: stri
   const detail = thrown instanceof Error ? thrown.message : String(thrown);
   return new RxmlError(code, context === undefined ? detail : `${context}: ${detail}`, { cause: thrown });
 }
+
+/** How a bad option's value is quoted in an `INVALID_CONFIG` message: `NaN`, `-1`, `"abc"`, `undefined`, `object`. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value === undefined || value === null) return String(value);
+  if (typeof value === 'function') return 'a function';
+  return Array.isArray(value) ? 'an array' : `an ${typeof value}`;
+}
+
+/**
+ * The `INVALID_CONFIG` error for one bad option, naming the function, the option (as the caller
+ * spells it, e.g. `batch.size`), what it must be and the value given:
+ * `predict: batch.size must be a positive integer, got 0`. Never retriable: the same options fail
+ * the same way.
+ */
+export function invalidConfig(where: string, option: string, expected: string, value: unknown): RxmlError {
+  return new RxmlError('INVALID_CONFIG', `${where}: ${option} must be ${expected}, got ${describeValue(value)}`);
+}
