@@ -1,6 +1,6 @@
 /** `predict` checks its options when the operator is created: INVALID_CONFIG naming the option and value. */
 import { describe, expect, it } from 'vitest';
-import { PREDICT_DEFAULTS, isRxmlError, predict, type Model, type PredictOptions, type TensorData } from '../src/index.js';
+import { PREDICT_DEFAULTS, isRxmlError, loadImageModel, predict, predictImage, predictIris, type Model, type PredictOptions, type TensorData } from '../src/index.js';
 
 // Never run: the options are refused before any record flows. An in-test Model value is enough.
 const model: Model = {
@@ -59,5 +59,27 @@ describe('predict options', () => {
   it('has one defaults object: 32 records, 5 ms, one call, 8 selects, ordered', () => {
     expect(PREDICT_DEFAULTS).toEqual({ batch: { size: 32, maxLatencyMs: 5 }, concurrency: 1, selectConcurrency: 8, ordered: true, backpressureHeadroomBatches: 2 });
     expect(Object.isFrozen(PREDICT_DEFAULTS) && Object.isFrozen(PREDICT_DEFAULTS.batch)).toBe(true);
+  });
+});
+
+describe('family options', () => {
+  it('predictImage refuses a topK that is not a positive integer', () => {
+    const image = { model, inputSize: 4, normalization: { scale: 1, offset: 0 }, labels: ['a', 'b'], dispose: () => {} };
+    expect(() => predictImage(image, { topK: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', message: 'predictImage: topK must be a positive integer, got 0' }) as Error);
+    expect(() => predictImage(image, { topK: 9 })).not.toThrow(); // more than the labels: capped, as before
+    expect(() => predictImage(image, { maxPixels: 0 })).toThrow('predictImage: maxPixels must be a number > 0, got 0');
+    expect(() => predictImage(image, { decodeTimeoutMs: Number.NaN })).toThrow('predictImage: decodeTimeoutMs must be a number > 0, got NaN');
+  });
+
+  it('predictIris and predictImage pass bad batching options on to predict', () => {
+    const image = { model, inputSize: 4, normalization: { scale: 1, offset: 0 }, labels: ['a'], dispose: () => {} };
+    expect(() => predictIris(model, { batch: { size: 0 } })).toThrow('predict: batch.size must be a positive integer, got 0');
+    expect(() => predictImage(image, { concurrency: -1 })).toThrow('predict: concurrency must be a positive integer, got -1');
+  });
+
+  it('loadImageModel refuses a bad inputSize or normalization before reading anything', async () => {
+    const spec = { path: '/nonexistent', inputSize: 0, normalization: { scale: 1, offset: 0 }, labels: ['a'] };
+    await expect(loadImageModel(spec)).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: 'loadImageModel: inputSize must be a positive integer, got 0' });
+    await expect(loadImageModel({ ...spec, inputSize: 8, normalization: { scale: Number.NaN, offset: 0 } })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
   });
 });

@@ -17,7 +17,7 @@ import {
   type PredictResultMessage,
   type TensorData,
 } from '../src/index.js';
-import { numTensors, observe } from './helpers.js';
+import { numTensors, observe } from './support/helpers.js';
 
 let iris: Model;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { EMPTY, from, lastValueFrom, of, throwError, toArray, concat, type Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failures, loadIrisModel, predict, values, type Model, type PredictResult, type TensorData } from '../src/index.js';
-import { numTensors, observe } from './helpers.js';
+import { numTensors, observe } from './support/helpers.js';
 
 let iris: Model;
 beforeAll(async () => {

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RxmlError, initBackend, type Model } from '@rxml/core';
 import { SUPPORTED_KERAS_LAYERS, kerasLayersModel, loadKerasModel, readKerasArtifacts, type KerasArtifacts } from '../src/index.js';
-import { numTensors } from './helpers.js';
-import { KERAS_FIXTURES, maxAbsDiff, readExpectation, toTensorData } from './keras-fixtures.js';
+import { numTensors } from './support/helpers.js';
+import { KERAS_FIXTURES, maxAbsDiff, readExpectation, toTensorData } from './support/keras-fixtures.js';
 
 beforeAll(async () => {
   await initBackend({ log: () => {} });

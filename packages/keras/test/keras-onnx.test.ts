@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RxmlError, initBackend } from '@rxml/core';
 import { onnxRuntime } from '@rxml/onnx';
 import { loadKerasModel } from '../src/index.js';
-import { numTensors } from './helpers.js';
-import { KERAS_FIXTURES, maxAbsDiff, readExpectation, toTensorData } from './keras-fixtures.js';
+import { numTensors } from './support/helpers.js';
+import { KERAS_FIXTURES, maxAbsDiff, readExpectation, toTensorData } from './support/keras-fixtures.js';
 
 beforeAll(async () => {
   await initBackend({ log: () => {} });

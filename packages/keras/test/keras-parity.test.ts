@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type Model } from '@rxml/core';
 import { loadKerasModel } from '../src/index.js';
-import { KERAS_FIXTURES, fixtureFiles, maxAbsDiff, readExpectation, toTensorData } from './keras-fixtures.js';
-import { numTensors } from './helpers.js';
+import { KERAS_FIXTURES, fixtureFiles, maxAbsDiff, readExpectation, toTensorData } from './support/keras-fixtures.js';
+import { numTensors } from './support/helpers.js';
 
 beforeAll(async () => {
   await initBackend({ log: () => {} });

@@ -2,8 +2,8 @@ import { EMPTY, NEVER, Subject, concat, from, interval, lastValueFrom, map, of, 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, predictKeras, values, type KerasInput, type KerasOutput, type KerasPrediction, type Model } from '@rxml/core';
 import { loadKerasModel } from '../src/index.js';
-import { numTensors, observe } from './helpers.js';
-import { KERAS_FIXTURES, flatten, maxAbsDiff, readExpectation } from './keras-fixtures.js';
+import { numTensors, observe } from './support/helpers.js';
+import { KERAS_FIXTURES, flatten, maxAbsDiff, readExpectation } from './support/keras-fixtures.js';
 
 let mlp: Model;
 let twoInputs: Model;

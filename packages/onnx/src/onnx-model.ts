@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { basename, extname } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
-import { RxmlError } from '@rxml/core/contract';
+import { RxmlError, invalidConfig } from '@rxml/core/contract';
 import type { DType, Model, ModelIdentity, TensorData, TensorSpec } from '@rxml/core/contract';
 import { contentVersion, locationOf, readBytes, type ByteSource } from '@rxml/core/runtime';
 import { loadOrt, type Ort } from './ort-runtime.js';
@@ -68,7 +68,7 @@ export async function loadOnnxModel(source: ByteSource, options: LoadOnnxModelOp
 export async function onnxBytesModel(bytes: Uint8Array, identity: ModelIdentity, options: OnnxSessionOptions = {}): Promise<Model> {
   const threads = options.intraOpThreads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) {
-    throw new RxmlError('MODEL_LOAD_ERROR', `intraOpThreads must be a positive integer, got ${threads}`);
+    throw invalidConfig('onnx', 'intraOpThreads', 'a positive integer', threads);
   }
   const ort = await loadOrt();
   let session: InferenceSession;

@@ -5,8 +5,8 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadImageModel, loadModel, predictImage, type ImageModel, type ImagePrediction, type PredictResult } from '@rxml/core';
 import { onnxRuntime } from '../src/index.js';
-import { modelsMirror, seedImages } from './helpers/shared.js';
-import { MOBILENET_DIR } from './onnx-helpers.js';
+import { modelsMirror, seedImages } from './support/shared.js';
+import { MOBILENET_DIR } from './support/onnx-helpers.js';
 
 const SEED_IMAGES = ['trained_airplane_1.jpg', 'trained_airplane_2.jpg', 'trained_butterfly.jpg', 'devil.png'];
 

@@ -6,8 +6,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type Model } from '@rxml/core';
 import { loadOnnxModel, tfjsToOnnx, toOnnxModel } from '../src/index.js';
-import { numTensors } from './helpers.js';
-import { seededFloats } from './onnx-helpers.js';
+import { numTensors } from './support/helpers.js';
+import { seededFloats } from './support/onnx-helpers.js';
 
 // A full GC before each reading, so collectable output arrays do not count as growth.
 v8.setFlagsFromString('--expose-gc');

@@ -141,7 +141,7 @@ describe('loadOnnxModel: errors are typed', () => {
   });
 
   it('refuses a non-positive thread count', async () => {
-    await expect(loadOnnxModel(MODEL_PATH, { intraOpThreads: 0 })).rejects.toMatchObject({ code: 'MODEL_LOAD_ERROR' });
+    await expect(loadOnnxModel(MODEL_PATH, { intraOpThreads: 0 })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: 'onnx: intraOpThreads must be a positive integer, got 0' });
   });
 
   it('reports a missing onnxruntime-node as BACKEND_UNAVAILABLE', async () => {

@@ -3,8 +3,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IRIS_MODEL_DIR, initBackend, isRxmlError, loadModel, tfjsModel, type Model, type TensorData } from '@rxml/core';
 import { onnxRuntime, tfjsToOnnx, toOnnxModel } from '../src/index.js';
-import { numTensors } from './helpers.js';
-import { MOBILENET_DIR, loadLayers, maxAbsDiff, seededFloats } from './onnx-helpers.js';
+import { numTensors } from './support/helpers.js';
+import { MOBILENET_DIR, loadLayers, maxAbsDiff, seededFloats } from './support/onnx-helpers.js';
 
 const TOLERANCE = 1e-4;
 const identity = (name: string) => ({ name, version: 'test' });

@@ -22,6 +22,23 @@ export type RxmlErrorCode =
   /** An option passed to an rxml function is missing, of the wrong type or out of range. */
   | 'INVALID_CONFIG';
 
+/** Every `RxmlErrorCode`, for exporters and docs (docs/errors.md has one row per code; a test checks it). */
+export const RXML_ERROR_CODES = [
+  'INVALID_INPUT',
+  'MODEL_ERROR',
+  'MODEL_LOAD_ERROR',
+  'BACKEND_UNAVAILABLE',
+  'DESERIALIZATION_ERROR',
+  'KAFKA_ERROR',
+  'LIMIT_EXCEEDED',
+  'ABORTED',
+  'INVALID_CONFIG',
+] as const satisfies readonly RxmlErrorCode[];
+// Compile-time check that the list above names every code.
+type MissingCodes = Exclude<RxmlErrorCode, (typeof RXML_ERROR_CODES)[number]>;
+const everyCodeListed: MissingCodes extends never ? true : never = true;
+void everyCodeListed;
+
 export interface RxmlErrorOptions {
   readonly cause?: unknown;
   readonly retriable?: boolean;

@@ -1,4 +1,4 @@
-import { RxmlError, withInputError } from '@rxml/core/contract';
+import { CHANNELS, hasSubscribers, publish, RxmlError, withInputError } from '@rxml/core/contract';
 import type { Subscriber } from 'rxjs';
 import type { Deserializer } from '../deserialize.js';
 import type { KafkaRecord } from '../record.js';
@@ -10,36 +10,56 @@ export type KafkaSourceEvent =
   | { readonly type: 'assigned'; readonly partitions: readonly TopicPartition[] }
   | { readonly type: 'revoked'; readonly partitions: readonly TopicPartition[] }
   | { readonly type: 'rebalancing' }
-  | { readonly type: 'paused'; readonly inFlight: number }
-  | { readonly type: 'resumed'; readonly inFlight: number }
+  | { readonly type: 'paused'; readonly inFlight: number; readonly inFlightBytes: number }
+  | { readonly type: 'resumed'; readonly inFlight: number; readonly inFlightBytes: number }
   | { readonly type: 'committed'; readonly offsets: readonly PartitionOffset[] }
   | { readonly type: 'commit-failed'; readonly error: unknown }
   | { readonly type: 'crashed'; readonly error: unknown; readonly restarting: boolean }
   | { readonly type: 'closed'; readonly inFlight: number; readonly drained: boolean };
 
 export interface KafkaSourceSettings<V> {
+  /** Most records emitted but not completed (Infinity: no count cap). */
   readonly maxInFlight: number;
+  /** Most bytes (see `recordBytes`) emitted but not completed. */
+  readonly maxInFlightBytes: number;
   readonly deserialize: Deserializer<V>;
   readonly maxMessageBytes: number;
   readonly commitIntervalMs: number;
   readonly drainTimeoutMs: number;
   readonly describe: string;
+  /** The consumer group, for the `rxml:source` channel. */
+  readonly group: string;
   readonly signal: AbortSignal | undefined;
   readonly onEvent: ((event: KafkaSourceEvent) => void) | undefined;
 }
 
 const NO_HEADERS: RawHeaders = Object.freeze({});
 
+/**
+ * What one record in flight costs beyond its key and value bytes: the fetched message, the
+ * `KafkaRecord`, the deserialized value, the predict result and the output message (measured
+ * roughly with heap snapshots of the Iris pipeline: 400–700 B per 100 B record).
+ */
+export const RECORD_OVERHEAD_BYTES = 512;
+
+/** Bytes a record counts against `maxInFlightBytes`. */
+export function recordBytes(message: FetchedMessage): number {
+  return RECORD_OVERHEAD_BYTES + (message.value?.length ?? 0) + (message.key?.length ?? 0);
+}
+
 const keyOf = (topic: string, partition: number): string => `${partition}\u0000${topic}`;
 
 /**
  * One subscription of `fromKafka`: hands fetched records to the subscriber, counts the ones not yet
- * completed (pausing the consumer at `maxInFlight`), commits each partition's completed prefix, and
+ * completed (pausing the consumer at `maxInFlightBytes` or `maxInFlight`), commits each partition's completed prefix, and
  * follows the group's assignments so nothing is emitted or committed for a partition it lost.
  */
 export class KafkaSource<V> {
   private readonly trackers = new Map<string, OffsetTracker>();
+  /** Per partition: end offset at the last fetch and the first offset fetched (for lag before any commit). */
+  private readonly ends = new Map<string, { end: number; start: number }>();
   private inFlight = 0;
+  private inFlightBytes = 0;
   private paused = false;
   private rebalancing = true;
   private memberId: string | undefined;
@@ -52,6 +72,7 @@ export class KafkaSource<V> {
   private startedOk = false;
   private drainWaiter: (() => void) | undefined;
   private readonly lowWater: number;
+  private readonly lowWaterBytes: number;
   private readonly onAbort = (): void => void this.close('drain');
 
   constructor(
@@ -62,6 +83,7 @@ export class KafkaSource<V> {
     // Resume early: kafkajs sleeps `maxWaitTimeInMs` while every partition is paused, and the records
     // still in flight must cover that sleep or the model starves.
     this.lowWater = Math.floor(settings.maxInFlight * 0.75);
+    this.lowWaterBytes = Math.floor(settings.maxInFlightBytes * 0.75);
   }
 
   start(): void {
@@ -98,6 +120,8 @@ export class KafkaSource<V> {
     const tracker = this.trackers.get(keyOf(batch.topic, batch.partition));
     if (tracker === undefined) return 0;
     let taken = 0;
+    let emitted = 0;
+    const { maxInFlight, maxInFlightBytes } = this.settings;
     for (const message of batch.messages) {
       const offset = Number(message.offset);
       if (tracker.next !== undefined && offset < tracker.next) {
@@ -105,23 +129,43 @@ export class KafkaSource<V> {
         taken++;
         continue;
       }
-      if (this.inFlight >= this.settings.maxInFlight) break;
-      const record = this.record(batch.topic, batch.partition, message, tracker);
+      if (this.inFlight >= maxInFlight || this.inFlightBytes >= maxInFlightBytes) break;
+      const bytes = recordBytes(message);
+      const record = this.record(batch.topic, batch.partition, message, offset, bytes, tracker);
       this.inFlight++;
+      this.inFlightBytes += bytes;
       taken++;
+      emitted++;
       this.subscriber.next(record);
       if (this.state !== 'running') break;
     }
-    if (this.inFlight >= this.settings.maxInFlight && !this.paused && this.state === 'running') {
+    if (hasSubscribers(CHANNELS.source)) this.publishFetch(batch, tracker, emitted);
+    if ((this.inFlight >= maxInFlight || this.inFlightBytes >= maxInFlightBytes) && !this.paused && this.state === 'running') {
       this.paused = true;
       this.client.pause();
-      this.settings.onEvent?.({ type: 'paused', inFlight: this.inFlight });
+      this.settings.onEvent?.({ type: 'paused', inFlight: this.inFlight, inFlightBytes: this.inFlightBytes });
     }
     return taken;
   }
 
-  private record(topic: string, partition: number, message: FetchedMessage, tracker: OffsetTracker): KafkaRecord<V> {
-    const done = tracker.add(Number(message.offset));
+  /** `rxml:source`: the records emitted from this batch, and the partition's lag (end offset − committed). */
+  private publishFetch(batch: FetchedBatch, tracker: OffsetTracker, emitted: number): void {
+    const { topic, partition } = batch;
+    const group = this.settings.group;
+    if (emitted > 0) publish(CHANNELS.source, { source: 'kafka', type: 'fetch', group, topic, partition, count: emitted });
+    const first = batch.messages[0];
+    if (batch.highWatermark === undefined || first === undefined) return;
+    const key = keyOf(topic, partition);
+    const known = this.ends.get(key);
+    const end = { end: Number(batch.highWatermark), start: known?.start ?? Number(first.offset) };
+    this.ends.set(key, end);
+    const base = tracker.committed ?? end.start;
+    publish(CHANNELS.source, { source: 'kafka', type: 'lag', group, topic, partition, lag: Math.max(0, end.end - base), offset: String(base) });
+  }
+
+  private record(topic: string, partition: number, message: FetchedMessage, offset: number, bytes: number, tracker: OffsetTracker): KafkaRecord<V> {
+    const done = tracker.add(offset);
+    const emittedAt = performance.now();
     const headers = message.headers ?? NO_HEADERS;
     let value: V | undefined;
     let error: RxmlError | undefined;
@@ -146,20 +190,25 @@ export class KafkaSource<V> {
       headers,
       timestamp: Number(message.timestamp),
       complete: () => {
-        if (done()) this.completed(tracker);
+        if (!done()) return;
+        if (hasSubscribers(CHANNELS.source)) {
+          publish(CHANNELS.source, { source: 'kafka', type: 'completed', group: this.settings.group, topic, partition, count: 1, durationMs: performance.now() - emittedAt });
+        }
+        this.completed(tracker, bytes);
       },
     };
     return error === undefined ? record : withInputError(record, error);
   }
 
-  private completed(tracker: OffsetTracker): void {
+  private completed(tracker: OffsetTracker, bytes: number): void {
     this.inFlight--;
+    this.inFlightBytes -= bytes;
     this.lastCompletionAt = Date.now();
     if (!tracker.revoked && tracker.dirty()) this.scheduleCommit();
-    if (this.paused && this.inFlight <= this.lowWater && this.state === 'running') {
+    if (this.paused && this.inFlight <= this.lowWater && this.inFlightBytes <= this.lowWaterBytes && this.state === 'running') {
       this.paused = false;
       this.client.resume();
-      this.settings.onEvent?.({ type: 'resumed', inFlight: this.inFlight });
+      this.settings.onEvent?.({ type: 'resumed', inFlight: this.inFlight, inFlightBytes: this.inFlightBytes });
     }
     if (this.inFlight === 0) this.drainWaiter?.();
   }
@@ -202,6 +251,7 @@ export class KafkaSource<V> {
       // Its records still in flight complete into nothing: never committed, never re-emitted by us.
       tracker.revoked = true;
       this.trackers.delete(key);
+      this.ends.delete(key);
       partitions.push({ topic: tracker.topic, partition: tracker.partition });
     }
     this.settings.onEvent?.({ type: 'revoked', partitions });
@@ -239,6 +289,7 @@ export class KafkaSource<V> {
         if (dirty.length === 0) return;
         const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
         const positions = dirty.map((t) => t.committable);
+        const commitStarted = performance.now();
         try {
           await this.client.commit(offsets);
         } catch (error) {
@@ -251,12 +302,27 @@ export class KafkaSource<V> {
           const position = positions[i]!;
           if (t.committed === undefined || position > t.committed) t.committed = position;
         });
+        if (hasSubscribers(CHANNELS.source)) this.publishCommitted(dirty, performance.now() - commitStarted);
         this.settings.onEvent?.({ type: 'committed', offsets });
       } while (this.commitAgain);
     })().finally(() => {
       this.committing = undefined;
     });
     return this.committing;
+  }
+
+  /** `rxml:source`: each partition's new committed offset, the commit's duration, and the lag it leaves. */
+  private publishCommitted(trackers: readonly OffsetTracker[], durationMs: number): void {
+    const group = this.settings.group;
+    for (const t of trackers) {
+      if (t.committed === undefined) continue;
+      const { topic, partition } = t;
+      publish(CHANNELS.source, { source: 'kafka', type: 'committed', group, topic, partition, offset: String(t.committed), durationMs });
+      const end = this.ends.get(keyOf(topic, partition));
+      if (end !== undefined) {
+        publish(CHANNELS.source, { source: 'kafka', type: 'lag', group, topic, partition, lag: Math.max(0, end.end - t.committed), offset: String(t.committed) });
+      }
+    }
   }
 
   private waitDrained(timeoutMs: number, idleMs: number | undefined): Promise<void> {
@@ -313,6 +379,7 @@ export class KafkaSource<V> {
     this.settings.signal?.removeEventListener('abort', this.onAbort);
     clearTimeout(this.commitTimer);
     void this.client.stop().catch(() => undefined);
+    publish(CHANNELS.source, { source: 'kafka', type: 'failed', group: this.settings.group, error });
     this.subscriber.error(error);
   }
 }

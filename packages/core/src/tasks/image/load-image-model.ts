@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { RxmlError, toRxmlError } from '../../contract/errors.js';
+import { RxmlError, invalidConfig, toRxmlError } from '../../contract/errors.js';
 import type { Model } from '../../contract/model.js';
 import { IMAGE_MODEL_CATALOG, type Normalization } from './catalog.js';
 import { ensureCachedModel, type ModelCacheOptions } from './model-cache.js';
@@ -72,10 +72,10 @@ async function assemble(
   loadOptions: LoadModelOptions,
 ): Promise<ImageModel> {
   if (!Number.isInteger(inputSize) || inputSize <= 0) {
-    throw new RxmlError('MODEL_LOAD_ERROR', `inputSize must be a positive integer, got ${inputSize}`);
+    throw invalidConfig('loadImageModel', 'inputSize', 'a positive integer', inputSize);
   }
   const badNormalization = invalidNormalization(normalization);
-  if (badNormalization !== undefined) throw new RxmlError('MODEL_LOAD_ERROR', badNormalization);
+  if (badNormalization !== undefined) throw new RxmlError('INVALID_CONFIG', `loadImageModel: ${badNormalization}`);
   const labels = typeof labelsOrFile === 'string' ? await readLabels(labelsOrFile) : [...labelsOrFile];
   let model: Model;
   try {

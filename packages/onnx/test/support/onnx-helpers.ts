@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { TensorData } from '@rxml/core';
-import { sharedDir } from './helpers/shared.js';
+import { sharedDir } from './shared.js';
 
 /** The shared MobileNet v1 0.75 LayersModel (`../shared` beside the repo, as in CI). */
 export const MOBILENET_DIR = join(sharedDir, 'models/mobilenet_v1_0.75_224');

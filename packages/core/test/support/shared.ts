@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file is packages/core/test/helpers/shared.ts). */
+/** The repository root (this file is packages/core/test/support/shared.ts). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
 /**

@@ -16,7 +16,7 @@ export function fresh(prefix: string): string {
 
 /** The seed's Iris data set, resolved from the repo root (CI puts shared/ beside the clone). */
 export function irisExamples(): IrisExample[] {
-  const path = fileURLToPath(new URL('../../../../shared/seed/iris.txt', import.meta.url));
+  const path = fileURLToPath(new URL('../../../../../shared/seed/iris.txt', import.meta.url));
   return parseIrisDataset(readFileSync(path, 'utf8'));
 }
 

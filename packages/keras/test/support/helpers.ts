@@ -3,8 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Model, TensorData } from '@rxml/core';
 
 /** The repo root; `../shared` beside it holds the read-only seed data and models. */
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const SHARED = fileURLToPath(new URL('../../../../shared/', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+export const SHARED = fileURLToPath(new URL('../../../../../shared/', import.meta.url));
 
 /** A real model, observed: counts calls and batch sizes, optionally delays or fails them. */
 export interface ObservedModel extends Model {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { TensorData } from '@rxml/core';
 
 /** Fixtures written by scripts/keras-fixtures/make_keras_fixtures.py with real Keras. */
-export const KERAS_FIXTURES = fileURLToPath(new URL('./fixtures/keras/', import.meta.url));
+export const KERAS_FIXTURES = fileURLToPath(new URL('../fixtures/keras/', import.meta.url));
 
 type Nested = number | Nested[];
 
