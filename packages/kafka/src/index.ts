@@ -11,3 +11,4 @@ export {
 } from './deserialize.js';
 export type { KafkaConnectionOptions } from './options.js';
 export type { PartitionOffset, TopicPartition } from './internal/client.js';
+export { registerKafkaCodecs, type CompressionName, type KafkajsCodec } from './internal/codecs.js';

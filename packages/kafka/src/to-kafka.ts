@@ -1,6 +1,7 @@
 import { RxmlError, type PredictResult } from '@rxml/core/contract';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { OutgoingMessage, ProducerClient } from './internal/client.js';
+import { compressionId, type CompressionName } from './internal/codecs.js';
 import { isRetriableKafkaError, kafkajsProducer } from './internal/kafkajs-client.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
@@ -52,8 +53,12 @@ export interface ToKafkaOptions<In, Out> extends KafkaConnectionOptions {
   readonly deliveryTimeoutMs?: number;
   /** Complete source records after their output is acked, so their offsets get committed. Default true. */
   readonly complete?: boolean;
-  /** kafkajs compression codec (`CompressionTypes.GZIP`, …). Default none. */
-  readonly compression?: number;
+  /**
+   * Compression of the produced record batches, by Kafka's `compression.type` name (`gzip`,
+   * `snappy`, `lz4`, `zstd`, `none`) or kafkajs `CompressionTypes` id. Default none. Consumers in
+   * any Kafka client read all four (codecs: see docs/kafka.md, "What real topics contain").
+   */
+  readonly compression?: CompressionName | number;
 }
 
 function asSourced(input: unknown): KafkaSourced | undefined {
@@ -295,6 +300,6 @@ export function toKafkaWith<In, Out>(
  */
 export function toKafka<In, Out>(options: ToKafkaOptions<In, Out>): OperatorFunction<PredictResult<In, Out>, Delivered<In, Out>> {
   return toKafkaWith(options, (o) =>
-    kafkajsProducer(o, o.compression === undefined ? {} : { compression: o.compression }),
+    kafkajsProducer(o, o.compression === undefined ? {} : { compression: compressionId(o.compression) }),
   );
 }

@@ -1,4 +1,5 @@
 import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type Producer } from 'kafkajs';
+import { registerKafkaCodecs } from './codecs.js';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import type {
   ConsumerClient,
@@ -10,6 +11,8 @@ import type {
 } from './client.js';
 
 function kafkaOf(options: KafkaConnectionOptions): Kafka {
+  // snappy, lz4 and zstd on the kafkajs module this package imports (kafkajs has gzip only).
+  registerKafkaCodecs();
   return options.kafka ?? new Kafka(kafkaConfig(options));
 }
 
