@@ -32,11 +32,12 @@ const run = <T>(model: Model, inputs: readonly T[]) => lastValueFrom(from(inputs
 const single = (p: KerasPrediction | undefined): KerasOutput => p as KerasOutput;
 
 describe('predictKeras', () => {
-  it("matches Keras's predictions for number[], Float32Array and CSV records", async () => {
-    const inputs: KerasInput[] = [mlpRows[0]!, Float32Array.from(mlpRows[1]!), mlpRows[2]!.join(',')];
+  it("matches Keras's predictions for number[], Float32Array, Float64Array and CSV records", async () => {
+    const inputs: KerasInput[] = [mlpRows[0]!, Float32Array.from(mlpRows[1]!), mlpRows[2]!.join(','), Float64Array.from(mlpRows[0]!)];
     const results = await run(mlp, inputs);
-    expect(results).toHaveLength(3);
-    results.forEach((r, i) => {
+    expect(results).toHaveLength(4);
+    results.forEach((r, j) => {
+      const i = j % 3;
       if (!r.ok) throw r.error;
       expect(single(r.value).shape).toEqual([10]);
       expect(maxAbsDiff(single(r.value).output, mlpWant[i]!)).toBeLessThanOrEqual(1e-5);
@@ -90,10 +91,17 @@ describe('predictKeras', () => {
 
   it.each([
     [[1, 2, 3], "input 'input_1' expects shape [100] (100 values), got 3 values"],
-    ['1,2,x', 'value #2 is NaN'],
+    ['1,2,x', `value #2 is the text "x", not a number (not a decimal number)`],
+    ['a,b,c', `input 'input_1' value #0 is the text "a", not a number`],
+    ['1,0x10,3', `value #1 is the text "0x10", not a number (hexadecimal, not a decimal number)`],
+    ['1,,3', `value #1 is the text "", not a number (empty)`],
+    ['1,Infinity,3', `value #1 is the text "Infinity", not a number (infinite, not a finite number)`],
+    [[1, '2' as unknown as number], `value #1 is the text "2", not a number`],
+    [{ nope: 1 } as unknown as KerasInput, 'must be numbers, a CSV string or nested arrays; got object'],
     ['', 'empty string'],
     [[[1, 2], [3]], 'ragged'],
-    [[1, Number.NaN, ...new Array<number>(98).fill(0)], 'value #1 is NaN'],
+    [[1, Number.NaN, ...new Array<number>(98).fill(0)], 'value #1 is NaN, not a finite number'],
+    [new Float64Array(3), "input 'input_1' expects shape [100] (100 values), got 3 values"],
     [42 as unknown as KerasInput, 'must be numbers'],
   ] as [KerasInput, string][])('INVALID_INPUT for %j naming the problem (%s), and the next record is scored', async (bad, reason) => {
     const [failure, next] = await run(mlp, [bad, mlpRows[0]!]);

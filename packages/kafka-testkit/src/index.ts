@@ -5,6 +5,7 @@ export {
   endOffsets,
   produce,
   readTopic,
+  topicExists,
   type ProduceRecord,
   type TopicRecord,
 } from './helpers.js';

@@ -1,8 +1,8 @@
 import type { OperatorFunction } from 'rxjs';
-import { decodeKerasBatch, encodeKerasBatch, parseKerasInput, type KerasInput, type KerasPrediction, type KerasSample } from '../keras/keras-input.js';
-import type { Model } from '../contract/model.js';
-import type { PredictResult } from '../contract/result.js';
-import { predict, type PredictOptions } from './predict.js';
+import { decodeKerasBatch, encodeKerasBatch, parseKerasInput, type KerasInput, type KerasPrediction, type KerasSample } from './keras-input.js';
+import type { Model } from '../../contract/model.js';
+import type { PredictResult } from '../../contract/result.js';
+import { predict, type PredictOptions } from '../../engine/predict.js';
 
 export interface PredictKerasOptions<In> extends Pick<PredictOptions<In, KerasSample, KerasPrediction>, 'batch' | 'concurrency' | 'selectConcurrency' | 'ordered' | 'backpressure' | 'onBatch'> {
   /** Picks the sample out of each element (may be async); default: the element itself. Throwing fails that record only. */

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { RxmlError, toRxmlError } from '../contract/errors.js';
+import { RxmlError, toRxmlError } from '../../contract/errors.js';
 import type { CatalogEntry, CatalogFile } from './catalog.js';
 
 /** Where catalog models come from and where they are kept. */

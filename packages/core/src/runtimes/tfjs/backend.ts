@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { RxmlError } from '../contract/errors.js';
+import { RxmlError } from '../../contract/errors.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 

@@ -1,13 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { loadModel } from '../model/load-model.js';
-import type { Model } from '../contract/model.js';
-import { activeBackend } from '../runtime/backend.js';
+import { loadModel } from '../../formats/tfjs/load-model.js';
+import type { Model } from '../../contract/model.js';
+import { activeBackend } from '../../runtimes/tfjs/backend.js';
 import type { IrisExample } from './iris-dataset.js';
 
 /** Where the Iris model trained by `pnpm --filter @rxml/core train:iris` is committed. */
-export const IRIS_MODEL_DIR = fileURLToPath(new URL('../../models/iris/', import.meta.url));
+export const IRIS_MODEL_DIR = fileURLToPath(new URL('../../../models/iris/', import.meta.url));
 
 /**
  * Loads the Iris classifier shipped with `@rxml/core` (4 measurements in cm → 3 species

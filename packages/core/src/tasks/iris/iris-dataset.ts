@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { RxmlError } from '../contract/errors.js';
+import { RxmlError } from '../../contract/errors.js';
 
 export interface IrisExample {
   readonly features: readonly [number, number, number, number];

@@ -1,8 +1,8 @@
 import type { OperatorFunction } from 'rxjs';
-import { IRIS_SPECIES, parseIrisInput, type IrisInput, type IrisSpecies } from '../iris/iris-input.js';
-import type { Model } from '../contract/model.js';
-import type { PredictResult } from '../contract/result.js';
-import { predict, type PredictOptions } from './predict.js';
+import { IRIS_SPECIES, parseIrisInput, type IrisInput, type IrisSpecies } from './iris-input.js';
+import type { Model } from '../../contract/model.js';
+import type { PredictResult } from '../../contract/result.js';
+import { predict, type PredictOptions } from '../../engine/predict.js';
 
 export interface IrisPrediction {
   readonly species: IrisSpecies;

@@ -1,14 +1,17 @@
-import { RxmlError } from '../contract/errors.js';
-import type { Model, TensorData, TensorSpec } from '../contract/model.js';
+import { RxmlError } from '../../contract/errors.js';
+import type { Model, TensorData, TensorSpec } from '../../contract/model.js';
+import { describeValue, isNumericTypedArray, parseDecimal, quoteText, whyNotDecimal, type NumericTypedArray } from '../numbers.js';
 
 /** Numbers nested like the input's shape (batch dimension left out), e.g. `[[1, 2], [3, 4]]`. */
 export type NestedNumbers = readonly (number | NestedNumbers)[];
 
 /**
- * One model input of one sample: a flat list (`number[]`, `Float32Array`, `Int32Array`) in
- * row-major order, a CSV string of those numbers, or nested arrays in the input's shape.
+ * One model input of one sample: a flat list (`number[]` or a numeric typed array such as
+ * `Float32Array`, `Int32Array`, `Float64Array`) in row-major order, a CSV string of decimal numbers
+ * (`"0.5,1e-3,-2"`; hexadecimal, `Infinity` and empty fields are refused), or nested arrays in the
+ * input's shape.
  */
-export type KerasTensorInput = string | readonly number[] | Float32Array | Int32Array | NestedNumbers;
+export type KerasTensorInput = string | readonly number[] | NumericTypedArray | NestedNumbers;
 
 /**
  * One sample. For a model with several inputs: an array in model-input order, or an object keyed
@@ -54,9 +57,10 @@ function shapeOfNested(value: NestedNumbers, path: string): number[] {
 function flat(value: KerasTensorInput, name: string): { numbers: ArrayLike<unknown>; shape: number[] | undefined } {
   if (typeof value === 'string') {
     if (value.trim() === '') throw invalid(`input '${name}' is an empty string`);
-    return { numbers: value.split(',').map((s) => (s.trim() === '' ? NaN : Number(s))), shape: undefined };
+    // Fields that are not decimal numbers stay text, so the error can quote what the user sent.
+    return { numbers: value.split(',').map((s) => parseDecimal(s) ?? s), shape: undefined };
   }
-  if (value instanceof Float32Array || value instanceof Int32Array) return { numbers: value, shape: undefined };
+  if (isNumericTypedArray(value)) return { numbers: value, shape: undefined };
   if (Array.isArray(value)) {
     if (value.length > 0 && Array.isArray(value[0])) {
       const shape = shapeOfNested(value as NestedNumbers, name);
@@ -65,7 +69,7 @@ function flat(value: KerasTensorInput, name: string): { numbers: ArrayLike<unkno
     }
     return { numbers: value as readonly unknown[], shape: undefined };
   }
-  throw invalid(`input '${name}' must be numbers, a CSV string or nested arrays; got ${value === null ? 'null' : typeof value}`);
+  throw invalid(`input '${name}' must be numbers, a CSV string or nested arrays; got ${describeValue(value)}`);
 }
 
 /** Checks one input of one sample against the model's spec and returns its values and shape. */
@@ -76,9 +80,11 @@ function parseTensor(value: KerasTensorInput, spec: TensorSpec): { data: Float32
   const data = isInt ? new Int32Array(numbers.length) : new Float32Array(numbers.length);
   for (let i = 0; i < numbers.length; i++) {
     const v = numbers[i];
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw invalid(`input '${spec.name}' value #${i} is ${typeof v === 'number' ? v : JSON.stringify(v)}, not a finite number`);
+    if (typeof v === 'string') {
+      throw invalid(`input '${spec.name}' value #${i} is the text ${quoteText(v)}, not a number (${whyNotDecimal(v) ?? 'not a decimal number'})`);
     }
+    if (typeof v !== 'number') throw invalid(`input '${spec.name}' value #${i} is ${describeValue(v)}, not a number`);
+    if (!Number.isFinite(v)) throw invalid(`input '${spec.name}' value #${i} is ${v}, not a finite number`);
     if (isInt && !Number.isInteger(v)) throw invalid(`input '${spec.name}' takes integers (e.g. token ids); value #${i} is ${v}`);
     data[i] = v;
   }
@@ -103,7 +109,7 @@ function parseTensor(value: KerasTensorInput, spec: TensorSpec): { data: Float32
 }
 
 function isTensorInput(value: unknown): value is KerasTensorInput {
-  return typeof value === 'string' || Array.isArray(value) || value instanceof Float32Array || value instanceof Int32Array;
+  return typeof value === 'string' || Array.isArray(value) || isNumericTypedArray(value);
 }
 
 /** Validates one record against the model's inputs; throws `INVALID_INPUT` naming the problem. */
@@ -131,7 +137,7 @@ export function parseKerasInput(input: unknown, inputs: readonly TensorSpec[]): 
   const shapes: number[][] = [];
   perInput.forEach((value, i) => {
     const spec = inputs[i]!;
-    if (!isTensorInput(value)) throw invalid(`input '${spec.name}' must be numbers, a CSV string or nested arrays; got ${value === null ? 'null' : typeof value}`);
+    if (!isTensorInput(value)) throw invalid(`input '${spec.name}' must be numbers, a CSV string or nested arrays; got ${describeValue(value)}`);
     const parsed = parseTensor(value, spec);
     values.push(parsed.data);
     shapes.push(parsed.shape);

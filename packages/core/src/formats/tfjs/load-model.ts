@@ -6,12 +6,12 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { io } from '@tensorflow/tfjs-core';
-import { RxmlError } from '../contract/errors.js';
-import { activeBackend } from '../runtime/backend.js';
-import type { Model } from '../contract/model.js';
-import { tfjsModel } from './tfjs-model.js';
-import type { OnnxSessionOptions } from '../onnx/onnx-model.js';
-import { toOnnxModel } from '../onnx/to-onnx-model.js';
+import { RxmlError } from '../../contract/errors.js';
+import { activeBackend } from '../../runtimes/tfjs/backend.js';
+import type { Model } from '../../contract/model.js';
+import { tfjsModel } from '../../runtimes/tfjs/tfjs-model.js';
+import type { OnnxSessionOptions } from '../../onnx/onnx-model.js';
+import { toOnnxModel } from '../../onnx/to-onnx-model.js';
 
 export interface LoadModelOptions {
   /** Name reported in results and headers; defaults to the model's own name or its folder name. */

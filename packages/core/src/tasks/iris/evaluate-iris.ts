@@ -1,6 +1,6 @@
 import { lastValueFrom, from, toArray } from 'rxjs';
-import type { Model } from '../contract/model.js';
-import { predictIris } from '../operators/predict-iris.js';
+import type { Model } from '../../contract/model.js';
+import { predictIris } from './predict-iris.js';
 import { IRIS_SPECIES } from './iris-input.js';
 import type { IrisExample } from './iris-dataset.js';
 

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { RxmlError } from '../contract/errors.js';
-import type { DType, Model, ModelIdentity, TensorData, TensorSpec } from '../contract/model.js';
+import { RxmlError } from '../../contract/errors.js';
+import type { DType, Model, ModelIdentity, TensorData, TensorSpec } from '../../contract/model.js';
 
 export type TfjsNetwork = LayersModel | GraphModel;
 

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { RxmlError, toRxmlError } from '../contract/errors.js';
-import type { Model } from '../contract/model.js';
+import { RxmlError, toRxmlError } from '../../contract/errors.js';
+import type { Model } from '../../contract/model.js';
 import { IMAGE_MODEL_CATALOG, type Normalization } from './catalog.js';
 import { ensureCachedModel, type ModelCacheOptions } from './model-cache.js';
-import { loadModel, type LoadModelOptions } from '../model/load-model.js';
+import { loadModel, type LoadModelOptions } from '../../formats/tfjs/load-model.js';
 
 /** A loaded image classifier: the runtime-neutral model plus what `predictImage` needs to feed it. */
 export interface ImageModel {

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { RxmlError } from '../contract/errors.js';
+import { RxmlError } from '../../contract/errors.js';
 import type { Normalization } from './catalog.js';
 
 /** Safety limits for untrusted images. Every field has a safe default. */

@@ -8,7 +8,7 @@ import { io } from '@tensorflow/tfjs-core';
 import { readIrisDataset, splitIrisDataset } from './iris-dataset.js';
 import { IRIS_MODEL_DIR, trainIrisNetwork } from './iris-model.js';
 import { evaluateIris } from './evaluate-iris.js';
-import { tfjsModel } from '../model/tfjs-model.js';
+import { tfjsModel } from '../../runtimes/tfjs/tfjs-model.js';
 
 const dataPath = resolve(process.argv[2] ?? join(IRIS_MODEL_DIR, '../../../../../shared/seed/iris.txt'));
 const examples = await readIrisDataset(dataPath);

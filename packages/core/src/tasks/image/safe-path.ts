@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { RxmlError } from '../contract/errors.js';
+import { RxmlError } from '../../contract/errors.js';
 
 function isInside(root: string, candidate: string): boolean {
   const rel = relative(root, candidate);

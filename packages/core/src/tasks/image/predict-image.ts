@@ -1,10 +1,10 @@
 import type { OperatorFunction } from 'rxjs';
-import { RxmlError } from '../contract/errors.js';
-import type { ImageModel } from '../image/load-image-model.js';
-import { DEFAULT_LIMITS, preprocessImage, type ImageLimits, type ResizeFit } from '../image/preprocess.js';
-import { readBoundedFile, resolveUnderRoot } from '../image/safe-path.js';
-import type { PredictResult } from '../contract/result.js';
-import { predict } from './predict.js';
+import { RxmlError } from '../../contract/errors.js';
+import type { ImageModel } from './load-image-model.js';
+import { DEFAULT_LIMITS, preprocessImage, type ImageLimits, type ResizeFit } from './preprocess.js';
+import { readBoundedFile, resolveUnderRoot } from './safe-path.js';
+import type { PredictResult } from '../../contract/result.js';
+import { predict } from '../../engine/predict.js';
 
 /**
  * Encoded image bytes (JPEG, PNG, WebP, GIF: first frame), a file under `options.root`, or an image
