@@ -52,8 +52,14 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
    * paused, so it delays every resume: keep it short. Default 100.
    */
   readonly maxWaitTimeInMs?: number;
-  /** Reports assignments, revocations, pauses, commits and crashes. */
+  /**
+   * Reports assignments, revocations, pauses, commits, lag (per partition, at each commit and
+   * every 5 s), offset resets and crashes. Guarded: a throw is reported on `rxml:callback:error`
+   * (warned once) and ignored. The same events are published on the `rxml:source` channel.
+   */
   readonly onEvent?: (event: KafkaSourceEvent) => void;
+  /** How often `lag` events are reported besides at commits, ms. Default 5000. */
+  readonly lagIntervalMs?: number;
 }
 
 export interface FromKafkaOptions<V> extends FromKafkaBaseOptions {
@@ -87,6 +93,8 @@ export function fromKafkaWith<V>(
       commitIntervalMs: options.commitIntervalMs ?? 200,
       drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
       describe: `${topics.join(',')} (group ${options.groupId})`,
+      groupId: options.groupId,
+      ...(options.lagIntervalMs === undefined ? {} : { lagIntervalMs: options.lagIntervalMs }),
       signal: options.signal,
       onEvent: options.onEvent,
     });

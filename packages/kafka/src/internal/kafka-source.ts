@@ -1,4 +1,4 @@
-import { RxmlError, withInputError } from '@rxml/core/contract';
+import { CHANNELS, guardCallback, hasSubscribers, publish, RxmlError, withInputError, type SourceMessage } from '@rxml/core/contract';
 import type { Subscriber } from 'rxjs';
 import type { Deserializer } from '../deserialize.js';
 import type { KafkaRecord } from '../record.js';
@@ -15,6 +15,27 @@ export type KafkaSourceEvent =
   | { readonly type: 'committed'; readonly offsets: readonly PartitionOffset[] }
   | { readonly type: 'commit-failed'; readonly error: unknown }
   | { readonly type: 'crashed'; readonly error: unknown; readonly restarting: boolean }
+  | {
+      /**
+       * A partition's log changed under the consumer (OFFSET_OUT_OF_RANGE reset after the topic was
+       * deleted and created again, truncated, or retention deleted unread records): every record
+       * from `to` on is processed; `from` is where the consumer was (next offset it expected).
+       */
+      readonly type: 'offset-reset';
+      readonly topic: string;
+      readonly partition: number;
+      readonly from: string | undefined;
+      readonly to: string;
+    }
+  | {
+      /** Per partition, at every commit and every few seconds: `endOffset` − `committed`. */
+      readonly type: 'lag';
+      readonly topic: string;
+      readonly partition: number;
+      readonly endOffset: string;
+      readonly committed: string;
+      readonly lag: number;
+    }
   | { readonly type: 'closed'; readonly inFlight: number; readonly drained: boolean };
 
 export interface KafkaSourceSettings<V> {
@@ -24,6 +45,10 @@ export interface KafkaSourceSettings<V> {
   readonly commitIntervalMs: number;
   readonly drainTimeoutMs: number;
   readonly describe: string;
+  /** Consumer group, for the `rxml:source` channel. */
+  readonly groupId?: string;
+  /** How often lag is reported besides at commits, ms. Default 5000. */
+  readonly lagIntervalMs?: number;
   readonly signal: AbortSignal | undefined;
   readonly onEvent: ((event: KafkaSourceEvent) => void) | undefined;
 }
@@ -31,6 +56,12 @@ export interface KafkaSourceSettings<V> {
 const NO_HEADERS: RawHeaders = Object.freeze({});
 
 const keyOf = (topic: string, partition: number): string => `${partition}\u0000${topic}`;
+
+const asRxmlError = (error: unknown): RxmlError =>
+  error instanceof RxmlError ? error : new RxmlError('KAFKA_ERROR', error instanceof Error ? error.message : String(error), { cause: error });
+
+/** Longest a failing source waits for in-flight records and its last commit, ms (bounded by `drainTimeoutMs`). */
+const FAIL_COMMIT_TIMEOUT_MS = 10_000;
 
 /**
  * One subscription of `fromKafka`: hands fetched records to the subscriber, counts the ones not yet
@@ -43,7 +74,12 @@ export class KafkaSource<V> {
   private paused = false;
   private rebalancing = true;
   private memberId: string | undefined;
-  private state: 'starting' | 'running' | 'closing' | 'closed' = 'starting';
+  private state: 'starting' | 'running' | 'closing' | 'failing' | 'closed' = 'starting';
+  /** Partitions whose fetch position the client reset; their next batch starts a new tracker. */
+  private readonly resets = new Set<string>();
+  private lagTimer: NodeJS.Timeout | undefined;
+  private readonly onEvent: (event: KafkaSourceEvent) => void;
+  private readonly reportEvents: boolean;
   private started: Promise<void> = Promise.resolve();
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
@@ -62,6 +98,59 @@ export class KafkaSource<V> {
     // Resume early: kafkajs sleeps `maxWaitTimeInMs` while every partition is paused, and the records
     // still in flight must cover that sleep or the model starves.
     this.lowWater = Math.floor(settings.maxInFlight * 0.75);
+    this.onEvent = guardCallback('onEvent', settings.onEvent);
+    this.reportEvents = settings.onEvent !== undefined;
+  }
+
+  /** To `onEvent` (guarded: a throw is reported on `rxml:callback:error` and ignored) and `rxml:source`. */
+  private emit(event: KafkaSourceEvent | (() => KafkaSourceEvent)): void {
+    const channel = hasSubscribers(CHANNELS.source);
+    if (!this.reportEvents && !channel) return;
+    const e = typeof event === 'function' ? event() : event;
+    if (this.reportEvents) this.onEvent(e);
+    if (channel) for (const message of this.messagesOf(e)) publish(CHANNELS.source, message);
+  }
+
+  /** `rxml:source` payloads of an event: one per partition where it concerns partitions. */
+  private messagesOf(e: KafkaSourceEvent): SourceMessage[] {
+    const base = { source: 'kafka', type: e.type, ...(this.settings.groupId === undefined ? {} : { group: this.settings.groupId }) };
+    switch (e.type) {
+      case 'assigned':
+      case 'revoked':
+        return e.partitions.map((p) => ({ ...base, topic: p.topic, partition: p.partition }));
+      case 'committed':
+        return e.offsets.map((o) => ({ ...base, topic: o.topic, partition: o.partition, offset: o.offset }));
+      case 'lag':
+        return [{ ...base, topic: e.topic, partition: e.partition, offset: e.committed, lag: e.lag }];
+      case 'offset-reset':
+        return [{ ...base, topic: e.topic, partition: e.partition, offset: e.to }];
+      case 'paused':
+      case 'resumed':
+        return [{ ...base, count: e.inFlight }];
+      case 'closed':
+        return [{ ...base, count: e.inFlight }];
+      case 'commit-failed':
+      case 'crashed':
+        return [{ ...base, error: asRxmlError(e.error) }];
+      case 'rebalancing':
+        return [base];
+    }
+  }
+
+  private reportLag(trackers: Iterable<OffsetTracker>): void {
+    if (!this.reportEvents && !hasSubscribers(CHANNELS.source)) return;
+    for (const t of trackers) {
+      const lag = t.lag();
+      if (lag === undefined || t.revoked) continue;
+      this.emit({
+        type: 'lag',
+        topic: t.topic,
+        partition: t.partition,
+        endOffset: String(t.highWatermark),
+        committed: String(t.committed ?? t.base),
+        lag,
+      });
+    }
   }
 
   start(): void {
@@ -77,14 +166,17 @@ export class KafkaSource<V> {
         onRebalancing: () => this.onRebalancing(),
         onAssigned: (assignment, memberId) => this.onAssigned(assignment, memberId),
         onCrash: (error, restarting) => this.onCrash(error, restarting),
+        onOffsetReset: (tp) => this.resets.add(keyOf(tp.topic, tp.partition)),
       })
       .then(() => {
         this.startedOk = true;
         if (this.state === 'starting') this.state = 'running';
+        this.lagTimer = setInterval(() => this.reportLag(this.trackers.values()), this.settings.lagIntervalMs ?? 5_000);
+        this.lagTimer.unref();
       });
     this.started.catch((error: unknown) => {
       const detail = error instanceof Error ? error.message : String(error);
-      this.fail(new RxmlError('KAFKA_ERROR', `cannot consume ${this.settings.describe}: ${detail}`, { cause: error, retriable: true }));
+      void this.fail(new RxmlError('KAFKA_ERROR', `cannot consume ${this.settings.describe}: ${detail}`, { cause: error, retriable: true }), 'none');
     });
   }
 
@@ -95,8 +187,15 @@ export class KafkaSource<V> {
 
   private onBatch(batch: FetchedBatch): number {
     if (this.state !== 'running' || this.rebalancing) return 0;
-    const tracker = this.trackers.get(keyOf(batch.topic, batch.partition));
+    const key = keyOf(batch.topic, batch.partition);
+    let tracker = this.trackers.get(key);
     if (tracker === undefined) return 0;
+    if (batch.highWatermark !== undefined) tracker.highWatermark = Number(batch.highWatermark);
+    const first = batch.messages[0];
+    const firstOffset = first === undefined ? undefined : Number(first.offset);
+    if (this.resets.delete(key) || (firstOffset !== undefined && tracker.next !== undefined && firstOffset < tracker.next && !tracker.isRefetch(firstOffset))) {
+      tracker = this.restartTracker(tracker, first?.offset ?? batch.lastOffset);
+    }
     let taken = 0;
     for (const message of batch.messages) {
       const offset = Number(message.offset);
@@ -112,12 +211,39 @@ export class KafkaSource<V> {
       this.subscriber.next(record);
       if (this.state !== 'running') break;
     }
+    if (taken === batch.messages.length && this.state === 'running') {
+      // Everything handed over: what the client filtered out up to the batch's last offset (markers,
+      // aborted records) needs no work, so the committed position may pass it.
+      const last = batch.lastOffset ?? batch.messages.at(-1)?.offset;
+      if (last !== undefined && tracker.skipTo(Number(last), firstOffset ?? Number(last)) && !tracker.revoked) this.scheduleCommit();
+    }
     if (this.inFlight >= this.settings.maxInFlight && !this.paused && this.state === 'running') {
       this.paused = true;
       this.client.pause();
-      this.settings.onEvent?.({ type: 'paused', inFlight: this.inFlight });
+      this.emit({ type: 'paused', inFlight: this.inFlight });
     }
     return taken;
+  }
+
+  /**
+   * The partition's log changed under us: records at offsets this assignment already saw are new
+   * records. The old tracker is revoked (its in-flight records complete into nothing), a new one
+   * starts at the reset position, so every record there is processed and nothing is committed
+   * that was not completed.
+   */
+  private restartTracker(old: OffsetTracker, to: string | undefined): OffsetTracker {
+    old.revoked = true;
+    const fresh = new OffsetTracker(old.topic, old.partition);
+    fresh.highWatermark = old.highWatermark;
+    this.trackers.set(keyOf(old.topic, old.partition), fresh);
+    this.emit({
+      type: 'offset-reset',
+      topic: old.topic,
+      partition: old.partition,
+      from: old.next === undefined ? undefined : String(old.next),
+      to: to ?? 'unknown',
+    });
+    return fresh;
   }
 
   private record(topic: string, partition: number, message: FetchedMessage, tracker: OffsetTracker): KafkaRecord<V> {
@@ -159,7 +285,7 @@ export class KafkaSource<V> {
     if (this.paused && this.inFlight <= this.lowWater && this.state === 'running') {
       this.paused = false;
       this.client.resume();
-      this.settings.onEvent?.({ type: 'resumed', inFlight: this.inFlight });
+      this.emit({ type: 'resumed', inFlight: this.inFlight });
     }
     if (this.inFlight === 0) this.drainWaiter?.();
   }
@@ -169,7 +295,7 @@ export class KafkaSource<V> {
     // then stop emitting and committing until the new assignment is known.
     void this.commitNow();
     this.rebalancing = true;
-    this.settings.onEvent?.({ type: 'rebalancing' });
+    this.emit({ type: 'rebalancing' });
   }
 
   private onAssigned(assignment: readonly TopicPartition[], memberId: string): void {
@@ -189,7 +315,7 @@ export class KafkaSource<V> {
       }
     }
     this.rebalancing = false;
-    if (added.length > 0) this.settings.onEvent?.({ type: 'assigned', partitions: added });
+    if (added.length > 0) this.emit({ type: 'assigned', partitions: added });
     if ([...this.trackers.values()].some((t) => t.dirty())) this.scheduleCommit();
   }
 
@@ -204,21 +330,22 @@ export class KafkaSource<V> {
       this.trackers.delete(key);
       partitions.push({ topic: tracker.topic, partition: tracker.partition });
     }
-    this.settings.onEvent?.({ type: 'revoked', partitions });
+    this.emit({ type: 'revoked', partitions });
   }
 
   private onCrash(error: unknown, restarting: boolean): void {
-    this.settings.onEvent?.({ type: 'crashed', error, restarting });
+    this.emit({ type: 'crashed', error, restarting });
     if (restarting) {
       this.rebalancing = true;
       return;
     }
     const detail = error instanceof Error ? error.message : String(error);
-    this.fail(new RxmlError('KAFKA_ERROR', `consumer of ${this.settings.describe} failed: ${detail}`, { cause: error }));
+    // The client has left the group already (kafkajs disconnects before it reports a crash).
+    void this.fail(new RxmlError('KAFKA_ERROR', `consumer of ${this.settings.describe} failed: ${detail}`, { cause: error }), 'detached');
   }
 
   private scheduleCommit(): void {
-    if (this.commitTimer !== undefined || this.state === 'closed') return;
+    if (this.commitTimer !== undefined || this.state === 'closed' || this.state === 'failing') return;
     this.commitTimer = setTimeout(() => {
       this.commitTimer = undefined;
       void this.commitNow();
@@ -242,7 +369,7 @@ export class KafkaSource<V> {
         try {
           await this.client.commit(offsets);
         } catch (error) {
-          this.settings.onEvent?.({ type: 'commit-failed', error });
+          this.emit({ type: 'commit-failed', error });
           // A rebalance or a broker restart: the next assignment or completion commits again.
           if (this.state === 'running') setTimeout(() => this.scheduleCommit(), this.settings.commitIntervalMs * 5).unref();
           return;
@@ -251,7 +378,8 @@ export class KafkaSource<V> {
           const position = positions[i]!;
           if (t.committed === undefined || position > t.committed) t.committed = position;
         });
-        this.settings.onEvent?.({ type: 'committed', offsets });
+        this.emit({ type: 'committed', offsets });
+        this.reportLag(dirty);
       } while (this.commitAgain);
     })().finally(() => {
       this.committing = undefined;
@@ -285,7 +413,7 @@ export class KafkaSource<V> {
    * so only sends already in flight can still complete; wait for those while they make progress.
    */
   private async close(mode: 'drain' | 'unsubscribe'): Promise<void> {
-    if (this.state === 'closing' || this.state === 'closed') return;
+    if (this.state === 'closing' || this.state === 'closed' || this.state === 'failing') return;
     const wasRunning = this.state === 'running';
     this.state = 'closing';
     this.settings.signal?.removeEventListener('abort', this.onAbort);
@@ -298,8 +426,9 @@ export class KafkaSource<V> {
     await this.commitNow().catch(() => undefined);
     const drained = this.inFlight === 0;
     this.state = 'closed';
+    clearInterval(this.lagTimer);
     await this.client.stop().catch(() => undefined);
-    this.settings.onEvent?.({ type: 'closed', inFlight: this.inFlight, drained });
+    this.emit({ type: 'closed', inFlight: this.inFlight, drained });
     if (mode === 'drain') this.subscriber.complete();
   }
 
@@ -307,12 +436,52 @@ export class KafkaSource<V> {
     return this.state === 'closed';
   }
 
-  private fail(error: RxmlError): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
+  /**
+   * The consumer failed: stop emitting, give the records in flight a bounded time to complete
+   * (the sink is still writing them), commit the completed prefix — through the group when still
+   * a member, or `detached` (only if no other member owns the partitions now) after the client
+   * left it — then error the stream. Best effort: a commit that fails is reported, not retried.
+   */
+  private async fail(error: RxmlError, commit: 'member' | 'detached' | 'none'): Promise<void> {
+    if (this.state === 'closed' || this.state === 'failing') return;
+    const wasRunning = this.state === 'running' || this.startedOk;
+    this.state = 'failing';
     this.settings.signal?.removeEventListener('abort', this.onAbort);
     clearTimeout(this.commitTimer);
-    void this.client.stop().catch(() => undefined);
+    this.commitTimer = undefined;
+    clearInterval(this.lagTimer);
+    if (wasRunning && commit !== 'none') {
+      const deadline = Date.now() + Math.min(this.settings.drainTimeoutMs, FAIL_COMMIT_TIMEOUT_MS);
+      await this.waitDrained(Math.max(0, deadline - Date.now()), 1_000);
+      if (commit === 'detached') await this.client.stop().catch(() => undefined);
+      await this.commitBefore(deadline, commit);
+    }
+    this.state = 'closed';
+    await this.client.stop().catch(() => undefined);
+    this.emit({ type: 'closed', inFlight: this.inFlight, drained: this.inFlight === 0 });
     this.subscriber.error(error);
+  }
+
+  private async commitBefore(deadline: number, how: 'member' | 'detached'): Promise<void> {
+    await this.committing?.catch(() => undefined);
+    const dirty = [...this.trackers.values()].filter((t) => !t.revoked && t.dirty());
+    if (dirty.length === 0) return;
+    const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
+    const commit = how === 'member' || this.client.commitDetached === undefined ? this.client.commit(offsets) : this.client.commitDetached(offsets);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`commit did not finish within ${Math.max(0, deadline - Date.now())} ms`)), Math.max(1, deadline - Date.now()));
+    });
+    try {
+      await Promise.race([commit, timeout]);
+      for (const t of dirty) t.committed = t.committable;
+      this.emit({ type: 'committed', offsets });
+      this.reportLag(dirty);
+    } catch (commitError) {
+      this.emit({ type: 'commit-failed', error: commitError });
+    } finally {
+      clearTimeout(timer);
+      commit.catch(() => undefined);
+    }
   }
 }
