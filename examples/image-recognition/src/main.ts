@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { MultiBar, Presets } from 'cli-progress';
 import { from, lastValueFrom, tap } from 'rxjs';
-import { loadImageModel, type ImageModel } from '@rxml/core';
+import { loadImageModel, tfjsRuntime, type ImageModel } from '@rxml/core';
 import { runOnKafka, startBroker } from './kafka.js';
 import { describe, recognizeImages, type ImageMessage, type Mode } from './pipeline.js';
 
@@ -65,7 +65,8 @@ if ((mirror === undefined || mirror === '') && shared !== undefined && existsSyn
 const model: ImageModel = await loadImageModel('mobilenet_v1_0.75_224', {
   ...(args['cache-dir'] === undefined ? {} : { cacheDir: args['cache-dir'] }),
   ...(mirror === undefined ? {} : { mirror }),
-  runtime,
+  // @rxml/onnx (and through it onnxruntime-node) is loaded only when asked for.
+  runtime: runtime === 'onnx' ? (await import('@rxml/onnx')).onnxRuntime() : tfjsRuntime(),
 });
 
 try {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { EMPTY, NEVER, Subject, concat, from, interval, lastValueFrom, map, of, take, throwError, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateIris, loadIrisModel, predictIris, readIrisDataset, splitIrisDataset, type IrisInput, type Model } from '../src/index.js';
-import { SHARED, numTensors, observe } from './helpers.js';
+import { SHARED, numTensors, observe } from './support/helpers.js';
 
 let model: Model;
 beforeAll(async () => {

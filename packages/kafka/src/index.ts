@@ -1,5 +1,7 @@
 export { fromKafka, type FromKafkaBaseOptions, type FromKafkaOptions, type KafkaSourceEvent } from './from-kafka.js';
 export { toKafka, type Delivered, type ToKafkaOptions } from './to-kafka.js';
+export type { KafkaCompression } from './internal/compression.js';
+export type { ProducerLibrary } from './internal/producers.js';
 export type { KafkaRecord, KafkaHeaders, KafkaSourced } from './record.js';
 export {
   bytesDeserializer,
@@ -11,4 +13,6 @@ export {
 } from './deserialize.js';
 export type { KafkaConnectionOptions } from './options.js';
 export type { PartitionOffset, TopicPartition } from './internal/client.js';
-export { registerKafkaCodecs, type CompressionName, type KafkajsCodec } from './internal/codecs.js';
+export { registerKafkaCodecs, type KafkajsCodec } from './internal/codecs.js';
+export { kafkaConnectionFromEnv } from './env.js';
+export { consoleKafkaLogger, type KafkaLogger } from './internal/logger.js';

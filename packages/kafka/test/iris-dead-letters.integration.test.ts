@@ -4,7 +4,7 @@ import { logLevel } from 'kafkajs';
 import { from, lastValueFrom, map, tap, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka } from '../src/index.js';
-import { brokers, fresh, irisCsv, irisExamples } from './support.js';
+import { brokers, fresh, irisCsv, irisExamples } from './support/index.js';
 
 const TOTAL = 10_000;
 

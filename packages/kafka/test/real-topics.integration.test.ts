@@ -4,8 +4,8 @@ import { CompressionCodecs, CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { lastValueFrom, tap, toArray, type Subscription } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { fromKafka, registerKafkaCodecs, type KafkaRecord, type KafkaSourceEvent } from '../src/index.js';
-import { javaProduce, type JavaStep } from './java.js';
-import { brokers, fresh, until, untilCommittedTo } from './support.js';
+import { javaProduce, type JavaStep } from './support/java.js';
+import { brokers, fresh, until, untilCommittedTo } from './support/index.js';
 
 const admin = async <T>(use: (a: ReturnType<Kafka['admin']>) => Promise<T>): Promise<T> => {
   const a = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();

@@ -1,7 +1,7 @@
 import { committedOffsets, createTopics, endOffsets, produce, readTopic, topicExists } from '@rxml/kafka-testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { brokers, fresh, until } from './support.js';
+import { brokers, fresh, until } from './support/index.js';
 
 // The testkit's helpers, against the broker the global setup started with `startKafka()` (its
 // `restart()` is exercised by broker-restart.integration.test.ts).

@@ -1,7 +1,8 @@
 /**
  * The seam between rxml and a Kafka client library. `fromKafka`/`toKafka` only talk to these
- * interfaces; `kafkajs-client.ts` implements them on kafkajs. Another client (e.g. one that speaks
- * KIP-848) can replace it without changing the public API.
+ * interfaces; `kafkajs-client.ts` implements them on kafkajs, `platformatic-producer.ts` the producer
+ * on `@platformatic/kafka`, and `producers.ts` picks the producer. Another client (e.g. one that
+ * speaks KIP-848) can replace one without changing the public API.
  */
 
 /** Header values as Kafka clients deliver them. */
@@ -86,13 +87,27 @@ export interface OutgoingMessage {
   readonly topic: string;
   readonly key: Buffer | string | null;
   readonly value: Buffer | string | null;
-  readonly headers: Readonly<Record<string, Buffer | string>>;
+  readonly headers: OutgoingMessageHeaders;
 }
 
+export interface OutgoingMessageHeaders {
+  readonly [name: string]: Buffer | string;
+}
+
+/**
+ * A producer client. `send` may be called again before an earlier call settled (pipelined sends);
+ * the client must then put the messages of the earlier call on the wire first, so per-partition
+ * order follows call order when no send fails.
+ */
 export interface ProducerClient {
   connect(): Promise<void>;
-  /** Sends all messages in as few requests as possible and resolves when every one is acked by all in-sync replicas. */
+  /**
+   * Sends all messages in as few requests as possible and resolves when every one is acked by all
+   * in-sync replicas. `headers` objects may be shared between messages and must not be changed.
+   */
   send(messages: readonly OutgoingMessage[]): Promise<void>;
+  /** Whether repeating a failed `send` can help (connection loss, leader change, timeouts). */
+  isRetriable(error: unknown): boolean;
   disconnect(): Promise<void>;
 }
 

@@ -89,23 +89,3 @@ export function registerKafkaCodecs(
   codecs[types.LZ4] = lz4();
   codecs[types.ZSTD] = zstd();
 }
-
-/** Codec names as Kafka's `compression.type` spells them. */
-export type CompressionName = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
-
-/** The kafkajs codec id of a `compression.type` name (or a kafkajs id as it is). */
-export function compressionId(compression: CompressionName | number): number {
-  if (typeof compression === 'number') return compression;
-  switch (compression) {
-    case 'none':
-      return CompressionTypes.None;
-    case 'gzip':
-      return CompressionTypes.GZIP;
-    case 'snappy':
-      return CompressionTypes.Snappy;
-    case 'lz4':
-      return CompressionTypes.LZ4;
-    case 'zstd':
-      return CompressionTypes.ZSTD;
-  }
-}

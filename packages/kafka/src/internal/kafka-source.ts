@@ -1,4 +1,4 @@
-import { CHANNELS, guardCallback, hasSubscribers, publish, RxmlError, withInputError, type SourceMessage } from '@rxml/core/contract';
+import { CHANNELS, hasSubscribers, publish, RxmlError, withInputError } from '@rxml/core/contract';
 import type { Subscriber } from 'rxjs';
 import type { Deserializer } from '../deserialize.js';
 import type { KafkaRecord } from '../record.js';
@@ -10,8 +10,8 @@ export type KafkaSourceEvent =
   | { readonly type: 'assigned'; readonly partitions: readonly TopicPartition[] }
   | { readonly type: 'revoked'; readonly partitions: readonly TopicPartition[] }
   | { readonly type: 'rebalancing' }
-  | { readonly type: 'paused'; readonly inFlight: number }
-  | { readonly type: 'resumed'; readonly inFlight: number }
+  | { readonly type: 'paused'; readonly inFlight: number; readonly inFlightBytes: number }
+  | { readonly type: 'resumed'; readonly inFlight: number; readonly inFlightBytes: number }
   | { readonly type: 'committed'; readonly offsets: readonly PartitionOffset[] }
   | { readonly type: 'commit-failed'; readonly error: unknown }
   | { readonly type: 'crashed'; readonly error: unknown; readonly restarting: boolean }
@@ -28,7 +28,7 @@ export type KafkaSourceEvent =
       readonly to: string;
     }
   | {
-      /** Per partition, at every commit and every few seconds: `endOffset` − `committed`. */
+      /** Per partition, at every commit and every `lagIntervalMs`: `endOffset` − `committed`. */
       readonly type: 'lag';
       readonly topic: string;
       readonly partition: number;
@@ -39,14 +39,17 @@ export type KafkaSourceEvent =
   | { readonly type: 'closed'; readonly inFlight: number; readonly drained: boolean };
 
 export interface KafkaSourceSettings<V> {
+  /** Most records emitted but not completed (Infinity: no count cap). */
   readonly maxInFlight: number;
+  /** Most bytes (see `recordBytes`) emitted but not completed. */
+  readonly maxInFlightBytes: number;
   readonly deserialize: Deserializer<V>;
   readonly maxMessageBytes: number;
   readonly commitIntervalMs: number;
   readonly drainTimeoutMs: number;
   readonly describe: string;
-  /** Consumer group, for the `rxml:source` channel. */
-  readonly groupId?: string;
+  /** The consumer group, for the `rxml:source` channel. */
+  readonly group: string;
   /** How often lag is reported besides at commits, ms. Default 5000. */
   readonly lagIntervalMs?: number;
   readonly signal: AbortSignal | undefined;
@@ -55,22 +58,32 @@ export interface KafkaSourceSettings<V> {
 
 const NO_HEADERS: RawHeaders = Object.freeze({});
 
-const keyOf = (topic: string, partition: number): string => `${partition}\u0000${topic}`;
+/**
+ * What one record in flight costs beyond its key and value bytes: the fetched message, the
+ * `KafkaRecord`, the deserialized value, the predict result and the output message (measured
+ * roughly with heap snapshots of the Iris pipeline: 400–700 B per 100 B record).
+ */
+export const RECORD_OVERHEAD_BYTES = 512;
 
-const asRxmlError = (error: unknown): RxmlError =>
-  error instanceof RxmlError ? error : new RxmlError('KAFKA_ERROR', error instanceof Error ? error.message : String(error), { cause: error });
+/** Bytes a record counts against `maxInFlightBytes`. */
+export function recordBytes(message: FetchedMessage): number {
+  return RECORD_OVERHEAD_BYTES + (message.value?.length ?? 0) + (message.key?.length ?? 0);
+}
+
+const keyOf = (topic: string, partition: number): string => `${partition}\u0000${topic}`;
 
 /** Longest a failing source waits for in-flight records and its last commit, ms (bounded by `drainTimeoutMs`). */
 const FAIL_COMMIT_TIMEOUT_MS = 10_000;
 
 /**
  * One subscription of `fromKafka`: hands fetched records to the subscriber, counts the ones not yet
- * completed (pausing the consumer at `maxInFlight`), commits each partition's completed prefix, and
+ * completed (pausing the consumer at `maxInFlightBytes` or `maxInFlight`), commits each partition's completed prefix, and
  * follows the group's assignments so nothing is emitted or committed for a partition it lost.
  */
 export class KafkaSource<V> {
   private readonly trackers = new Map<string, OffsetTracker>();
   private inFlight = 0;
+  private inFlightBytes = 0;
   private paused = false;
   private rebalancing = true;
   private memberId: string | undefined;
@@ -78,8 +91,6 @@ export class KafkaSource<V> {
   /** Partitions whose fetch position the client reset; their next batch starts a new tracker. */
   private readonly resets = new Set<string>();
   private lagTimer: NodeJS.Timeout | undefined;
-  private readonly onEvent: (event: KafkaSourceEvent) => void;
-  private readonly reportEvents: boolean;
   private started: Promise<void> = Promise.resolve();
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
@@ -88,6 +99,7 @@ export class KafkaSource<V> {
   private startedOk = false;
   private drainWaiter: (() => void) | undefined;
   private readonly lowWater: number;
+  private readonly lowWaterBytes: number;
   private readonly onAbort = (): void => void this.close('drain');
 
   constructor(
@@ -98,59 +110,7 @@ export class KafkaSource<V> {
     // Resume early: kafkajs sleeps `maxWaitTimeInMs` while every partition is paused, and the records
     // still in flight must cover that sleep or the model starves.
     this.lowWater = Math.floor(settings.maxInFlight * 0.75);
-    this.onEvent = guardCallback('onEvent', settings.onEvent);
-    this.reportEvents = settings.onEvent !== undefined;
-  }
-
-  /** To `onEvent` (guarded: a throw is reported on `rxml:callback:error` and ignored) and `rxml:source`. */
-  private emit(event: KafkaSourceEvent | (() => KafkaSourceEvent)): void {
-    const channel = hasSubscribers(CHANNELS.source);
-    if (!this.reportEvents && !channel) return;
-    const e = typeof event === 'function' ? event() : event;
-    if (this.reportEvents) this.onEvent(e);
-    if (channel) for (const message of this.messagesOf(e)) publish(CHANNELS.source, message);
-  }
-
-  /** `rxml:source` payloads of an event: one per partition where it concerns partitions. */
-  private messagesOf(e: KafkaSourceEvent): SourceMessage[] {
-    const base = { source: 'kafka', type: e.type, ...(this.settings.groupId === undefined ? {} : { group: this.settings.groupId }) };
-    switch (e.type) {
-      case 'assigned':
-      case 'revoked':
-        return e.partitions.map((p) => ({ ...base, topic: p.topic, partition: p.partition }));
-      case 'committed':
-        return e.offsets.map((o) => ({ ...base, topic: o.topic, partition: o.partition, offset: o.offset }));
-      case 'lag':
-        return [{ ...base, topic: e.topic, partition: e.partition, offset: e.committed, lag: e.lag }];
-      case 'offset-reset':
-        return [{ ...base, topic: e.topic, partition: e.partition, offset: e.to }];
-      case 'paused':
-      case 'resumed':
-        return [{ ...base, count: e.inFlight }];
-      case 'closed':
-        return [{ ...base, count: e.inFlight }];
-      case 'commit-failed':
-      case 'crashed':
-        return [{ ...base, error: asRxmlError(e.error) }];
-      case 'rebalancing':
-        return [base];
-    }
-  }
-
-  private reportLag(trackers: Iterable<OffsetTracker>): void {
-    if (!this.reportEvents && !hasSubscribers(CHANNELS.source)) return;
-    for (const t of trackers) {
-      const lag = t.lag();
-      if (lag === undefined || t.revoked) continue;
-      this.emit({
-        type: 'lag',
-        topic: t.topic,
-        partition: t.partition,
-        endOffset: String(t.highWatermark),
-        committed: String(t.committed ?? t.base),
-        lag,
-      });
-    }
+    this.lowWaterBytes = Math.floor(settings.maxInFlightBytes * 0.75);
   }
 
   start(): void {
@@ -171,7 +131,7 @@ export class KafkaSource<V> {
       .then(() => {
         this.startedOk = true;
         if (this.state === 'starting') this.state = 'running';
-        this.lagTimer = setInterval(() => this.reportLag(this.trackers.values()), this.settings.lagIntervalMs ?? 5_000);
+        this.lagTimer = setInterval(() => this.reportLag(this.trackers.values(), true), this.settings.lagIntervalMs ?? 5_000);
         this.lagTimer.unref();
       });
     this.started.catch((error: unknown) => {
@@ -197,6 +157,8 @@ export class KafkaSource<V> {
       tracker = this.restartTracker(tracker, first?.offset ?? batch.lastOffset);
     }
     let taken = 0;
+    let emitted = 0;
+    const { maxInFlight, maxInFlightBytes } = this.settings;
     for (const message of batch.messages) {
       const offset = Number(message.offset);
       if (tracker.next !== undefined && offset < tracker.next) {
@@ -204,10 +166,13 @@ export class KafkaSource<V> {
         taken++;
         continue;
       }
-      if (this.inFlight >= this.settings.maxInFlight) break;
-      const record = this.record(batch.topic, batch.partition, message, tracker);
+      if (this.inFlight >= maxInFlight || this.inFlightBytes >= maxInFlightBytes) break;
+      const bytes = recordBytes(message);
+      const record = this.record(batch.topic, batch.partition, message, offset, bytes, tracker);
       this.inFlight++;
+      this.inFlightBytes += bytes;
       taken++;
+      emitted++;
       this.subscriber.next(record);
       if (this.state !== 'running') break;
     }
@@ -217,12 +182,23 @@ export class KafkaSource<V> {
       const last = batch.lastOffset ?? batch.messages.at(-1)?.offset;
       if (last !== undefined && tracker.skipTo(Number(last), firstOffset ?? Number(last)) && !tracker.revoked) this.scheduleCommit();
     }
-    if (this.inFlight >= this.settings.maxInFlight && !this.paused && this.state === 'running') {
+    if (hasSubscribers(CHANNELS.source)) this.publishFetch(batch, tracker, emitted);
+    if ((this.inFlight >= maxInFlight || this.inFlightBytes >= maxInFlightBytes) && !this.paused && this.state === 'running') {
       this.paused = true;
       this.client.pause();
-      this.emit({ type: 'paused', inFlight: this.inFlight });
+      this.settings.onEvent?.({ type: 'paused', inFlight: this.inFlight, inFlightBytes: this.inFlightBytes });
     }
     return taken;
+  }
+
+  /** `rxml:source`: the records emitted from this batch, and the partition's lag (end offset − committed). */
+  private publishFetch(batch: FetchedBatch, tracker: OffsetTracker, emitted: number): void {
+    const { topic, partition } = batch;
+    const group = this.settings.group;
+    if (emitted > 0) publish(CHANNELS.source, { source: 'kafka', type: 'fetch', group, topic, partition, count: emitted });
+    const lag = tracker.lag();
+    if (lag === undefined) return;
+    publish(CHANNELS.source, { source: 'kafka', type: 'lag', group, topic, partition, lag, offset: String(tracker.committed ?? tracker.base) });
   }
 
   /**
@@ -236,7 +212,7 @@ export class KafkaSource<V> {
     const fresh = new OffsetTracker(old.topic, old.partition);
     fresh.highWatermark = old.highWatermark;
     this.trackers.set(keyOf(old.topic, old.partition), fresh);
-    this.emit({
+    this.settings.onEvent?.({
       type: 'offset-reset',
       topic: old.topic,
       partition: old.partition,
@@ -246,8 +222,25 @@ export class KafkaSource<V> {
     return fresh;
   }
 
-  private record(topic: string, partition: number, message: FetchedMessage, tracker: OffsetTracker): KafkaRecord<V> {
-    const done = tracker.add(Number(message.offset));
+  /**
+   * `lag` events (to `onEvent`; with `channel`, also on `rxml:source`, which otherwise gets lag at
+   * fetches and commits) for partitions whose end offset and position are known.
+   */
+  private reportLag(trackers: Iterable<OffsetTracker>, channel: boolean): void {
+    const publishing = channel && hasSubscribers(CHANNELS.source);
+    if (this.settings.onEvent === undefined && !publishing) return;
+    for (const t of trackers) {
+      const lag = t.lag();
+      if (lag === undefined || t.revoked) continue;
+      const committed = String(t.committed ?? t.base);
+      if (publishing) publish(CHANNELS.source, { source: 'kafka', type: 'lag', group: this.settings.group, topic: t.topic, partition: t.partition, lag, offset: committed });
+      this.settings.onEvent?.({ type: 'lag', topic: t.topic, partition: t.partition, endOffset: String(t.highWatermark), committed, lag });
+    }
+  }
+
+  private record(topic: string, partition: number, message: FetchedMessage, offset: number, bytes: number, tracker: OffsetTracker): KafkaRecord<V> {
+    const done = tracker.add(offset);
+    const emittedAt = performance.now();
     const headers = message.headers ?? NO_HEADERS;
     let value: V | undefined;
     let error: RxmlError | undefined;
@@ -272,20 +265,25 @@ export class KafkaSource<V> {
       headers,
       timestamp: Number(message.timestamp),
       complete: () => {
-        if (done()) this.completed(tracker);
+        if (!done()) return;
+        if (hasSubscribers(CHANNELS.source)) {
+          publish(CHANNELS.source, { source: 'kafka', type: 'completed', group: this.settings.group, topic, partition, count: 1, durationMs: performance.now() - emittedAt });
+        }
+        this.completed(tracker, bytes);
       },
     };
     return error === undefined ? record : withInputError(record, error);
   }
 
-  private completed(tracker: OffsetTracker): void {
+  private completed(tracker: OffsetTracker, bytes: number): void {
     this.inFlight--;
+    this.inFlightBytes -= bytes;
     this.lastCompletionAt = Date.now();
     if (!tracker.revoked && tracker.dirty()) this.scheduleCommit();
-    if (this.paused && this.inFlight <= this.lowWater && this.state === 'running') {
+    if (this.paused && this.inFlight <= this.lowWater && this.inFlightBytes <= this.lowWaterBytes && this.state === 'running') {
       this.paused = false;
       this.client.resume();
-      this.emit({ type: 'resumed', inFlight: this.inFlight });
+      this.settings.onEvent?.({ type: 'resumed', inFlight: this.inFlight, inFlightBytes: this.inFlightBytes });
     }
     if (this.inFlight === 0) this.drainWaiter?.();
   }
@@ -295,7 +293,7 @@ export class KafkaSource<V> {
     // then stop emitting and committing until the new assignment is known.
     void this.commitNow();
     this.rebalancing = true;
-    this.emit({ type: 'rebalancing' });
+    this.settings.onEvent?.({ type: 'rebalancing' });
   }
 
   private onAssigned(assignment: readonly TopicPartition[], memberId: string): void {
@@ -315,7 +313,7 @@ export class KafkaSource<V> {
       }
     }
     this.rebalancing = false;
-    if (added.length > 0) this.emit({ type: 'assigned', partitions: added });
+    if (added.length > 0) this.settings.onEvent?.({ type: 'assigned', partitions: added });
     if ([...this.trackers.values()].some((t) => t.dirty())) this.scheduleCommit();
   }
 
@@ -330,11 +328,12 @@ export class KafkaSource<V> {
       this.trackers.delete(key);
       partitions.push({ topic: tracker.topic, partition: tracker.partition });
     }
-    this.emit({ type: 'revoked', partitions });
+    this.settings.onEvent?.({ type: 'revoked', partitions });
   }
 
   private onCrash(error: unknown, restarting: boolean): void {
-    this.emit({ type: 'crashed', error, restarting });
+    if (this.state === 'failing' || this.state === 'closed') return;
+    this.settings.onEvent?.({ type: 'crashed', error, restarting });
     if (restarting) {
       this.rebalancing = true;
       return;
@@ -366,10 +365,11 @@ export class KafkaSource<V> {
         if (dirty.length === 0) return;
         const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
         const positions = dirty.map((t) => t.committable);
+        const commitStarted = performance.now();
         try {
           await this.client.commit(offsets);
         } catch (error) {
-          this.emit({ type: 'commit-failed', error });
+          this.settings.onEvent?.({ type: 'commit-failed', error });
           // A rebalance or a broker restart: the next assignment or completion commits again.
           if (this.state === 'running') setTimeout(() => this.scheduleCommit(), this.settings.commitIntervalMs * 5).unref();
           return;
@@ -378,13 +378,26 @@ export class KafkaSource<V> {
           const position = positions[i]!;
           if (t.committed === undefined || position > t.committed) t.committed = position;
         });
-        this.emit({ type: 'committed', offsets });
-        this.reportLag(dirty);
+        if (hasSubscribers(CHANNELS.source)) this.publishCommitted(dirty, performance.now() - commitStarted);
+        this.settings.onEvent?.({ type: 'committed', offsets });
+        this.reportLag(dirty, false);
       } while (this.commitAgain);
     })().finally(() => {
       this.committing = undefined;
     });
     return this.committing;
+  }
+
+  /** `rxml:source`: each partition's new committed offset, the commit's duration, and the lag it leaves. */
+  private publishCommitted(trackers: readonly OffsetTracker[], durationMs: number): void {
+    const group = this.settings.group;
+    for (const t of trackers) {
+      if (t.committed === undefined) continue;
+      const { topic, partition } = t;
+      publish(CHANNELS.source, { source: 'kafka', type: 'committed', group, topic, partition, offset: String(t.committed), durationMs });
+      const lag = t.lag();
+      if (lag !== undefined) publish(CHANNELS.source, { source: 'kafka', type: 'lag', group, topic, partition, lag, offset: String(t.committed) });
+    }
   }
 
   private waitDrained(timeoutMs: number, idleMs: number | undefined): Promise<void> {
@@ -428,7 +441,7 @@ export class KafkaSource<V> {
     this.state = 'closed';
     clearInterval(this.lagTimer);
     await this.client.stop().catch(() => undefined);
-    this.emit({ type: 'closed', inFlight: this.inFlight, drained });
+    this.settings.onEvent?.({ type: 'closed', inFlight: this.inFlight, drained });
     if (mode === 'drain') this.subscriber.complete();
   }
 
@@ -458,7 +471,8 @@ export class KafkaSource<V> {
     }
     this.state = 'closed';
     await this.client.stop().catch(() => undefined);
-    this.emit({ type: 'closed', inFlight: this.inFlight, drained: this.inFlight === 0 });
+    this.settings.onEvent?.({ type: 'closed', inFlight: this.inFlight, drained: this.inFlight === 0 });
+    publish(CHANNELS.source, { source: 'kafka', type: 'failed', group: this.settings.group, error });
     this.subscriber.error(error);
   }
 
@@ -467,18 +481,20 @@ export class KafkaSource<V> {
     const dirty = [...this.trackers.values()].filter((t) => !t.revoked && t.dirty());
     if (dirty.length === 0) return;
     const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
+    const started = performance.now();
     const commit = how === 'member' || this.client.commitDetached === undefined ? this.client.commit(offsets) : this.client.commitDetached(offsets);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`commit did not finish within ${Math.max(0, deadline - Date.now())} ms`)), Math.max(1, deadline - Date.now()));
+      timer = setTimeout(() => reject(new Error('commit did not finish in time')), Math.max(1, deadline - Date.now()));
     });
     try {
       await Promise.race([commit, timeout]);
       for (const t of dirty) t.committed = t.committable;
-      this.emit({ type: 'committed', offsets });
-      this.reportLag(dirty);
+      if (hasSubscribers(CHANNELS.source)) this.publishCommitted(dirty, performance.now() - started);
+      this.settings.onEvent?.({ type: 'committed', offsets });
+      this.reportLag(dirty, false);
     } catch (commitError) {
-      this.emit({ type: 'commit-failed', error: commitError });
+      this.settings.onEvent?.({ type: 'commit-failed', error: commitError });
     } finally {
       clearTimeout(timer);
       commit.catch(() => undefined);

@@ -1,10 +1,7 @@
-import { Kafka, logLevel, Partitioners, type Consumer, type ConsumerConfig, type LogEntry, type Producer } from 'kafkajs';
-import { createRequire } from 'node:module';
-import { registerKafkaCodecs } from './codecs.js';
-
-// kafkajs' default log output (not re-exported by its index; the package has no exports map).
-const PrettyConsoleLogger = createRequire(import.meta.url)('kafkajs/src/loggers/console') as (level: logLevel) => (entry: LogEntry) => void;
+import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type Message, type Producer } from 'kafkajs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
+import type { LogGate } from './logger.js';
+import { RxmlError } from '@rxml/core/contract';
 import type {
   ConsumerClient,
   ConsumerHandlers,
@@ -13,25 +10,15 @@ import type {
   ProducerClient,
   TopicPartition,
 } from './client.js';
+import { registerKafkaCodecs } from './codecs.js';
+import { compressionId, type KafkaCompression } from './compression.js';
 
-function kafkaOf(options: KafkaConnectionOptions, onLog?: (entry: LogEntry) => void): Kafka {
+/** The client to use and the switch that silences its logs once its owner has stopped. */
+function kafkaOf(options: KafkaConnectionOptions, watch?: LogGate['watch']): { kafka: Kafka; gate: LogGate } {
   // snappy, lz4 and zstd on the kafkajs module this package imports (kafkajs has gzip only).
   registerKafkaCodecs();
-  if (options.kafka !== undefined) return options.kafka;
-  const config = kafkaConfig(options);
-  if (onLog === undefined) return new Kafka(config);
-  // Watch kafkajs' own log for what it reports nowhere else (an offset reset), at ERROR level or
-  // finer, and pass on only what the user's level lets through.
-  const userLevel = config.logLevel ?? logLevel.INFO;
-  const console = PrettyConsoleLogger(userLevel);
-  return new Kafka({
-    ...config,
-    logLevel: Math.max(userLevel, logLevel.ERROR),
-    logCreator: () => (entry) => {
-      onLog(entry);
-      if (entry.level <= userLevel && userLevel !== logLevel.NOTHING) console(entry);
-    },
-  });
+  const gate: LogGate = watch === undefined ? { closed: false } : { closed: false, watch };
+  return { kafka: options.kafka ?? new Kafka(kafkaConfig(options, gate)), gate };
 }
 
 export interface KafkajsConsumerSettings {
@@ -39,6 +26,10 @@ export interface KafkajsConsumerSettings {
   readonly topics: readonly string[];
   readonly fromBeginning: boolean;
   readonly consumer: Omit<ConsumerConfig, 'groupId'>;
+  /** Longest wait for a missing input topic to appear before failing, ms (0: fail at once). */
+  readonly topicWaitMs: number;
+  /** Told once when a topic is missing and is being waited for. */
+  readonly onWaitingForTopic?: (topics: readonly string[]) => void;
   /**
    * How long the seam keeps restarting a consumer that kafkajs gave up on after a connection loss
    * (e.g. `KafkaJSGroupCoordinatorNotFound`, which kafkajs treats as fatal), ms. Default 60000.
@@ -74,10 +65,40 @@ const TRANSIENT_PROTOCOL_ERRORS = new Set([
   'ILLEGAL_GENERATION',
 ]);
 
+/**
+ * Waits until every topic in `topics` exists (someone creates it, or a producer's auto-creation does),
+ * polling the metadata once a second, up to `waitMs`.
+ * @throws RxmlError KAFKA_ERROR naming the missing topics once `waitMs` has passed.
+ */
+async function awaitTopics(kafka: Kafka, topics: readonly string[], waitMs: number, onWaiting?: (topics: readonly string[]) => void): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + waitMs;
+    let told = false;
+    for (;;) {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      if (Date.now() >= deadline) {
+        throw new RxmlError('KAFKA_ERROR', `input topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} did not appear within ${Math.round(waitMs / 1000)} s (fromKafka option topicWaitMs): create ${missing.length > 1 ? 'them' : 'it'} or check the name`);
+      }
+      if (!told) {
+        told = true;
+        onWaiting?.(missing);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, Math.max(0, deadline - Date.now()))));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** `ConsumerClient` on kafkajs: eachBatch without auto-resolve and without auto-commit. */
 export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: KafkajsConsumerSettings): ConsumerClient {
   let handlers: ConsumerHandlers | undefined;
-  const kafka = kafkaOf(connection, (entry) => {
+  // kafkajs reports an OFFSET_OUT_OF_RANGE reset only in its log: watch for it there.
+  const { kafka, gate } = kafkaOf(connection, (entry) => {
     const log = entry.log as { message?: unknown; topic?: unknown; partition?: unknown; groupId?: unknown };
     if (log.message === OFFSET_RESET_LOG && log.groupId === settings.groupId && typeof log.topic === 'string' && typeof log.partition === 'number') {
       handlers?.onOffsetReset?.({ topic: log.topic, partition: log.partition });
@@ -125,13 +146,13 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
           await consumer.connect();
           await run(h);
         } catch (error) {
-          if (!stopped) crash(h, error instanceof Error ? error : new Error(String(error)));
+          if (!stopped) crash(h, error instanceof Error ? error : new Error(String(error)), false);
         }
       })();
     }, delay).unref();
   };
 
-  const crash = (h: ConsumerHandlers, error: Error, kafkajsRestarts = false): void => {
+  const crash = (h: ConsumerHandlers, error: Error, kafkajsRestarts: boolean): void => {
     if (kafkajsRestarts) return h.onCrash(error, true);
     const now = Date.now();
     crashedSince ??= now;
@@ -165,6 +186,7 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         }),
         consumer.on(consumer.events.CRASH, ({ payload }) => crash(h, payload.error, payload.restart)),
       );
+      await awaitTopics(kafka, settings.topics, settings.topicWaitMs, settings.onWaitingForTopic);
       await consumer.connect();
       await consumer.subscribe({ topics: [...settings.topics], fromBeginning: settings.fromBeginning });
       await run(h);
@@ -196,38 +218,57 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
     async stop(): Promise<void> {
       stopped = true;
       for (const remove of removers.splice(0)) remove();
-      await consumer.disconnect();
+      try {
+        await consumer.disconnect();
+      } finally {
+        gate.closed = true;
+      }
     },
   };
 }
 
 export interface KafkajsProducerSettings {
-  /** kafkajs compression codec id (`CompressionTypes`). */
-  readonly compression?: number;
+  /** Record-batch compression. Default none. */
+  readonly compression?: KafkaCompression;
 }
 
 /** `ProducerClient` on kafkajs: one `sendBatch` per call, acks from all in-sync replicas. */
 export function kafkajsProducer(connection: KafkaConnectionOptions, settings: KafkajsProducerSettings = {}): ProducerClient {
-  const producer: Producer = kafkaOf(connection).producer({
+  const { kafka, gate } = kafkaOf(connection);
+  const producer: Producer = kafka.producer({
     allowAutoTopicCreation: true,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
+  const compression = settings.compression === undefined || settings.compression === 'none' ? undefined : compressionId(settings.compression);
   return {
     connect: () => producer.connect(),
     async send(messages: readonly OutgoingMessage[]): Promise<void> {
-      const byTopic = new Map<string, { key: Buffer | string | null; value: Buffer | string | null; headers: Record<string, Buffer | string> }[]>();
-      for (const m of messages) {
-        let list = byTopic.get(m.topic);
-        if (list === undefined) byTopic.set(m.topic, (list = []));
-        list.push({ key: m.key, value: m.value, headers: { ...m.headers } });
+      // kafkajs reads key, value and headers (and ignores `topic`), so the messages go as they are:
+      // no per-message copy. Usually all go to one topic.
+      const first = messages[0];
+      if (first === undefined) return;
+      let topicMessages: { topic: string; messages: Message[] }[];
+      if (messages.every((m) => m.topic === first.topic)) {
+        topicMessages = [{ topic: first.topic, messages: messages as unknown as Message[] }];
+      } else {
+        const byTopic = new Map<string, Message[]>();
+        for (const m of messages) {
+          let list = byTopic.get(m.topic);
+          if (list === undefined) byTopic.set(m.topic, (list = []));
+          list.push(m);
+        }
+        topicMessages = [...byTopic].map(([topic, list]) => ({ topic, messages: list }));
       }
-      await producer.sendBatch({
-        acks: -1,
-        ...(settings.compression === undefined ? {} : { compression: settings.compression }),
-        topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
-      });
+      await producer.sendBatch({ acks: -1, ...(compression === undefined ? {} : { compression }), topicMessages });
     },
-    disconnect: () => producer.disconnect(),
+    isRetriable: isRetriableKafkaError,
+    async disconnect(): Promise<void> {
+      try {
+        await producer.disconnect();
+      } finally {
+        gate.closed = true;
+      }
+    },
   };
 }
 

@@ -1,11 +1,22 @@
+import type { SchedulerLike, Subscription } from 'rxjs';
+
 export interface BatchOptions {
-  /** Most records in one model call. Default 32. */
+  /** Most records in one model call; a positive integer. Default 32. */
   readonly size?: number;
   /**
-   * Longest a record waits for its batch to fill, from the first record of the batch, in ms.
+   * Longest a record waits for its batch to fill, from the first record of the batch, in ms (>= 0).
    * Default 5. While every model call slot is busy, the batch keeps filling up to `size`.
    */
   readonly maxLatencyMs?: number;
+}
+
+export interface BatcherConfig {
+  readonly size: number;
+  readonly maxLatencyMs: number;
+  /** Batches running at once. */
+  readonly concurrency: number;
+  /** Runs the latency timer. */
+  readonly scheduler: SchedulerLike;
 }
 
 export interface Batcher<E> {
@@ -19,29 +30,24 @@ export interface Batcher<E> {
 }
 
 /**
- * Groups entries into batches of at most `size`, sealing a partial batch when `maxLatencyMs` has
- * passed since its first entry, and runs at most `concurrency` batches at once. A batch whose time is
- * up but finds every slot busy keeps growing until a slot frees: a slow model gets bigger batches,
- * not a growing queue of small ones.
+ * Stage 2, batcher: groups entries into batches of at most `size`, sealing a partial batch when
+ * `maxLatencyMs` has passed since its first entry (a timer on `scheduler`), and runs at most
+ * `concurrency` batches at once. A batch whose time is up but finds every slot busy keeps growing
+ * until a slot frees: a slow model gets bigger batches, not a growing queue of small ones. `run`
+ * calls `done` once when the batch has settled (possibly synchronously); then `afterRun` is called.
  */
-export function createBatcher<E>(
-  options: BatchOptions,
-  concurrency: number,
-  run: (batch: readonly E[]) => Promise<void>,
-  afterRun: () => void,
-): Batcher<E> {
-  const size = Math.max(1, Math.floor(options.size ?? 32));
-  const maxLatencyMs = Math.max(0, options.maxLatencyMs ?? 5);
+export function createBatcher<E>(config: BatcherConfig, run: (batch: readonly E[], done: () => void) => void, afterRun: () => void): Batcher<E> {
+  const { size, maxLatencyMs, concurrency, scheduler } = config;
   let pending: E[] = [];
   const sealed: E[][] = [];
   let running = 0;
   let due = false;
   let ended = false;
   let closed = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: Subscription | undefined;
 
   const clearTimer = (): void => {
-    if (timer !== undefined) clearTimeout(timer);
+    timer?.unsubscribe();
     timer = undefined;
   };
 
@@ -56,7 +62,10 @@ export function createBatcher<E>(
         clearTimer();
       }
       running++;
-      void run(batch).finally(() => {
+      let finished = false;
+      run(batch, () => {
+        if (finished) return;
+        finished = true;
         running--;
         dispatch();
         afterRun();
@@ -74,7 +83,7 @@ export function createBatcher<E>(
         due = false;
         clearTimer();
       } else if (pending.length === 1 && !ended) {
-        timer = setTimeout(() => {
+        timer = scheduler.schedule(() => {
           timer = undefined;
           due = true;
           dispatch();

@@ -1,5 +1,5 @@
 /**
- * Puts results back in input order (or passes them straight through when unordered) and counts the
+ * Stage 5, sequencer: puts results back in input order (or passes them straight through when unordered) and counts the
  * records that entered but have not been emitted — the number backpressure is measured in.
  */
 export interface Sequencer<T> {

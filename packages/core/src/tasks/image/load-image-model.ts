@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { RxmlError, toRxmlError } from '../../contract/errors.js';
+import { RxmlError, invalidConfig, toRxmlError } from '../../contract/errors.js';
 import type { Model } from '../../contract/model.js';
 import { IMAGE_MODEL_CATALOG, type Normalization } from './catalog.js';
 import { ensureCachedModel, type ModelCacheOptions } from './model-cache.js';
 import { loadModel, type LoadModelOptions } from '../../formats/tfjs/load-model.js';
+import type { Runtime } from '../../runtimes/runtime.js';
 
 /** A loaded image classifier: the runtime-neutral model plus what `predictImage` needs to feed it. */
 export interface ImageModel {
@@ -30,12 +31,11 @@ export interface ImageModelSpec {
 
 export interface LoadImageModelOptions extends ModelCacheOptions {
   /**
-   * Which engine runs the model: `'tfjs'` (default, the active tfjs backend) or `'onnx'` (the
-   * LayersModel converted and run on ONNX Runtime; needs the optional peer `onnxruntime-node`).
+   * Which engine runs the model, as a value: `tfjsRuntime()` (default, the active tfjs backend) or
+   * e.g. `onnxRuntime({ intraOpThreads })` from `@rxml/onnx` (the LayersModel converted and run on
+   * ONNX Runtime).
    */
-  readonly runtime?: LoadModelOptions['runtime'];
-  /** ONNX Runtime session options (threads, …) for `runtime: 'onnx'`. */
-  readonly onnx?: LoadModelOptions['onnx'];
+  readonly runtime?: Runtime;
 }
 
 /**
@@ -72,10 +72,10 @@ async function assemble(
   loadOptions: LoadModelOptions,
 ): Promise<ImageModel> {
   if (!Number.isInteger(inputSize) || inputSize <= 0) {
-    throw new RxmlError('MODEL_LOAD_ERROR', `inputSize must be a positive integer, got ${inputSize}`);
+    throw invalidConfig('loadImageModel', 'inputSize', 'a positive integer', inputSize);
   }
   const badNormalization = invalidNormalization(normalization);
-  if (badNormalization !== undefined) throw new RxmlError('MODEL_LOAD_ERROR', badNormalization);
+  if (badNormalization !== undefined) throw new RxmlError('INVALID_CONFIG', `loadImageModel: ${badNormalization}`);
   const labels = typeof labelsOrFile === 'string' ? await readLabels(labelsOrFile) : [...labelsOrFile];
   let model: Model;
   try {
@@ -95,7 +95,6 @@ function runtimeOptions(options: LoadImageModelOptions, name?: string): LoadMode
   return {
     ...(name === undefined ? {} : { name }),
     ...(options.runtime === undefined ? {} : { runtime: options.runtime }),
-    ...(options.onnx === undefined ? {} : { onnx: options.onnx }),
   };
 }
 

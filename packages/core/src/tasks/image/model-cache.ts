@@ -5,8 +5,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { RxmlError, toRxmlError } from '../../contract/errors.js';
+import { RxmlError, invalidConfig, toRxmlError } from '../../contract/errors.js';
 import type { CatalogEntry, CatalogFile } from './catalog.js';
 
 /** Where catalog models come from and where they are kept. */
@@ -37,34 +38,50 @@ export function defaultCacheDir(): string {
  * directory that a later run would trust.
  */
 export async function ensureCachedModel(entry: CatalogEntry, options: ModelCacheOptions = {}): Promise<string> {
+  const timeoutMs = options.downloadTimeoutMs ?? 120_000;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) throw invalidConfig('loadImageModel', 'downloadTimeoutMs', 'a number of ms > 0', timeoutMs);
   const cacheDir = resolve(options.cacheDir ?? defaultCacheDir());
   const finalDir = join(cacheDir, entry.name);
+  const mirror = mirrorSetting(options);
   if (await isVerified(finalDir, entry.files)) return finalDir;
-  // Present but not matching: a partial copy from an older layout or a tampered file. Start over.
-  await rm(finalDir, { recursive: true, force: true });
-
-  await mkdir(cacheDir, { recursive: true });
-  const tmpDir = await mkdtemp(join(cacheDir, `.${entry.name}.partial-`));
+  let tmpDir: string;
   try {
-    const sources = sourcesFor(entry, options.mirror ?? process.env['RXML_MODEL_MIRROR']);
-    const timeoutMs = options.downloadTimeoutMs ?? 120_000;
+    // Present but not matching: a partial copy from an older layout or a tampered file. Start over.
+    await rm(finalDir, { recursive: true, force: true });
+    await mkdir(cacheDir, { recursive: true });
+    tmpDir = await mkdtemp(join(cacheDir, `.${entry.name}.partial-`));
+  } catch (error) {
+    throw new RxmlError(
+      'MODEL_LOAD_ERROR',
+      `cannot fetch model ${entry.name}: cannot write the cache directory ${cacheDir} (${(error as Error).message}); ` +
+        `set ${cacheDirSetting(options)} to a writable directory`,
+      { cause: error },
+    );
+  }
+  const failures: FileFailure[] = [];
+  let untried = 0;
+  try {
+    const sources = sourcesFor(entry, mirror.value);
     // A few files at a time: the set is ~57 small files, latency dominates.
     const queue = [...entry.files];
-    // The first failure stops the other workers, and all of them settle before the directory is
-    // removed, so no late write lands in a directory being deleted.
+    // After the first failure no worker takes another file, but files already in flight finish, so
+    // each of them has its answer to report; all settle before the directory is removed, so no
+    // late write lands in a directory being deleted.
     const stop = new AbortController();
+    let failed = false;
     const worker = async (): Promise<void> => {
-      for (let file = queue.shift(); file !== undefined && !stop.signal.aborted; file = queue.shift()) {
+      for (let file = failed ? undefined : queue.shift(); file !== undefined; file = failed ? undefined : queue.shift()) {
         await fetchFirstVerified(sources, file, join(tmpDir, file.name), timeoutMs, stop.signal).catch((error: unknown) => {
-          stop.abort(error);
+          failed = true;
+          if (error instanceof FileFailure) failures.push(error);
           throw error;
         });
       }
     };
     const outcomes = await Promise.allSettled([worker(), worker(), worker(), worker()]);
-    if (stop.signal.aborted) throw stop.signal.reason;
-    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+    untried = queue.length;
+    const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (rejected !== undefined) throw rejected.reason;
     try {
       await rename(tmpDir, finalDir);
     } catch (error) {
@@ -75,8 +92,57 @@ export async function ensureCachedModel(entry: CatalogEntry, options: ModelCache
     return finalDir;
   } catch (error) {
     await rm(tmpDir, { recursive: true, force: true });
-    throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot fetch model ${entry.name}`);
+    if (failures.length === 0) throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot fetch model ${entry.name}`);
+    throw new RxmlError('MODEL_LOAD_ERROR', loadFailureMessage(entry, failures, untried, { cacheDir, mirror, timeoutMs, options }), {
+      cause: error,
+      retriable: failures.every((f) => f.tries.some((t) => t.retriable)),
+    });
   }
+}
+
+/** Where the mirror came from, to name the setting in errors. */
+interface MirrorSetting {
+  readonly value: string | undefined;
+  readonly from: 'options.mirror' | 'RXML_MODEL_MIRROR' | undefined;
+}
+
+function mirrorSetting(options: ModelCacheOptions): MirrorSetting {
+  if (options.mirror !== undefined) return { value: options.mirror, from: 'options.mirror' };
+  const env = process.env['RXML_MODEL_MIRROR'];
+  return env === undefined || env === '' ? { value: undefined, from: undefined } : { value: env, from: 'RXML_MODEL_MIRROR' };
+}
+
+function cacheDirSetting(options: ModelCacheOptions): string {
+  return options.cacheDir !== undefined ? 'options.cacheDir' : 'XDG_CACHE_HOME (or the cacheDir option)';
+}
+
+/**
+ * The whole story of a failed download, for the operator who reads it: the model, every file that
+ * failed with each place tried and its answer, how many files were not tried after that, and the
+ * settings that would fix it.
+ */
+function loadFailureMessage(
+  entry: CatalogEntry,
+  failures: readonly FileFailure[],
+  untried: number,
+  context: { cacheDir: string; mirror: MirrorSetting; timeoutMs: number; options: ModelCacheOptions },
+): string {
+  const files = [...failures]
+    .sort((a, b) => entry.files.indexOf(a.file) - entry.files.indexOf(b.file))
+    .map((f) => `${f.file.name}: ${f.tries.map((t) => `${t.where} → ${t.answer}`).join('; ')}`);
+  const fix =
+    context.mirror.from === undefined
+      ? `set RXML_MODEL_MIRROR (or options.mirror) to a directory or http(s) URL holding ${entry.name}/ with these files, ` +
+        `or put verified files in ${join(context.cacheDir, entry.name)}`
+      : `check ${context.mirror.from}=${context.mirror.value ?? ''} (it must hold ${entry.name}/<file>), ` +
+        `or put verified files in ${join(context.cacheDir, entry.name)}`;
+  const timedOut = failures.some((f) => f.tries.some((t) => t.timedOut));
+  const timeoutHint = timedOut ? `; or raise downloadTimeoutMs (now ${context.timeoutMs} ms)` : '';
+  const notTried = untried > 0 ? ` (${untried} other file(s) not tried after the first failure)` : '';
+  return (
+    `cannot fetch model ${entry.name} into the cache directory ${context.cacheDir} (${cacheDirSetting(context.options)}): ` +
+    `${files.join(' | ')}${notTried}. To fix: ${fix}${timeoutHint}`
+  );
 }
 
 type Source = { readonly kind: 'dir'; readonly dir: string } | { readonly kind: 'url'; readonly base: string };
@@ -88,7 +154,49 @@ function sourcesFor(entry: CatalogEntry, mirror: string | undefined): Source[] {
   return [{ kind: 'dir', dir: join(dir, entry.name) }];
 }
 
-/** Tries each source in turn; only bytes with the catalog's digest are kept. */
+/** One place a file was looked for, and what came back. */
+interface Try {
+  /** `GET <url>` or the file path. */
+  readonly where: string;
+  /** `HTTP 404`, `network error: connect ECONNREFUSED 127.0.0.1:9`, `integrity check failed (…)`, … */
+  readonly answer: string;
+  readonly retriable: boolean;
+  readonly timedOut: boolean;
+}
+
+/** Every source failed for one file. */
+class FileFailure extends Error {
+  constructor(
+    readonly file: CatalogFile,
+    readonly tries: readonly Try[],
+  ) {
+    super(`${file.name}: ${tries.map((t) => `${t.where} → ${t.answer}`).join('; ')}`);
+  }
+}
+
+/** What a failed attempt answered, in an operator's words. */
+function answerOf(error: unknown, timeoutMs: number): Omit<Try, 'where'> {
+  if (error instanceof RxmlError) return { answer: error.message, retriable: error.retriable, timedOut: false };
+  const e = error as { name?: string; message?: string; code?: string; cause?: { name?: string; code?: string; message?: string } };
+  if (e.name === 'TimeoutError' || (e.name === 'AbortError' && e.cause?.name === 'TimeoutError')) return { answer: `no answer within ${timeoutMs} ms (downloadTimeoutMs)`, retriable: true, timedOut: true };
+  if (e.code === 'ENOENT') return { answer: 'no such file', retriable: false, timedOut: false };
+  if (typeof e.code === 'string') return { answer: `${e.code}: ${e.message ?? ''}`, retriable: false, timedOut: false };
+  // undici's fetch rejects with "fetch failed" and the real reason as its cause.
+  const cause = e.cause;
+  if (cause !== undefined && (cause.message !== undefined || cause.code !== undefined)) {
+    return { answer: `network error: ${cause.message ?? cause.code ?? ''}`, retriable: true, timedOut: false };
+  }
+  return { answer: e.message ?? String(error), retriable: false, timedOut: false };
+}
+
+/**
+ * Attempts per source for a retriable answer (HTTP 5xx or 429, a network error): the first try and
+ * two more after 250 and 500 ms. Anything else (404, a bad digest, a timeout) moves on to the next
+ * source at once.
+ */
+const ATTEMPTS_PER_SOURCE = 3;
+
+/** Tries each source in turn, again on a retriable answer; only bytes with the catalog's digest are kept. */
 async function fetchFirstVerified(
   sources: readonly Source[],
   file: CatalogFile,
@@ -96,18 +204,27 @@ async function fetchFirstVerified(
   timeoutMs: number,
   stop: AbortSignal,
 ): Promise<void> {
-  const failures: string[] = [];
+  const tries: Try[] = [];
   for (const source of sources) {
-    try {
-      await fetchVerified(source, file, target, timeoutMs, stop);
-      return;
-    } catch (error) {
-      await rm(target, { force: true });
-      if (stop.aborted) throw error;
-      failures.push(error instanceof Error ? error.message : String(error));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fetchVerified(source, file, target, timeoutMs, stop);
+        return;
+      } catch (error) {
+        await rm(target, { force: true });
+        if (stop.aborted) throw error;
+        const answer = answerOf(error, timeoutMs);
+        if (answer.retriable && !answer.timedOut && attempt < ATTEMPTS_PER_SOURCE) {
+          await sleep(250 * 2 ** (attempt - 1), undefined, { signal: stop });
+          continue;
+        }
+        const where = source.kind === 'dir' ? join(source.dir, file.name) : `GET ${new URL(file.name, source.base).href}`;
+        tries.push({ where, ...answer, answer: attempt > 1 ? `${answer.answer} (after ${attempt} attempts)` : answer.answer });
+        break;
+      }
     }
   }
-  throw new RxmlError('MODEL_LOAD_ERROR', failures.join('; '));
+  throw new FileFailure(file, tries);
 }
 
 async function fetchVerified(
@@ -125,7 +242,8 @@ async function fetchVerified(
     const url = new URL(file.name, source.base).href;
     const response = await fetch(url, { signal, redirect: 'follow' });
     if (!response.ok || response.body === null) {
-      throw new RxmlError('MODEL_LOAD_ERROR', `GET ${url}: HTTP ${response.status}`, {
+      await response.body?.cancel();
+      throw new RxmlError('MODEL_LOAD_ERROR', `HTTP ${response.status}${response.statusText === '' ? '' : ` ${response.statusText}`}`, {
         retriable: response.status >= 500 || response.status === 429,
       });
     }
@@ -148,7 +266,7 @@ class DigestCheck extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.seen += chunk.length;
     if (this.seen > this.file.bytes) {
-      callback(new RxmlError('MODEL_LOAD_ERROR', `${this.file.name}: larger than the expected ${this.file.bytes} bytes`));
+      callback(new RxmlError('MODEL_LOAD_ERROR', `larger than the expected ${this.file.bytes} bytes`));
       return;
     }
     this.hash.update(chunk);
@@ -160,7 +278,7 @@ class DigestCheck extends Transform {
     if (this.seen !== this.file.bytes || digest !== this.file.sha256) {
       throw new RxmlError(
         'MODEL_LOAD_ERROR',
-        `${this.file.name}: integrity check failed (sha256 ${digest}, ${this.seen} bytes; expected ${this.file.sha256}, ${this.file.bytes} bytes)`,
+        `integrity check failed (sha256 ${digest}, ${this.seen} bytes; expected ${this.file.sha256}, ${this.file.bytes} bytes)`,
       );
     }
   }

@@ -1,10 +1,10 @@
 import type { OperatorFunction } from 'rxjs';
-import { RxmlError } from '../../contract/errors.js';
+import { RxmlError, invalidConfig } from '../../contract/errors.js';
 import type { ImageModel } from './load-image-model.js';
 import { DEFAULT_LIMITS, preprocessImage, type ImageLimits, type ResizeFit } from './preprocess.js';
 import { readBoundedFile, resolveUnderRoot } from './safe-path.js';
 import type { PredictResult } from '../../contract/result.js';
-import { predict } from '../../engine/predict.js';
+import { PREDICT_DEFAULTS, predict } from '../../engine/predict.js';
 
 /**
  * Encoded image bytes (JPEG, PNG, WebP, GIF: first frame), a file under `options.root`, or an image
@@ -67,13 +67,18 @@ export function predictImage<In = ImageInput>(
   model: ImageModel,
   options: PredictImageOptions<In> = {},
 ): OperatorFunction<In, PredictResult<In, ImagePrediction>> {
-  const topK = Math.max(1, Math.min(options.topK ?? 5, model.labels.length));
+  const wantedTopK = options.topK ?? 5;
+  if (!Number.isInteger(wantedTopK) || wantedTopK < 1) throw invalidConfig('predictImage', 'topK', 'a positive integer', wantedTopK);
+  const topK = Math.min(wantedTopK, model.labels.length);
   const size = model.inputSize;
   const limits = {
     maxInputBytes: options.maxInputBytes ?? DEFAULT_LIMITS.maxInputBytes,
     maxPixels: options.maxPixels ?? DEFAULT_LIMITS.maxPixels,
     decodeTimeoutMs: options.decodeTimeoutMs ?? DEFAULT_LIMITS.decodeTimeoutMs,
   };
+  for (const [option, value] of Object.entries(limits)) {
+    if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) throw invalidConfig('predictImage', option, 'a number > 0', value);
+  }
   const pick = options.select ?? ((input: In) => input as unknown as ImageInput);
 
   const load = async (input: In): Promise<Float32Array> => {
@@ -98,9 +103,9 @@ export function predictImage<In = ImageInput>(
       return samples.map((_, row) => topClasses(probs.data.subarray(row * classes, (row + 1) * classes), model.labels, topK));
     },
     batch: { size: options.batch?.size ?? 8, maxLatencyMs: options.batch?.maxLatencyMs ?? 20 },
-    concurrency: options.concurrency ?? 1,
-    selectConcurrency: options.decodeConcurrency ?? 8,
-    ordered: options.ordered ?? true,
+    concurrency: options.concurrency ?? PREDICT_DEFAULTS.concurrency,
+    selectConcurrency: options.decodeConcurrency ?? PREDICT_DEFAULTS.selectConcurrency,
+    ordered: options.ordered ?? PREDICT_DEFAULTS.ordered,
   });
 }
 

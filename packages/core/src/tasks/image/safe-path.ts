@@ -52,7 +52,7 @@ export async function readBoundedFile(path: string, maxBytes: number): Promise<B
     const info = await handle.stat();
     if (!info.isFile()) throw new RxmlError('INVALID_INPUT', 'image path is not a regular file');
     if (info.size > maxBytes) {
-      throw new RxmlError('INVALID_INPUT', `image file is ${info.size} bytes, over the ${maxBytes}-byte limit`);
+      throw new RxmlError('LIMIT_EXCEEDED', `image file is ${info.size} bytes, over maxInputBytes ${maxBytes} bytes (option maxInputBytes)`);
     }
     return await handle.readFile();
   } finally {

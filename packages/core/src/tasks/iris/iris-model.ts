@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadModel } from '../../formats/tfjs/load-model.js';
+import type { Runtime } from '../../runtimes/runtime.js';
 import type { Model } from '../../contract/model.js';
 import { activeBackend } from '../../runtimes/tfjs/backend.js';
 import type { IrisExample } from './iris-dataset.js';
@@ -9,12 +10,17 @@ import type { IrisExample } from './iris-dataset.js';
 /** Where the Iris model trained by `pnpm --filter @rxml/core train:iris` is committed. */
 export const IRIS_MODEL_DIR = fileURLToPath(new URL('../../../models/iris/', import.meta.url));
 
+export interface LoadIrisModelOptions {
+  /** Which engine runs the model, as a value; default `tfjsRuntime()`. */
+  readonly runtime?: Runtime;
+}
+
 /**
  * Loads the Iris classifier shipped with `@rxml/core` (4 measurements in cm → 3 species
  * probabilities), offline. The caller owns it and disposes it.
  */
-export function loadIrisModel(): Promise<Model> {
-  return loadModel(IRIS_MODEL_DIR, { name: 'iris' });
+export function loadIrisModel(options: LoadIrisModelOptions = {}): Promise<Model> {
+  return loadModel(IRIS_MODEL_DIR, { name: 'iris', ...(options.runtime === undefined ? {} : { runtime: options.runtime }) });
 }
 
 export interface TrainIrisOptions {
