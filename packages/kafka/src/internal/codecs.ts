@@ -85,7 +85,13 @@ export function registerKafkaCodecs(
 ): void {
   if (registered.has(codecs)) return;
   registered.add(codecs);
-  codecs[types.Snappy] = snappy();
-  codecs[types.LZ4] = lz4();
-  codecs[types.ZSTD] = zstd();
+  codecs[types.Snappy] = lazy(snappy);
+  codecs[types.LZ4] = lazy(lz4);
+  codecs[types.ZSTD] = lazy(zstd);
+}
+
+/** Loads a codec's package the first time kafkajs meets a batch in that codec (not at start). */
+function lazy(load: () => CodecFactory): CodecFactory {
+  let factory: CodecFactory | undefined;
+  return () => (factory ??= load())();
 }
