@@ -205,6 +205,63 @@ export function toKafkaWith<In, Out>(
     ];
   };
 
+  /**
+   * Turns one result into its output (or dead-letter) message and hands it to `enqueue` with its
+   * `Delivered` and approximate wire size; returns the error instead when a failure result has no
+   * dead-letter topic to go to. No wrapper object per record. (Other sinks, such as a transactional
+   * one, can collect the three values the same way.)
+   */
+  const encodeResult = (result: PredictResult<In, Out>, enqueue: (message: OutgoingMessage, delivered: Delivered<In, Out>, size: number) => void): RxmlError | undefined => {
+    if (!result.ok) {
+      const dead = deadLetter(result, result.error);
+      if (dead instanceof RxmlError) return dead;
+      enqueue(dead[0], dead[1], dead[2]);
+      return undefined;
+    }
+    let value: Bytes | null;
+    let key: Bytes | null;
+    let headers: OutgoingMessageHeaders;
+    let size: number;
+    try {
+      value = serialize(result.value, result);
+      key = keyOf === undefined ? (asSourced(result.input)?.key ?? null) : keyOf(result);
+      const model = headersFor(result.model);
+      if (!withLatency && extraHeaders === undefined) {
+        headers = model.shared;
+        size = model.size;
+      } else {
+        const own: Record<string, Bytes> = withModelHeaders ? { 'rxml-model': model.model, 'rxml-model-version': model.version } : {};
+        size = model.size;
+        if (withLatency) {
+          const latency = String(Math.round(result.latencyMs * 1000) / 1000);
+          own['rxml-latency-ms'] = latency;
+          size += LATENCY_HEADER_SIZE + latency.length;
+        }
+        if (extraHeaders !== undefined) {
+          const extra = extraHeaders(result);
+          Object.assign(own, extra);
+          size = headersSize(own);
+        }
+        headers = own;
+      }
+    } catch (thrown) {
+      const detail = thrown instanceof Error ? thrown.message : String(thrown);
+      const dead = deadLetter(result, new RxmlError('INVALID_INPUT', `cannot serialize the output: ${detail}`, { cause: thrown }));
+      if (dead instanceof RxmlError) return dead;
+      enqueue(dead[0], dead[1], dead[2]);
+      return undefined;
+    }
+    size += RECORD_OVERHEAD + byteLength(value) + byteLength(key);
+    if (size > maxMessageBytes) {
+      const dead = deadLetter(result, new RxmlError('LIMIT_EXCEEDED', `output message of ${size} bytes exceeds maxMessageBytes ${maxMessageBytes}`));
+      if (dead instanceof RxmlError) return dead;
+      enqueue(dead[0], dead[1], dead[2]);
+      return undefined;
+    }
+    enqueue({ topic, key, value, headers }, { result, topic, deadLetter: false }, size);
+    return undefined;
+  };
+
   return (source) =>
     new Observable<Delivered<In, Out>>((subscriber) => {
       const producer = createProducer(options);
@@ -234,56 +291,7 @@ export function toKafkaWith<In, Out>(
         queueBytes += size;
       };
 
-      const toMessage = (result: PredictResult<In, Out>): RxmlError | undefined => {
-        if (!result.ok) {
-          const dead = deadLetter(result, result.error);
-          if (dead instanceof RxmlError) return dead;
-          enqueue(dead[0], dead[1], dead[2]);
-          return undefined;
-        }
-        let value: Bytes | null;
-        let key: Bytes | null;
-        let headers: OutgoingMessageHeaders;
-        let size: number;
-        try {
-          value = serialize(result.value, result);
-          key = keyOf === undefined ? (asSourced(result.input)?.key ?? null) : keyOf(result);
-          const model = headersFor(result.model);
-          if (!withLatency && extraHeaders === undefined) {
-            headers = model.shared;
-            size = model.size;
-          } else {
-            const own: Record<string, Bytes> = withModelHeaders ? { 'rxml-model': model.model, 'rxml-model-version': model.version } : {};
-            size = model.size;
-            if (withLatency) {
-              const latency = String(Math.round(result.latencyMs * 1000) / 1000);
-              own['rxml-latency-ms'] = latency;
-              size += LATENCY_HEADER_SIZE + latency.length;
-            }
-            if (extraHeaders !== undefined) {
-              const extra = extraHeaders(result);
-              Object.assign(own, extra);
-              size = headersSize(own);
-            }
-            headers = own;
-          }
-        } catch (thrown) {
-          const detail = thrown instanceof Error ? thrown.message : String(thrown);
-          const dead = deadLetter(result, new RxmlError('INVALID_INPUT', `cannot serialize the output: ${detail}`, { cause: thrown }));
-          if (dead instanceof RxmlError) return dead;
-          enqueue(dead[0], dead[1], dead[2]);
-          return undefined;
-        }
-        size += RECORD_OVERHEAD + byteLength(value) + byteLength(key);
-        if (size > maxMessageBytes) {
-          const dead = deadLetter(result, new RxmlError('LIMIT_EXCEEDED', `output message of ${size} bytes exceeds maxMessageBytes ${maxMessageBytes}`));
-          if (dead instanceof RxmlError) return dead;
-          enqueue(dead[0], dead[1], dead[2]);
-          return undefined;
-        }
-        enqueue({ topic, key, value, headers }, { result, topic, deadLetter: false }, size);
-        return undefined;
-      };
+      const toMessage = (result: PredictResult<In, Out>): RxmlError | undefined => encodeResult(result, enqueue);
 
       const sendWithRetry = async (messages: readonly OutgoingMessage[]): Promise<void> => {
         const started = Date.now();

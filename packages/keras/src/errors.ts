@@ -1,8 +1,16 @@
 import { RxmlError } from '@rxml/core/contract';
+import { USER_CLASS_NAMES } from './gru-reset-after.js';
 
-/** Every failure while reading or converting a Keras file is a load-time `MODEL_LOAD_ERROR`. */
+const INTERNAL_CLASS = new RegExp(Object.keys(USER_CLASS_NAMES).sort((a, b) => b.length - a.length).join('|'), 'g');
+
+/**
+ * Every failure while reading or converting a Keras file is a load-time `MODEL_LOAD_ERROR`. The
+ * message names the user's layer classes: rxml's internal tfjs classes (`RxmlResetAfterGRU`) are
+ * shown as the Keras class they implement (`GRU`).
+ */
 export function kerasLoadError(message: string, cause?: unknown): RxmlError {
-  return new RxmlError('MODEL_LOAD_ERROR', `Keras model: ${message}`, cause === undefined ? {} : { cause });
+  const shown = message.replace(INTERNAL_CLASS, (name) => USER_CLASS_NAMES[name] ?? name);
+  return new RxmlError('MODEL_LOAD_ERROR', `Keras model: ${shown}`, cause === undefined ? {} : { cause });
 }
 
 /** The error for a layer rxml cannot run, naming its class and name as the user wrote them. */

@@ -11,6 +11,13 @@ import { initializers, layers, type LayerVariable } from '@tensorflow/tfjs-layer
  */
 export const RESET_AFTER_GRU_CLASS = 'RxmlResetAfterGRU';
 
+/**
+ * The internal tfjs class names and the Keras classes users wrote. Errors must name the latter:
+ * the classes carry it as `static userClassName` (read by `@rxml/onnx` when it refuses a layer),
+ * and `kerasLoadError` rewrites any tfjs message that still carries an internal name.
+ */
+export const USER_CLASS_NAMES: Readonly<Record<string, string>> = { RxmlResetAfterGRUCell: 'GRUCell', [RESET_AFTER_GRU_CLASS]: 'GRU' };
+
 type Activation = (x: tfc.Tensor) => tfc.Tensor;
 
 // The activation names normalizeConfig lets through (see layers.ts), as tfjs-core ops.
@@ -34,7 +41,7 @@ const ACTIVATIONS: Readonly<Record<string, Activation>> = {
 function activation(name: unknown, fallback: string): { name: string; fn: Activation } {
   const key = typeof name === 'string' ? name : fallback;
   const fn = ACTIVATIONS[key];
-  if (fn === undefined) throw new Error(`${RESET_AFTER_GRU_CLASS}: unsupported activation ${key}`);
+  if (fn === undefined) throw new Error(`GRU: unsupported activation ${key}`);
   return { name: key, fn };
 }
 
@@ -47,6 +54,8 @@ interface CellArgs {
 
 class ResetAfterGRUCell extends layers.RNNCell {
   static readonly className = 'RxmlResetAfterGRUCell';
+  /** The Keras class this implements, for error messages. */
+  static readonly userClassName = 'GRUCell';
   readonly units: number;
   readonly stateSize: number;
   private readonly act: { name: string; fn: Activation };
@@ -79,7 +88,7 @@ class ResetAfterGRUCell extends layers.RNNCell {
     return tfc.tidy(() => {
       const [x, h] = inputs as tfc.Tensor[];
       if (x === undefined || h === undefined || this.kernel === undefined || this.recurrentKernel === undefined) {
-        throw new Error(`${RESET_AFTER_GRU_CLASS} expects [input, state] after build`);
+        throw new Error('GRU expects [input, state] after build');
       }
       let matrixX = tfc.matMul(x, this.kernel.read());
       let matrixInner = tfc.matMul(h, this.recurrentKernel.read());
@@ -107,6 +116,8 @@ type RnnArgs = ConstructorParameters<typeof layers.RNN>[0];
 
 class ResetAfterGRU extends layers.RNN {
   static override readonly className = RESET_AFTER_GRU_CLASS;
+  /** The Keras class this implements (GRU with reset_after=True), for error messages. */
+  static readonly userClassName = 'GRU';
 
   constructor(args: Omit<RnnArgs, 'cell'> & CellArgs) {
     const cell = new ResetAfterGRUCell({ units: args.units, activation: args.activation, recurrentActivation: args.recurrentActivation, useBias: args.useBias });

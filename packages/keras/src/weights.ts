@@ -14,10 +14,47 @@ export type LayerWeights = Map<string, H5Weight[]>;
 export function readWeights(file: H5File, model: NormalizedConfig, what: string): LayerWeights {
   const modelWeights = file.get('model_weights');
   const legacyRoot = isGroup(modelWeights) ? modelWeights : stringListAttr(file, 'layer_names') !== undefined ? file : undefined;
-  if (legacyRoot !== undefined) return readLegacy(legacyRoot, what);
+  if (legacyRoot !== undefined) return matchLegacy(model, readLegacy(legacyRoot, what), what);
   const layers = file.get('layers');
   if (isGroup(layers)) return readKeras3(layers, model);
   throw kerasLoadError(`${what} holds no Keras weights (neither 'model_weights', 'layer_names' nor 'layers')`);
+}
+
+/**
+ * Pairs the config's layers with a legacy file's weight groups the way Keras does. Keras 2's
+ * `load_weights` of a legacy HDF5 file (`by_name=False`, the default) matches layers *by order*:
+ * the config's layers that have weights, in order, against the file's layers that have weights,
+ * in `layer_names` order. Names are often different — Keras numbers auto-generated names per
+ * session (`time_distributed` when the weights were saved, `time_distributed_1` in the JSON of
+ * another session) — so only when every weighted layer's name is in the file are they paired by
+ * name (the same pairing for a file saved with its own config, and robust to reordering).
+ */
+function matchLegacy(model: NormalizedConfig, file: LayerWeights, what: string): LayerWeights {
+  const weighted = model.layers.filter((layer) => layer.weightNames.length > 0);
+  if (weighted.every((layer) => (file.get(layer.kerasName)?.length ?? 0) > 0)) return file;
+  const fileLayers = [...file.entries()].filter(([, weights]) => weights.length > 0);
+  const list = (names: readonly string[]): string => names.map((n) => `'${n}'`).join(', ');
+  if (fileLayers.length !== weighted.length) {
+    throw kerasLoadError(
+      `${what}: the layer names differ from the config's, so the weights are matched by layer order as Keras does, ` +
+        `but the config has ${weighted.length} layer(s) with weights (${list(weighted.map((l) => l.kerasName))}) ` +
+        `and the file ${fileLayers.length} (${list(fileLayers.map(([name]) => name))})`,
+    );
+  }
+  const matched: LayerWeights = new Map();
+  weighted.forEach((layer, i) => {
+    const [fileName, weights] = fileLayers[i]!;
+    if (weights.length !== layer.weightNames.length) {
+      throw unsupportedLayer(
+        layer.className,
+        layer.kerasName,
+        `expected ${layer.weightNames.length} weight(s) (${layer.weightNames.map((n) => n.split('/').pop()).join(', ')}); ` +
+          `the file's layer '${fileName}', its match by layer order (the names differ), has ${weights.length}`,
+      );
+    }
+    matched.set(layer.kerasName, weights);
+  });
+  return matched;
 }
 
 function readLegacy(root: Group | H5File, what: string): LayerWeights {

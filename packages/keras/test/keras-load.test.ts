@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RxmlError, initBackend, type Model } from '@rxml/core';
 import { SUPPORTED_KERAS_LAYERS, kerasLayersModel, loadKerasModel, readKerasArtifacts, type KerasArtifacts } from '../src/index.js';
 import { numTensors } from './support/helpers.js';
-import { KERAS_FIXTURES, maxAbsDiff, readExpectation, toTensorData } from './support/keras-fixtures.js';
+import { KERAS_FIXTURES, flatten, maxAbsDiff, readExpectation, toTensorData } from './support/keras-fixtures.js';
 
 beforeAll(async () => {
   await initBackend({ log: () => {} });
@@ -238,3 +238,59 @@ describe('loadKerasModel: resources', () => {
     expect((converted.artifacts.modelTopology as { class_name: string }).class_name).toBe('Functional');
   });
 });
+
+describe('loadKerasModel: architecture JSON + weights-only legacy .h5 from different sessions', () => {
+  // Made by scripts/keras-fixtures/make_json_weights_pair.py: weights saved from one model instance
+  // (conv1d, gru, time_distributed), the JSON from another (conv1d_1, gru_1, time_distributed_1).
+  const seqConfig = () => readFileSync(fixture('tf2/seq_gru.config.json'), 'utf8');
+  const seqCase = readExpectation('tf2', 'seq_gru') as ReturnType<typeof readExpectation> & { weights_file_layers: string[]; config_layers: string[] };
+  const weights = 'tf2/seq_gru.legacy-weights.h5';
+
+  async function expectSeqParity(model: Model): Promise<void> {
+    const [out] = await model.run([toTensorData(seqCase.inputs[0]!)]);
+    expect(out!.shape).toEqual([3, 6, 4]);
+    expect(maxAbsDiff(Array.from(out!.data), flatten(seqCase.outputs[0]!.data))).toBeLessThanOrEqual(1e-5);
+  }
+
+  it('loads by layer order when the names differ, as Keras does, and predicts what Keras predicts', async () => {
+    expect(seqCase.weights_file_layers).toEqual(['conv1d', 'gru', 'time_distributed']);
+    expect(seqCase.config_layers).toEqual(['conv1d_1', 'gru_1', 'time_distributed_1']);
+    const model = await loadKerasModel(fixture(weights), { config: seqConfig() });
+    try {
+      expect(model.outputs.map((o) => o.name)).toEqual(['time_distributed_1']);
+      await expectSeqParity(model);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('loads by name when every name matches the file', async () => {
+    const sameNames = seqConfig().replace(/"(conv1d|gru|time_distributed)_1"/g, '"$1"');
+    const model = await loadKerasModel(fixture(weights), { config: sameNames });
+    try {
+      expect(model.outputs.map((o) => o.name)).toEqual(['time_distributed']);
+      await expectSeqParity(model);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('by order, a different number of layers with weights is refused listing both sides', async () => {
+    const config = JSON.parse(seqConfig()) as { config: { layers: unknown[] } };
+    config.config.layers.push({ class_name: 'Dense', config: { name: 'extra', units: 2, activation: 'linear', use_bias: true } });
+    const error = await loadError(() => loadKerasModel(fixture(weights), { config }));
+    expect(error.message).toContain(
+      "the layer names differ from the config's, so the weights are matched by layer order as Keras does, but the config has 4 layer(s) with weights ('conv1d_1', 'gru_1', 'time_distributed_1', 'extra') and the file 3 ('conv1d', 'gru', 'time_distributed')",
+    );
+  });
+
+  it('by order, a layer whose weights do not fit names both layers and the user\'s class (GRU, not the internal one)', async () => {
+    const config = JSON.parse(seqConfig()) as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+    const gru = config.config.layers.find((l) => l.class_name === 'GRU')!;
+    gru.config['use_bias'] = false;
+    const error = await loadError(() => loadKerasModel(fixture(weights), { config }));
+    expect(error.message).toContain("layer 'gru_1' (GRU): expected 2 weight(s) (kernel, recurrent_kernel); the file's layer 'gru', its match by layer order (the names differ), has 3");
+    expect(error.message).not.toMatch(/Rxml/);
+  });
+});
+

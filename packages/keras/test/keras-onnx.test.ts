@@ -52,4 +52,19 @@ describe('loadKerasModel(..., { runtime: onnxRuntime() }): Keras files on ONNX R
     expect(error.message).toContain('LayerNormalization');
     expect(numTensors()).toBe(before);
   });
+
+  it("a Keras GRU (reset_after=True, run by rxml's own tfjs class) is refused naming GRU, the user's class", async () => {
+    const before = numTensors();
+    const error = await loadKerasModel(`${KERAS_FIXTURES}tf2/plain_gru.h5`, { runtime: onnxRuntime() }).then(
+      (model) => {
+        model.dispose();
+        throw new Error('expected the load to fail');
+      },
+      (e: unknown) => e as RxmlError,
+    );
+    expect(error.code).toBe('MODEL_LOAD_ERROR');
+    expect(error.message).toMatch(/cannot convert layer "gru(_\d+)?" \(GRU\) to ONNX: GRU is not supported/);
+    expect(error.message).not.toMatch(/Rxml|ResetAfter/);
+    expect(numTensors()).toBe(before);
+  });
 });

@@ -77,14 +77,14 @@ async function convertModel(model: LayersModel): Promise<Uint8Array> {
   const convert = (layer: Layer, nodeIndex: number): void => {
     const node = layer.inboundNodes[nodeIndex];
     const className = layer.getClassName();
-    const where = `layer "${layer.name}" (${className})`;
+    const where = `layer "${layer.name}" (${userClassName(layer)})`;
     const fail = (message: string): never => {
       throw new RxmlError('MODEL_LOAD_ERROR', `cannot convert ${where} to ONNX: ${message}`);
     };
     if (node === undefined) return fail(`has no call #${nodeIndex}`);
     const converter = LAYER_CONVERTERS[className];
     if (converter === undefined) {
-      return fail(`${className} is not supported; supported layers: ${SUPPORTED_TFJS_LAYERS.join(', ')}`);
+      return fail(`${userClassName(layer)} is not supported; supported layers: ${SUPPORTED_TFJS_LAYERS.join(', ')}`);
     }
     const inputs = node.inputTensors.map((t) => values.get(t.id) ?? fail(`input ${t.name} was not converted`));
     const context: LayerContext = {
@@ -171,6 +171,16 @@ function countConsumers(model: LayersModel): Map<number, number> {
 
 type LayerWeight = Layer['weights'][number];
 
+/**
+ * The class to name in errors: a layer class that implements a Keras class under another tfjs
+ * name (e.g. `@rxml/keras`' `RxmlResetAfterGRU` for Keras's `GRU`) says so in `static
+ * userClassName`; users know their model by the Keras class.
+ */
+function userClassName(layer: Layer): string {
+  const declared = (layer.constructor as { userClassName?: unknown }).userClassName;
+  return typeof declared === 'string' ? declared : layer.getClassName();
+}
+
 /** Finds a weight by the last part of its Keras name (`conv1/kernel` → `kernel`). */
 function findWeight(layer: Layer, key: string): LayerWeight | undefined {
   return layer.weights.find((w) => (w.originalName.split('/').pop() ?? '').replace(/:\d+$/, '') === key);
@@ -180,7 +190,7 @@ function readWeight(layer: Layer, key: string): Weight | undefined {
   const variable = findWeight(layer, key);
   if (variable === undefined) return undefined;
   if (variable.dtype !== 'float32') {
-    throw new RxmlError('MODEL_LOAD_ERROR', `cannot convert layer "${layer.name}" (${layer.getClassName()}) to ONNX: weight ${key} is ${variable.dtype}, not float32`);
+    throw new RxmlError('MODEL_LOAD_ERROR', `cannot convert layer "${layer.name}" (${userClassName(layer)}) to ONNX: weight ${key} is ${variable.dtype}, not float32`);
   }
   // read() hands out the variable itself (no new tensor); dataSync may return the backend's own
   // buffer, so copy before anyone rewrites it.
