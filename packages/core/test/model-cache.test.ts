@@ -111,7 +111,7 @@ describe('model download and cache', () => {
     await ensureCachedModel(entry, { cacheDir, mirror: base, progress: tty });
     const frames = tty.text.split('\r\x1b[2K').filter((f) => f !== '');
     expect(frames.at(-1)).toMatch(new RegExp(`^downloading model .*  ${mb.replace('.', '\\.')}/${mb.replace('.', '\\.')} MB  100 %  \\d+\\.\\d MB/s\\n$`));
-    for (const frame of frames.slice(0, -1)) expect(frame).toMatch(/ \d+\.\d\/\d+\.\d MB  \d+ %  \d+\.\d MB\/s$/);
+    for (const frame of frames.slice(0, -1)) expect(frame).toMatch(/ \d+\.\d\/\d+\.\d MB {2}\d+ % {2}\d+\.\d MB\/s$/);
 
     // Cached: nothing to report. progress: false is silent.
     const again = { isTTY: false, text: '', write(t: string) { this.text += t; return true; } };
