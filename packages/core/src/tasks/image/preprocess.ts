@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import type Sharp from 'sharp';
 import { RxmlError } from '../../contract/errors.js';
 import type { Normalization } from './catalog.js';
 import { FORMAT_NAMES, describeStart, readImageHeader, type AcceptedImageFormat, type ImageHeader } from './image-header.js';
@@ -57,6 +57,8 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
     throw new RxmlError('LIMIT_EXCEEDED', `image is ${bytes.byteLength} bytes, over maxInputBytes ${maxInputBytes} bytes (option maxInputBytes)`);
   }
   const header = checkHeader(bytes, maxPixels);
+  // Before the decode clock starts: the first call imports sharp.
+  const sharp = await loadSharp();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -65,10 +67,30 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
     );
   });
   try {
-    return await Promise.race([decode(bytes, header, options, maxPixels, timeoutMs), timeout]);
+    return await Promise.race([decode(sharp, bytes, header, options, maxPixels, timeoutMs), timeout]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+type SharpFactory = typeof Sharp;
+let sharpModule: Promise<SharpFactory> | undefined;
+
+/**
+ * Imports sharp (and so libvips) on the first image decode, not when `@rxml/core` is imported: an
+ * Iris or Keras pipeline never loads it. A failed import is not cached (a later call may succeed).
+ *
+ * @throws RxmlError `BACKEND_UNAVAILABLE` when sharp cannot be loaded.
+ */
+function loadSharp(): Promise<SharpFactory> {
+  sharpModule ??= import('sharp').then(
+    (m) => m.default,
+    (cause: unknown) => {
+      sharpModule = undefined;
+      throw new RxmlError('BACKEND_UNAVAILABLE', `cannot load sharp (libvips) to decode images: ${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}`, { cause });
+    },
+  );
+  return sharpModule;
 }
 
 type Decodable = Extract<ImageHeader, { format: AcceptedImageFormat }>;
@@ -107,6 +129,7 @@ function megapixels(pixels: number): string {
 }
 
 async function decode(
+  sharp: SharpFactory,
   bytes: Uint8Array,
   header: Decodable,
   options: PreprocessOptions,
