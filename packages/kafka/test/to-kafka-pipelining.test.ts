@@ -1,10 +1,11 @@
+import zlib from 'node:zlib';
 import { RxmlError, type PredictResult } from '@rxml/core/contract';
 import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { OutgoingMessage, ProducerClient } from '../src/internal/client.js';
 import { chooseProducer } from '../src/internal/producers.js';
 import type { KafkaSourced } from '../src/record.js';
-import { toKafkaWith, type Delivered } from '../src/to-kafka.js';
+import { formatLatency, toKafkaWith, type Delivered } from '../src/to-kafka.js';
 
 /** A producer behind the seam whose acks the test releases one send at a time, in any order. */
 class HeldProducer implements ProducerClient {
@@ -118,6 +119,14 @@ describe('toKafka pipelined sends (scripted producer)', () => {
   });
 });
 
+describe('rxml-latency-ms text', () => {
+  it('is String(Math.round(ms * 1000) / 1000) for any latency', () => {
+    const samples = [0, 0.0004, 0.0005, 1, 1.5, 1.05, 1.005, 1.0005, 2.675, 12.034, 999_999.9999, -1, Number.NaN, Number.POSITIVE_INFINITY];
+    for (let i = 0; i < 20_000; i++) samples.push(Math.random() * 10 ** (Math.random() * 7));
+    for (const ms of samples) expect(formatLatency(ms)).toBe(String(Math.round(ms * 1000) / 1000));
+  });
+});
+
 describe('producer choice', () => {
   it('auto picks platformatic unless the options need kafkajs, and says why', () => {
     const saved = process.env['RXML_KAFKA_PRODUCER'];
@@ -128,6 +137,9 @@ describe('producer choice', () => {
       const aws = chooseProducer(undefined, { brokers: ['b:9092'], sasl: { mechanism: 'aws', authorizationIdentity: 'a', accessKeyId: 'k', secretAccessKey: 's' } }, 'none');
       expect(aws).toMatchObject({ library: 'kafkajs', reason: expect.stringContaining('aws') as unknown });
       expect(() => chooseProducer('platformatic', { brokers: ['b:9092'], sasl: { mechanism: 'aws', authorizationIdentity: 'a', accessKeyId: 'k', secretAccessKey: 's' } }, 'none')).toThrow(/INVALID_CONFIG|aws/);
+      // zstd: platformatic compresses it with Node's zlib, which has it from Node 22.15 on.
+      const zstd = chooseProducer(undefined, { brokers: ['b:9092'] }, 'zstd');
+      expect(zstd.library).toBe(typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function' ? 'platformatic' : 'kafkajs');
       process.env['RXML_KAFKA_PRODUCER'] = 'kafkajs';
       expect(chooseProducer(undefined, { brokers: ['b:9092'] }, 'none')).toMatchObject({ library: 'kafkajs', reason: "RXML_KAFKA_PRODUCER 'kafkajs'" });
       process.env['RXML_KAFKA_PRODUCER'] = 'nope';
