@@ -1,4 +1,4 @@
-import { CHANNELS, publish } from '@rxml/core/contract';
+import { CHANNELS, guardCallback, publish } from '@rxml/core/contract';
 import { Observable } from 'rxjs';
 import { invalidConfig } from '@rxml/core/contract';
 import { deserializerFor, type Deserializer, type DeserializerName } from './deserialize.js';
@@ -73,8 +73,14 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
    * paused, so it delays every resume: keep it short. Default 100.
    */
   readonly maxWaitTimeInMs?: number;
-  /** Reports assignments, revocations, pauses, commits and crashes. */
+  /**
+   * Reports assignments, revocations, pauses, commits, lag (per partition, at each commit and
+   * every 5 s), offset resets and crashes. Guarded: a throw is reported on `rxml:callback:error`
+   * (warned once) and ignored. The same events are published on the `rxml:source` channel.
+   */
   readonly onEvent?: (event: KafkaSourceEvent) => void;
+  /** How often `lag` events are reported besides at commits, ms. Default 5000. */
+  readonly lagIntervalMs?: number;
 }
 
 export interface FromKafkaOptions<V> extends FromKafkaBaseOptions {
@@ -115,8 +121,10 @@ export function fromKafkaWith<V>(
       drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
       describe: `${topics.join(',')} (group ${options.groupId})`,
       group: options.groupId,
+      ...(options.lagIntervalMs === undefined ? {} : { lagIntervalMs: options.lagIntervalMs }),
       signal: options.signal,
-      onEvent: publishingSourceEvents(options.groupId, options.onEvent),
+      // Guarded: a throwing onEvent is reported on rxml:callback:error and never changes a record's fate.
+      onEvent: publishingSourceEvents(options.groupId, options.onEvent === undefined ? undefined : guardCallback('onEvent', options.onEvent)),
     });
     source.start();
     return () => source.teardown();

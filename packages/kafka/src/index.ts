@@ -13,5 +13,6 @@ export {
 } from './deserialize.js';
 export type { KafkaConnectionOptions } from './options.js';
 export type { PartitionOffset, TopicPartition } from './internal/client.js';
+export { registerKafkaCodecs, type KafkajsCodec } from './internal/codecs.js';
 export { kafkaConnectionFromEnv } from './env.js';
 export { consoleKafkaLogger, type KafkaLogger } from './internal/logger.js';

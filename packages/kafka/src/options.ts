@@ -52,7 +52,8 @@ export function kafkaConfig(given: KafkaConnectionOptions, gate: LogGate = { clo
   const config: KafkaConfig = {
     clientId: options.clientId ?? 'rxml',
     brokers: [...options.brokers],
-    logLevel: level,
+    // With a watcher, kafkajs must emit at least its ERROR entries (the creator still drops what is below `level`).
+    logLevel: gate.watch === undefined ? level : Math.max(level, logLevel.ERROR),
     logCreator: kafkaLogCreator(options.logger ?? consoleKafkaLogger, level, gate),
   };
   if (options.ssl !== undefined) config.ssl = options.ssl;

@@ -19,8 +19,19 @@ export interface FetchedMessage {
 export interface FetchedBatch {
   readonly topic: string;
   readonly partition: number;
+  /**
+   * The records to process, in offset order: without transaction markers and records of aborted
+   * transactions (read_committed), which the client filters out. Empty when the fetched range held
+   * only such records.
+   */
   readonly messages: readonly FetchedMessage[];
-  /** The partition's end offset (high watermark) when fetched, for the lag metric. */
+  /**
+   * Offset of the last record of the fetched range, filtered ones included (a marker, an aborted
+   * record, a compacted gap): when every message is taken, the position moves past it, so the
+   * committed offset reaches the end offset like the Java consumer's. Absent = the last message's.
+   */
+  readonly lastOffset?: string;
+  /** The partition's end offset (high watermark) the broker reported with this fetch. */
   readonly highWatermark?: string;
 }
 
@@ -47,6 +58,12 @@ export interface ConsumerHandlers {
   onAssigned(assignment: readonly TopicPartition[], memberId: string): void;
   /** The client failed. With `restarting`, it reconnects and rejoins by itself. */
   onCrash(error: Error, restarting: boolean): void;
+  /**
+   * The fetch position of a partition was reset (OFFSET_OUT_OF_RANGE: the topic was deleted and
+   * created again, the log truncated, or retention deleted unread records): the next batch of it
+   * starts at the reset position, whatever offsets were seen before.
+   */
+  onOffsetReset?(partition: TopicPartition): void;
 }
 
 export interface ConsumerClient {
@@ -57,6 +74,11 @@ export interface ConsumerClient {
   resume(): void;
   /** Commits offsets of partitions this member owns. */
   commit(offsets: readonly PartitionOffset[]): Promise<void>;
+  /**
+   * After the client crashed and left the group: commits `offsets` for the group only if it has no
+   * other member (which would own these partitions now); rejects otherwise.
+   */
+  commitDetached?(offsets: readonly PartitionOffset[]): Promise<void>;
   /** Leaves the group and disconnects. */
   stop(): Promise<void>;
 }

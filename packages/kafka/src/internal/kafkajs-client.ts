@@ -10,11 +10,14 @@ import type {
   ProducerClient,
   TopicPartition,
 } from './client.js';
+import { registerKafkaCodecs } from './codecs.js';
 import { compressionId, type KafkaCompression } from './compression.js';
 
 /** The client to use and the switch that silences its logs once its owner has stopped. */
-function kafkaOf(options: KafkaConnectionOptions): { kafka: Kafka; gate: LogGate } {
-  const gate: LogGate = { closed: false };
+function kafkaOf(options: KafkaConnectionOptions, watch?: LogGate['watch']): { kafka: Kafka; gate: LogGate } {
+  // snappy, lz4 and zstd on the kafkajs module this package imports (kafkajs has gzip only).
+  registerKafkaCodecs();
+  const gate: LogGate = watch === undefined ? { closed: false } : { closed: false, watch };
   return { kafka: options.kafka ?? new Kafka(kafkaConfig(options, gate)), gate };
 }
 
@@ -27,7 +30,40 @@ export interface KafkajsConsumerSettings {
   readonly topicWaitMs: number;
   /** Told once when a topic is missing and is being waited for. */
   readonly onWaitingForTopic?: (topics: readonly string[]) => void;
+  /**
+   * How long the seam keeps restarting a consumer that kafkajs gave up on after a connection loss
+   * (e.g. `KafkaJSGroupCoordinatorNotFound`, which kafkajs treats as fatal), ms. Default 60000.
+   */
+  readonly restartWindowMs?: number;
 }
+
+/** kafkajs' message when it resets a fetch position after OFFSET_OUT_OF_RANGE (consumerGroup.js, 2.2.4). */
+const OFFSET_RESET_LOG = 'Offset out of range, resetting to default offset';
+
+/**
+ * kafkajs crashes for good (no restart) on some errors that only mean "the cluster is still
+ * coming back": the coordinator cannot be found yet after a broker restart, a connection that
+ * closed mid-request. Those are worth a restart from the seam.
+ */
+export function isTransientCrash(error: unknown): boolean {
+  let e = error as { name?: unknown; type?: unknown; cause?: unknown; originalError?: unknown } | null | undefined;
+  for (let depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    if (isRetriableKafkaError(e)) return true;
+    if (e.name === 'KafkaJSGroupCoordinatorNotFound' || e.name === 'KafkaJSConnectionClosedError') return true;
+    if (e.name === 'KafkaJSProtocolError' && typeof e.type === 'string' && TRANSIENT_PROTOCOL_ERRORS.has(e.type)) return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
+}
+
+const TRANSIENT_PROTOCOL_ERRORS = new Set([
+  'NOT_COORDINATOR',
+  'COORDINATOR_NOT_AVAILABLE',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'REBALANCE_IN_PROGRESS',
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+]);
 
 /**
  * Waits until every topic in `topics` exists (someone creates it, or a producer's auto-creation does),
@@ -60,40 +96,100 @@ async function awaitTopics(kafka: Kafka, topics: readonly string[], waitMs: numb
 
 /** `ConsumerClient` on kafkajs: eachBatch without auto-resolve and without auto-commit. */
 export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: KafkajsConsumerSettings): ConsumerClient {
-  const { kafka, gate } = kafkaOf(connection);
+  let handlers: ConsumerHandlers | undefined;
+  // kafkajs reports an OFFSET_OUT_OF_RANGE reset only in its log: watch for it there.
+  const { kafka, gate } = kafkaOf(connection, (entry) => {
+    const log = entry.log as { message?: unknown; topic?: unknown; partition?: unknown; groupId?: unknown };
+    if (log.message === OFFSET_RESET_LOG && log.groupId === settings.groupId && typeof log.topic === 'string' && typeof log.partition === 'number') {
+      handlers?.onOffsetReset?.({ topic: log.topic, partition: log.partition });
+    }
+  });
   const consumer: Consumer = kafka.consumer({ ...settings.consumer, groupId: settings.groupId });
   const topics = settings.topics.map((topic) => ({ topic }));
   const removers: (() => void)[] = [];
+  const restartWindowMs = settings.restartWindowMs ?? 60_000;
+  let stopped = false;
+  let crashedSince: number | undefined;
+  let restarts = 0;
+
+  const run = (h: ConsumerHandlers): Promise<void> =>
+    consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      // Returns at once: the records are handed to the stream, the model runs outside this call, so
+      // kafkajs' fetch loop (which sends the heartbeats) never waits for a model.
+      eachBatch: (payload) => {
+        crashedSince = undefined;
+        const { batch } = payload;
+        const taken = h.onBatch({
+          topic: batch.topic,
+          partition: batch.partition,
+          messages: batch.messages,
+          lastOffset: batch.lastOffset(),
+          highWatermark: batch.highWatermark,
+        });
+        const last = batch.messages[taken - 1];
+        // Resolving moves kafkajs' fetch position only; commits are ours (see fromKafka). Resolving
+        // the last message also resolves the filtered records after it (kafkajs does that).
+        if (last !== undefined) payload.resolveOffset(last.offset);
+        return Promise.resolve();
+      },
+    });
+
+  /** kafkajs gave up (no restart of its own) on a transient error: restart it, for a while. */
+  const restart = (h: ConsumerHandlers): void => {
+    const delay = Math.min(5_000, 300 * 2 ** Math.min(restarts++, 4));
+    setTimeout(() => {
+      if (stopped) return;
+      void (async () => {
+        try {
+          await consumer.connect();
+          await run(h);
+        } catch (error) {
+          if (!stopped) crash(h, error instanceof Error ? error : new Error(String(error)), false);
+        }
+      })();
+    }, delay).unref();
+  };
+
+  const crash = (h: ConsumerHandlers, error: Error, kafkajsRestarts: boolean): void => {
+    if (kafkajsRestarts) return h.onCrash(error, true);
+    const now = Date.now();
+    crashedSince ??= now;
+    if (!stopped && isTransientCrash(error) && now - crashedSince < restartWindowMs) {
+      h.onCrash(error, true);
+      restart(h);
+      return;
+    }
+    h.onCrash(error, false);
+  };
 
   return {
-    async start(handlers: ConsumerHandlers): Promise<void> {
+    async start(h: ConsumerHandlers): Promise<void> {
+      handlers = h;
       removers.push(
-        consumer.on(consumer.events.REBALANCING, () => handlers.onRebalancing()),
+        consumer.on(consumer.events.REBALANCING, () => h.onRebalancing()),
         consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+          crashedSince = undefined;
+          restarts = 0;
           const assignment: TopicPartition[] = [];
           for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
             for (const partition of partitions) assignment.push({ topic, partition });
           }
-          handlers.onAssigned(assignment, payload.memberId);
+          h.onAssigned(assignment, payload.memberId);
         }),
-        consumer.on(consumer.events.CRASH, ({ payload }) => handlers.onCrash(payload.error, payload.restart)),
+        // A fetched range with only filtered records (transaction markers, aborted records) never
+        // reaches eachBatch; kafkajs moves past it by itself, and so must the committed position.
+        consumer.on(consumer.events.START_BATCH_PROCESS, ({ payload }) => {
+          if (payload.batchSize !== 0) return;
+          h.onBatch({ topic: payload.topic, partition: payload.partition, messages: [], lastOffset: payload.lastOffset, highWatermark: payload.highWatermark });
+        }),
+        consumer.on(consumer.events.CRASH, ({ payload }) => crash(h, payload.error, payload.restart)),
       );
       await awaitTopics(kafka, settings.topics, settings.topicWaitMs, settings.onWaitingForTopic);
       await consumer.connect();
       await consumer.subscribe({ topics: [...settings.topics], fromBeginning: settings.fromBeginning });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        // Returns at once: the records are handed to the stream, the model runs outside this call, so
-        // kafkajs' fetch loop (which sends the heartbeats) never waits for a model.
-        eachBatch: (payload) => {
-          const taken = handlers.onBatch(payload.batch);
-          const last = payload.batch.messages[taken - 1];
-          // Resolving moves kafkajs' fetch position only; commits are ours (see fromKafka).
-          if (last !== undefined) payload.resolveOffset(last.offset);
-          return Promise.resolve();
-        },
-      });
+      await run(h);
     },
     pause: () => consumer.pause(topics),
     resume: () => consumer.resume(topics),
@@ -101,7 +197,26 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
       if (offsets.length === 0) return;
       await consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
     },
+    async commitDetached(offsets: readonly PartitionOffset[]): Promise<void> {
+      if (offsets.length === 0) return;
+      // kafkajs' admin refuses unless the group has no running member (state Empty): then nobody
+      // else owns these partitions and the offsets are ours to commit.
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const byTopic = new Map<string, { partition: number; offset: string }[]>();
+        for (const o of offsets) {
+          let list = byTopic.get(o.topic);
+          if (list === undefined) byTopic.set(o.topic, (list = []));
+          list.push({ partition: o.partition, offset: o.offset });
+        }
+        for (const [topic, partitions] of byTopic) await admin.setOffsets({ groupId: settings.groupId, topic, partitions });
+      } finally {
+        await admin.disconnect();
+      }
+    },
     async stop(): Promise<void> {
+      stopped = true;
       for (const remove of removers.splice(0)) remove();
       try {
         await consumer.disconnect();

@@ -46,6 +46,11 @@ function line(level: string, message: string, fields: Readonly<Record<string, un
 /** A switch that silences a client's logs once the stream using it has ended. */
 export interface LogGate {
   closed: boolean;
+  /**
+   * Sees every entry at ERROR or finer before filtering (the client then logs at least ERROR):
+   * for what kafkajs reports only in its log, e.g. an offset reset.
+   */
+  readonly watch?: (entry: LogEntry) => void;
 }
 
 /**
@@ -56,6 +61,13 @@ export function kafkaLogCreator(logger: KafkaLogger, level: logLevel, gate: LogG
   return () =>
     ({ namespace, level: entryLevel, log }: LogEntry) => {
       if (gate.closed) return;
+      if (gate.watch !== undefined) {
+        try {
+          gate.watch({ namespace, level: entryLevel, label: '', log });
+        } catch {
+          // never affects the client
+        }
+      }
       const { message, ...fields } = log;
       let effective = entryLevel;
       if ((entryLevel === logLevel.ERROR || entryLevel === logLevel.WARN) && TRANSIENT.some((re) => re.test(message) || re.test(String(fields['error'] ?? '')))) {
