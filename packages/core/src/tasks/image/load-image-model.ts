@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { RxmlError, invalidConfig, toRxmlError } from '../../contract/errors.js';
 import type { Model } from '../../contract/model.js';
 import { IMAGE_MODEL_CATALOG, type Normalization } from './catalog.js';
+import { imageSignatureProblem } from './image-task.js';
 import { ensureCachedModel, type ModelCacheOptions } from './model-cache.js';
 import { loadModel, type LoadModelOptions } from '../../formats/tfjs/load-model.js';
 import type { Runtime } from '../../runtimes/runtime.js';
@@ -83,7 +84,7 @@ async function assemble(
   } catch (error) {
     throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot load model from ${dir}`);
   }
-  const check = checkShapes(model, inputSize, labels.length);
+  const check = imageSignatureProblem(model, inputSize, labels.length);
   if (check !== undefined) {
     model.dispose();
     throw new RxmlError('MODEL_LOAD_ERROR', `${dir}: ${check}`);
@@ -115,19 +116,3 @@ function invalidNormalization(n: Normalization): string | undefined {
   return ok ? undefined : 'normalization needs 3 finite means and 3 finite, non-zero standard deviations';
 }
 
-function checkShapes(model: Model, inputSize: number, classes: number): string | undefined {
-  const input = model.inputs[0];
-  const output = model.outputs[0];
-  if (model.inputs.length !== 1 || input === undefined || output === undefined) {
-    return 'an image model needs exactly one input';
-  }
-  const [, h, w, c] = input.shape;
-  if (input.shape.length !== 4 || (h !== null && h !== inputSize) || (w !== null && w !== inputSize) || c !== 3) {
-    return `input shape [${input.shape.join(', ')}] does not take ${inputSize}x${inputSize} RGB images`;
-  }
-  const last = output.shape[output.shape.length - 1];
-  if (output.shape.length !== 2 || last !== classes) {
-    return `output shape [${output.shape.join(', ')}] does not match ${classes} labels`;
-  }
-  return undefined;
-}
