@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { RxmlError, invalidConfig, toRxmlError } from '../../contract/errors.js';
+import { CHANNELS, publish } from '../../contract/diagnostics.js';
 import type { Model } from '../../contract/model.js';
 import { IMAGE_MODEL_CATALOG, type Normalization } from './catalog.js';
 import { imageSignatureProblem } from './image-task.js';
@@ -51,6 +52,21 @@ export async function loadImageModel(
   nameOrSpec: string | ImageModelSpec,
   options: LoadImageModelOptions = {},
 ): Promise<ImageModel> {
+  const started = performance.now();
+  const name = typeof nameOrSpec === 'string' ? nameOrSpec : nameOrSpec.path;
+  const bytes = typeof nameOrSpec === 'string' ? (IMAGE_MODEL_CATALOG[nameOrSpec]?.files.reduce((sum, f) => sum + f.bytes, 0) ?? 0) : 0;
+  try {
+    const loaded = await loadImageModelUnobserved(nameOrSpec, options);
+    const { model } = loaded;
+    publish(CHANNELS.modelLoad, () => ({ name: model.name, version: model.version, runtime: model.runtime, format: 'tfjs', durationMs: performance.now() - started, bytes, ok: true }));
+    return loaded;
+  } catch (error) {
+    publish(CHANNELS.modelLoad, () => ({ name, durationMs: performance.now() - started, bytes, ok: false, error: toRxmlError(error, 'MODEL_LOAD_ERROR') }));
+    throw error;
+  }
+}
+
+async function loadImageModelUnobserved(nameOrSpec: string | ImageModelSpec, options: LoadImageModelOptions): Promise<ImageModel> {
   if (typeof nameOrSpec === 'string') {
     const entry = IMAGE_MODEL_CATALOG[nameOrSpec];
     if (entry === undefined) {
