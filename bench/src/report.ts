@@ -162,6 +162,26 @@ export const RENDERERS: Record<string, Renderer> = {
     parts.push(...unavailableLines(result));
     return { markdown: parts.join('\n') };
   },
+  remote: (result) => {
+    const run = available(result)[0];
+    const parts: string[] = ['## 7. Remote models: the Iris pipeline embedded vs served by MLServer (v2 REST, v2 gRPC)', ''];
+    if (run !== undefined) {
+      parts.push(
+        `Server: ${String(run['server'])}, same weights as the embedded model. An open stream of records through \`predictIris\`; batch 1 with concurrency 1 is the seed's one call per record, larger batches are one request per micro-batch with 4 in flight. Records/s from a backlog; latency per record (entering the operator → its result) in a closed loop of one batch at a time. The server shares the machine's cores.`,
+        '',
+        table(
+          ['model', 'batch', 'in flight', 'records', 'records/s', 'p50 / p99 ms per record', 'load'],
+          (run['points'] as Json[]).map((p) => {
+            const l = p['latency'] as Json;
+            return [String(p['model']), fmt(p['batchSize']), fmt(p['concurrency']), fmt(p['records']), fmt(p['recordsPerSec']), `${fmt(l['p50Ms'])} / ${fmt(l['p99Ms'])}`, fmt(p['loadAvg1m'])];
+          }),
+        ),
+        '',
+      );
+    }
+    parts.push(...unavailableLines(result));
+    return { markdown: parts.join('\n') };
+  },
   kafka: (result) => {
     const run = available(result)[0];
     const parts: string[] = ['## 4. Kafka end to end: the README pipeline (`fromKafka` → `predictIris` → `toKafka`, default options) vs a raw passthrough of the same clients', ''];

@@ -8,6 +8,21 @@ import { flatHeadersOf, headerListOf, headerListSize, isPerRecordError, isTooLar
 import { publishSent } from './internal/sink-channel.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
+import { invalidConfig } from '@rxml/core/contract';
+
+/** Bad sizes and timeouts are refused when the sink is created (`INVALID_CONFIG` naming the option). */
+function checkLimits(options: ToKafkaOptions<never, never>): void {
+  const limits = [
+    ['maxMessageBytes', options.maxMessageBytes, 'a number of bytes >= 1', 1],
+    ['maxBatchMessages', options.maxBatchMessages, 'a number of messages >= 1', 1],
+    ['maxBatchBytes', options.maxBatchBytes, 'a number of bytes >= 1', 1],
+    ['maxInFlightSends', options.maxInFlightSends, 'a number of sends >= 1', 1],
+    ['deliveryTimeoutMs', options.deliveryTimeoutMs, 'a number of ms >= 0', 0],
+  ] as const;
+  for (const [option, value, expected, min] of limits) {
+    if (value !== undefined && (typeof value !== 'number' || !(value >= min))) throw invalidConfig('toKafka', option, expected, value);
+  }
+}
 
 /** Where a result went, emitted once the broker acked it. */
 export interface Delivered<In, Out> {
@@ -163,6 +178,7 @@ export function toKafkaWith<In, Out>(
   options: ToKafkaOptions<In, Out>,
   createProducer: (options: ToKafkaOptions<In, Out>) => ProducerClient,
 ): OperatorFunction<PredictResult<In, Out>, Delivered<In, Out>> {
+  checkLimits(options);
   const maxMessageBytes = options.maxMessageBytes ?? 1_000_000;
   const maxBatch = Math.max(1, options.maxBatchMessages ?? 2_000);
   const maxBatchBytes = options.maxBatchBytes ?? 800_000;
