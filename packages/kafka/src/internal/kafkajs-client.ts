@@ -245,6 +245,7 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
     async send(messages: readonly OutgoingMessage[]): Promise<void> {
       // kafkajs reads key, value and headers (and ignores `topic`), so the messages go as they are:
       // no per-message copy. Usually all go to one topic.
+      if (messages.some((m) => m.headerList !== undefined)) messages = messages.map(withListHeaders);
       const first = messages[0];
       if (first === undefined) return;
       let topicMessages: { topic: string; messages: Message[] }[];
@@ -270,6 +271,19 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
       }
     },
   };
+}
+
+/**
+ * kafkajs writes a header array as repeated headers (in array order), so an exact header list
+ * becomes an object of arrays; names interleaved with others (a, b, a) are written grouped (a, a, b).
+ * kafkajs cannot encode a null header value (it throws): that message then fails on its own and
+ * is dead-lettered without its null headers (see toKafka).
+ */
+function withListHeaders(message: OutgoingMessage): OutgoingMessage {
+  if (message.headerList === undefined) return message;
+  const headers: Record<string, (Buffer | string | null)[]> = {};
+  for (const [name, value] of message.headerList) (headers[name] ??= []).push(value);
+  return { ...message, headers: headers as unknown as OutgoingMessage['headers'] };
 }
 
 /**

@@ -106,7 +106,12 @@ export function platformaticProducer(given: KafkaConnectionOptions, settings: Pl
     async send(messages: readonly OutgoingMessage[]): Promise<void> {
       // The seam's messages have the shape platformatic reads (topic, key, value, headers); null
       // keys and values go through `bytes` to undefined. No per-message copy.
-      await producer.send({ messages: messages as never });
+      // A message with an exact header list (dead letters) goes as a Map keyed by distinct Buffers:
+      // repeated names stay separate entries, null values are written as null.
+      const sent = messages.some((m) => m.headerList !== undefined)
+        ? messages.map((m) => (m.headerList === undefined ? m : { ...m, headers: new Map(m.headerList.map(([name, value]) => [Buffer.from(name), value])) }))
+        : messages;
+      await producer.send({ messages: sent as never });
     },
     isRetriable: isRetriablePlatformaticError,
     disconnect: () => producer.close(),
