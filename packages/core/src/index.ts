@@ -4,6 +4,7 @@ export * from './runtimes/index.js';
 export { PREDICT_DEFAULTS, predict, type BackpressureOptions, type BatchEvent, type FlowControl, type PredictDefaults, type PredictOptions } from './engine/predict.js';
 export type { BatchOptions } from './engine/internal/batcher.js';
 export { values, failures } from './engine/values.js';
+export { predictTask, type PredictTaskOptions, type Task } from './tasks/task.js';
 export { predictIris, type IrisPrediction, type PredictIrisOptions } from './tasks/iris/predict-iris.js';
 export { IRIS_FEATURES, IRIS_SPECIES, parseIrisInput, type IrisFeature, type IrisInput, type IrisMeasurements, type IrisSpecies } from './tasks/iris/iris-input.js';
 export { parseIrisDataset, readIrisDataset, splitIrisDataset, type IrisExample } from './tasks/iris/iris-dataset.js';

@@ -32,6 +32,9 @@ beforeAll(async () => {
   corruptHeader.fill(0x41, 20, 60); // over the quantization table segment that follows APP0
   const badIhdr = Buffer.from(png);
   badIhdr[17] = (badIhdr[17] as number) ^ 0xff; // a byte of the width: the IHDR CRC no longer matches
+  const damagedIdat = Buffer.from(png);
+  const idat = damagedIdat.indexOf(Buffer.from('IDAT'));
+  damagedIdat[idat + 100] = (damagedIdat[idat + 100] as number) ^ 0xff;
   mix = [
     { name: 'good JPEG', format: 'jpeg', bytes: jpeg, reason: undefined },
     { name: 'truncated JPEG', format: 'jpeg', bytes: jpeg.subarray(0, jpeg.length >> 1), reason: /^truncated JPEG: the scan data ends at byte 6948 without an end-of-image marker \(6948 bytes, 395×149 from the header\)$/ },
@@ -40,6 +43,8 @@ beforeAll(async () => {
     { name: 'good PNG', format: 'png', bytes: png, reason: undefined },
     { name: 'corrupt PNG header', format: 'png', bytes: badIhdr, reason: /^corrupt PNG header: the IHDR chunk fails its CRC check \(370572 bytes\)$/ },
     { name: 'text', format: undefined, bytes: Buffer.from('sepal_length,sepal_width\n5.1,3.5\n'), reason: /^not an image \(starts with the text "sepal_length,sepal_width"…, 33 bytes\)$/ },
+    // The one case where the decoder itself fails (libpng on the chunk CRC), so libvips' shared error text is in play.
+    { name: 'damaged PNG data', format: 'png', bytes: damagedIdat, reason: /^corrupt PNG data: the decoder failed inside the image data \(370572 bytes, 2000×2000 from the header\)$/ },
     { name: 'TIFF', format: 'tiff', bytes: await sharp(jpeg).tiff().toBuffer(), reason: /^unsupported format: tiff \(\d+ bytes\)$/ },
   ];
 });
@@ -57,7 +62,7 @@ async function messages(decodeConcurrency: number, rounds: number): Promise<(str
 }
 
 describe('image decode failures are attributable and deterministic', () => {
-  it('an 8-record mix gives the same per-record messages at decodeConcurrency 1 and 8, each naming only its own format', async () => {
+  it('a mix of 9 records (good, truncated, corrupt header, corrupt data, text, TIFF) gives the same per-record messages at decodeConcurrency 1 and 8, each naming only its own format', async () => {
     const serial = await messages(1, 1);
     // Three rounds at 8 so that every bad image decodes next to others, in different company each round.
     const parallel = await messages(8, 3);
@@ -97,6 +102,27 @@ describe('image decode failures are attributable and deterministic', () => {
       b[22] = 0xff; // high byte of the quantization table's length
       return b;
     }, /^corrupt JPEG header: segment 0xdb at byte 20 declares 65347 bytes, past the end of the data/],
+    ['JPEG with a quantization table segment that does not hold whole tables', () => {
+      const b = Buffer.from(jpeg);
+      b[b.indexOf(Buffer.from([0xff, 0xdb])) + 4] = 0x55; // precision 5, table 5: no such table
+      return b;
+    }, /^corrupt JPEG header: quantization table segment \(DQT\) at byte 20 does not hold whole tables \(13896 bytes\)$/],
+    ['JPEG whose frame uses a quantization table never defined', () => {
+      const b = Buffer.from(jpeg);
+      b[b.indexOf(Buffer.from([0xff, 0xdb])) + 4] = 0x03; // the first table is defined as table 3 instead of 0
+      return b;
+    }, /^corrupt JPEG header: quantization table 0 used by the frame is not defined before the image data \(start-of-scan at byte \d+\) \(13896 bytes, 395×149 from the header\)$/],
+    ['JPEG with a Huffman table segment that does not hold whole tables', () => {
+      const b = Buffer.from(jpeg);
+      b[b.indexOf(Buffer.from([0xff, 0xc4])) + 5] = 0xff; // the first code count: 255 codes of length 1
+      return b;
+    }, /^corrupt JPEG header: Huffman table segment \(DHT\) at byte \d+ does not hold whole tables/],
+    ['PNG whose image data fails inside the decoder (a damaged IDAT)', () => {
+      const b = Buffer.from(png);
+      const idat = b.indexOf(Buffer.from('IDAT'));
+      b[idat + 100] = (b[idat + 100] as number) ^ 0xff; // the chunk CRC no longer matches: libpng stops
+      return b;
+    }, /^corrupt PNG data: the decoder failed inside the image data \(370572 bytes, 2000×2000 from the header\)$/],
     ['PNG cut inside IHDR', () => png.subarray(0, 20), /^truncated PNG: the data ends at byte 20, inside the header \(IHDR chunk\)/],
     ['PNG without IEND', () => png.subarray(0, png.length - 12), /^truncated PNG: the data ends at byte 370560 after chunk IDAT, without an IEND chunk/],
     ['SVG', () => Buffer.from('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'), /^unsupported format: svg/],

@@ -95,6 +95,30 @@ describe('model download and cache', () => {
     expect(await readdir(dir)).toHaveLength(entry.files.length);
   });
 
+  it('shows download progress: a start and an end line on a pipe, bytes/%/MB/s redrawn on a terminal; a damaged try is not counted', async () => {
+    const total = entry.files.reduce((sum, f) => sum + f.bytes, 0);
+    const mb = (total / 1e6).toFixed(1);
+    const pipe = { isTTY: false, text: '', write(t: string) { this.text += t; return true; } };
+    // The flaky source serves one shard damaged: its bytes are taken back when the digest fails.
+    await ensureCachedModel({ ...entry, sources: [`${base}/flaky/`, `${base}/${entry.name}/`] }, { cacheDir, progress: pipe });
+    const lines = pipe.text.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toBe(`downloading model ${entry.name} (${entry.files.length} files, public copy; first use only) (about ${mb} MB)…`);
+    expect(lines[1]).toMatch(new RegExp(`^downloading model .*: done, ${mb.replace('.', '\\.')} MB in \\d+\\.\\d s \\(\\d+\\.\\d MB/s\\)$`));
+
+    await rm(join(cacheDir, entry.name), { recursive: true });
+    const tty = { isTTY: true, text: '', write(t: string) { this.text += t; return true; } };
+    await ensureCachedModel(entry, { cacheDir, mirror: base, progress: tty });
+    const frames = tty.text.split('\r\x1b[2K').filter((f) => f !== '');
+    expect(frames.at(-1)).toMatch(new RegExp(`^downloading model .*  ${mb.replace('.', '\\.')}/${mb.replace('.', '\\.')} MB  100 %  \\d+\\.\\d MB/s\\n$`));
+    for (const frame of frames.slice(0, -1)) expect(frame).toMatch(/ \d+\.\d\/\d+\.\d MB {2}\d+ % {2}\d+\.\d MB\/s$/);
+
+    // Cached: nothing to report. progress: false is silent.
+    const again = { isTTY: false, text: '', write(t: string) { this.text += t; return true; } };
+    await ensureCachedModel(entry, { cacheDir, mirror: base, progress: again });
+    expect(again.text).toBe('');
+  });
+
   it('refuses a missing file (HTTP 404) and leaves nothing in the cache', async () => {
     const error = await ensureCachedModel(entry, { cacheDir, mirror: `${base}/nowhere` }).catch((e: unknown) => e);
     expect((error as RxmlError).code).toBe('MODEL_LOAD_ERROR');

@@ -1,6 +1,6 @@
 /** `predict` checks its options when the operator is created: INVALID_CONFIG naming the option and value. */
 import { describe, expect, it } from 'vitest';
-import { PREDICT_DEFAULTS, isRxmlError, loadImageModel, predict, predictImage, predictIris, type Model, type PredictOptions, type TensorData } from '../src/index.js';
+import { PREDICT_DEFAULTS, isRxmlError, loadImageModel, predict, predictImage, predictIris, predictKeras, type Model, type PredictOptions, type TensorData } from '../src/index.js';
 
 // Never run: the options are refused before any record flows. An in-test Model value is enough.
 const model: Model = {
@@ -63,8 +63,19 @@ describe('predict options', () => {
 });
 
 describe('family options', () => {
+  // In-test models with the signature each family checks (Task.validate) when the operator is created.
+  const spec = (shape: (number | null)[]) => ({ name: 'x', shape, dtype: 'float32' as const });
+  const irisShaped: Model = { ...model, inputs: [spec([null, 4])], outputs: [spec([null, 3])] };
+  const imageShaped = (labels: string[]) => ({
+    model: { ...model, inputs: [spec([null, 4, 4, 3])], outputs: [spec([null, labels.length])] },
+    inputSize: 4,
+    normalization: { scale: 1, offset: 0 },
+    labels,
+    dispose: () => {},
+  });
+
   it('predictImage refuses a topK that is not a positive integer', () => {
-    const image = { model, inputSize: 4, normalization: { scale: 1, offset: 0 }, labels: ['a', 'b'], dispose: () => {} };
+    const image = imageShaped(['a', 'b']);
     expect(() => predictImage(image, { topK: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', message: 'predictImage: topK must be a positive integer, got 0' }) as Error);
     expect(() => predictImage(image, { topK: 9 })).not.toThrow(); // more than the labels: capped, as before
     expect(() => predictImage(image, { maxPixels: 0 })).toThrow('predictImage: maxPixels must be a number > 0, got 0');
@@ -72,9 +83,27 @@ describe('family options', () => {
   });
 
   it('predictIris and predictImage pass bad batching options on to predict', () => {
-    const image = { model, inputSize: 4, normalization: { scale: 1, offset: 0 }, labels: ['a'], dispose: () => {} };
-    expect(() => predictIris(model, { batch: { size: 0 } })).toThrow('predict: batch.size must be a positive integer, got 0');
+    const image = imageShaped(['a']);
+    expect(() => predictIris(irisShaped, { batch: { size: 0 } })).toThrow('predict: batch.size must be a positive integer, got 0');
     expect(() => predictImage(image, { concurrency: -1 })).toThrow('predict: concurrency must be a positive integer, got -1');
+  });
+
+  it("each family refuses a model whose signature does not fit (Task.validate), naming the model and the shapes", () => {
+    expect(() => predictIris(model)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', message: "predictIris: model 'unused' does not fit: an Iris model takes one input [?, 4], this one takes none" }) as Error);
+    const fiveFeatures: Model = { ...irisShaped, inputs: [spec([null, 5])] };
+    expect(() => predictIris(fiveFeatures)).toThrow('an Iris model takes one input [?, 4], this one takes [?, 5]');
+    expect(() => predictIris({ ...irisShaped, outputs: [spec([null, 2])] })).toThrow("an Iris model's first output is [?, 3] (3 species), this one's is [?, 2]");
+    expect(() => predictIris({ ...irisShaped, inputs: [spec([null, null])] })).not.toThrow(); // free dimensions are accepted
+    const image = imageShaped(['a', 'b']);
+    expect(() => predictImage({ ...image, labels: ['a', 'b', 'c'] })).toThrow("predictImage: model 'unused' does not fit: output shape [?, 2] does not match 3 labels");
+    expect(() => predictKeras(model)).toThrow("predictKeras: model 'unused' does not fit: a model needs at least one input and one output, this one has 0 and 0");
+    expect(() => predictKeras(irisShaped)).not.toThrow();
+  });
+
+  it('predictImage still takes decodeConcurrency (deprecated) for selectConcurrency, and refuses a bad one through predict', () => {
+    const image = imageShaped(['a']);
+    expect(() => predictImage(image, { decodeConcurrency: 0 })).toThrow('predict: selectConcurrency must be a positive integer, got 0');
+    expect(() => predictImage(image, { selectConcurrency: 0, decodeConcurrency: 4 })).toThrow('predict: selectConcurrency must be a positive integer, got 0');
   });
 
   it('loadImageModel refuses a bad inputSize or normalization before reading anything', async () => {

@@ -62,7 +62,7 @@ describe('own model directory', () => {
     ).rejects.toMatchObject({ code: 'MODEL_LOAD_ERROR' });
     await expect(
       loadImageModel({ path: join(dir, 'tiny'), inputSize: 32, normalization: { mean: [0, 0, 0], std: [1, 0, 1] }, labels: LABELS }),
-    ).rejects.toMatchObject({ code: 'MODEL_LOAD_ERROR' });
+    ).rejects.toMatchObject({ code: 'INVALID_CONFIG' }); // a bad option, refused before reading (docs/errors.md)
   });
 });
 

@@ -89,7 +89,8 @@ describe('toKafka pipelined sends (scripted producer)', () => {
     await turn();
     expect(t.producer.sends.map((s) => s.messages.length)).toEqual([10, 10, 10]);
     t.producer.sends[0]!.ack();
-    t.producer.sends[1]!.fail(new Error('MESSAGE_TOO_LARGE'));
+    // Not about one record (a refused record is sent again on its own: poison-pills test).
+    t.producer.sends[1]!.fail(new Error('TOPIC_AUTHORIZATION_FAILED'));
     t.producer.sends[2]!.ack();
     await turn();
     await turn();
@@ -142,6 +143,10 @@ describe('producer choice', () => {
       expect(zstd.library).toBe(typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function' ? 'platformatic' : 'kafkajs');
       process.env['RXML_KAFKA_PRODUCER'] = 'kafkajs';
       expect(chooseProducer(undefined, { brokers: ['b:9092'] }, 'none')).toMatchObject({ library: 'kafkajs', reason: "RXML_KAFKA_PRODUCER 'kafkajs'" });
+      process.env['RXML_KAFKA_PRODUCER'] = 'platformatic';
+      expect(chooseProducer(undefined, { brokers: ['b:9092'] }, 'none').library).toBe('platformatic');
+      const envAws = chooseProducer(undefined, { brokers: ['b:9092'], sasl: { mechanism: 'aws', authorizationIdentity: 'a', accessKeyId: 'k', secretAccessKey: 's' } }, 'none');
+      expect(envAws).toMatchObject({ library: 'kafkajs', reason: expect.stringContaining("RXML_KAFKA_PRODUCER 'platformatic', but SASL mechanism aws") as unknown });
       process.env['RXML_KAFKA_PRODUCER'] = 'nope';
       expect(() => chooseProducer(undefined, { brokers: ['b:9092'] }, 'none')).toThrow(/RXML_KAFKA_PRODUCER=nope/);
     } finally {

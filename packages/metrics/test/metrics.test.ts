@@ -229,3 +229,19 @@ describe('status line', () => {
     expect(() => startStatusLine(handle!, { intervalMs: 0 })).toThrow(/INVALID_CONFIG|intervalMs/);
   });
 });
+
+describe('docs/operations.md', () => {
+  it('lists every metric enableMetrics registers, with its type', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const doc = await readFile(new URL('../../../docs/operations.md', import.meta.url), 'utf8');
+    const registry = new Registry();
+    handle = enableMetrics({ registry, tensors: () => 0 });
+    const metrics = await registry.getMetricsAsJSON();
+    expect(metrics.length).toBeGreaterThan(20);
+    for (const metric of metrics) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${metric.name}\` |`));
+      expect(row, `${metric.name} in the metric table`).toBeDefined();
+      expect(row!.split('|')[2]!.trim()).toBe(metric.type);
+    }
+  });
+});

@@ -88,7 +88,15 @@ export interface OutgoingMessage {
   readonly key: Buffer | string | null;
   readonly value: Buffer | string | null;
   readonly headers: OutgoingMessageHeaders;
+  /**
+   * The exact header list, in order, repeated names and null values included (dead letters copy
+   * their source record's headers this way). When set, producers write it instead of `headers`.
+   */
+  readonly headerList?: HeaderList;
 }
+
+/** Record headers as (name, value) pairs in record order; `null` is a header without a value. */
+export type HeaderList = readonly (readonly [string, Buffer | string | null])[];
 
 export interface OutgoingMessageHeaders {
   readonly [name: string]: Buffer | string;

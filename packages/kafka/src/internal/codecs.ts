@@ -1,5 +1,9 @@
 import { createRequire } from 'node:module';
-import { CompressionCodecs, CompressionTypes } from 'kafkajs';
+// kafkajs is CommonJS and Node's ESM loader cannot see these two as named exports (plain `node`
+// fails with "Named export 'CompressionCodecs' not found"; only bundlers/vitest accept it).
+import kafkajs from 'kafkajs';
+
+const { CompressionCodecs, CompressionTypes } = kafkajs;
 
 /**
  * Compression codecs for kafkajs, which only implements gzip itself (snappy, lz4 and zstd batches

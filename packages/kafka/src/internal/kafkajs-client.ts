@@ -109,6 +109,18 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
   const removers: (() => void)[] = [];
   const restartWindowMs = settings.restartWindowMs ?? 60_000;
   let stopped = false;
+  /** What the source asked for; re-applied after a restart (kafkajs forgets pauses with its group). */
+  let wantPaused = false;
+  // kafkajs throws when it has no running group (between a crash and the restart): then the wish
+  // is kept and applied when the group is back.
+  const applyPause = (): void => {
+    try {
+      if (wantPaused) consumer.pause(topics);
+      else consumer.resume(topics);
+    } catch {
+      // not running: applied again on the next GROUP_JOIN
+    }
+  };
   let crashedSince: number | undefined;
   let restarts = 0;
 
@@ -172,6 +184,7 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
           crashedSince = undefined;
           restarts = 0;
+          if (wantPaused) applyPause();
           const assignment: TopicPartition[] = [];
           for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
             for (const partition of partitions) assignment.push({ topic, partition });
@@ -191,8 +204,14 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
       await consumer.subscribe({ topics: [...settings.topics], fromBeginning: settings.fromBeginning });
       await run(h);
     },
-    pause: () => consumer.pause(topics),
-    resume: () => consumer.resume(topics),
+    pause: () => {
+      wantPaused = true;
+      applyPause();
+    },
+    resume: () => {
+      wantPaused = false;
+      applyPause();
+    },
     async commit(offsets: readonly PartitionOffset[]): Promise<void> {
       if (offsets.length === 0) return;
       await consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
@@ -245,6 +264,7 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
     async send(messages: readonly OutgoingMessage[]): Promise<void> {
       // kafkajs reads key, value and headers (and ignores `topic`), so the messages go as they are:
       // no per-message copy. Usually all go to one topic.
+      if (messages.some((m) => m.headerList !== undefined)) messages = messages.map(withListHeaders);
       const first = messages[0];
       if (first === undefined) return;
       let topicMessages: { topic: string; messages: Message[] }[];
@@ -270,6 +290,19 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
       }
     },
   };
+}
+
+/**
+ * kafkajs writes a header array as repeated headers (in array order), so an exact header list
+ * becomes an object of arrays; names interleaved with others (a, b, a) are written grouped (a, a, b).
+ * kafkajs cannot encode a null header value (it throws): that message then fails on its own and
+ * is dead-lettered without its null headers (see toKafka).
+ */
+function withListHeaders(message: OutgoingMessage): OutgoingMessage {
+  if (message.headerList === undefined) return message;
+  const headers: Record<string, (Buffer | string | null)[]> = {};
+  for (const [name, value] of message.headerList) (headers[name] ??= []).push(value);
+  return { ...message, headers: headers as unknown as OutgoingMessage['headers'] };
 }
 
 /**

@@ -50,13 +50,16 @@ export function platformaticUnsupported(given: KafkaConnectionOptions, compressi
 /**
  * kafkajs-style retriability for `@platformatic/kafka` errors: its own `canRetry` flag (network
  * errors, retriable broker error codes), request timeouts (safe to repeat with acks=all: at worst a
- * duplicate), and aggregates whose every member is retriable.
+ * duplicate), responses cut short by a connection loss, and aggregates whose every member is retriable.
  */
 export function isRetriablePlatformaticError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as { canRetry?: unknown; name?: unknown; code?: unknown; errors?: unknown; cause?: unknown };
   if (e.canRetry === true) return true;
   if (e.name === 'TimeoutError' || e.code === 'PLT_KFK_TIMEOUT' || e.code === 'PLT_KFK_NETWORK') return true;
+  // A response cut short by a connection loss (broker restart) fails to decode: worth a retry
+  // (acks=all, at worst a duplicate). Seen in the broker-restart test's loop of 20.
+  if (e.code === 'OUT_OF_BOUNDS') return true;
   if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(isRetriablePlatformaticError);
   return false;
 }
@@ -106,7 +109,12 @@ export function platformaticProducer(given: KafkaConnectionOptions, settings: Pl
     async send(messages: readonly OutgoingMessage[]): Promise<void> {
       // The seam's messages have the shape platformatic reads (topic, key, value, headers); null
       // keys and values go through `bytes` to undefined. No per-message copy.
-      await producer.send({ messages: messages as never });
+      // A message with an exact header list (dead letters) goes as a Map keyed by distinct Buffers:
+      // repeated names stay separate entries, null values are written as null.
+      const sent = messages.some((m) => m.headerList !== undefined)
+        ? messages.map((m) => (m.headerList === undefined ? m : { ...m, headers: new Map(m.headerList.map(([name, value]) => [Buffer.from(name), value])) }))
+        : messages;
+      await producer.send({ messages: sent as never });
     },
     isRetriable: isRetriablePlatformaticError,
     disconnect: () => producer.close(),

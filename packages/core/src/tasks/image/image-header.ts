@@ -122,6 +122,9 @@ function readJpeg(bytes: Uint8Array): ImageHeader {
   let anomaly: string | undefined;
   let seenFrame = false;
   let seenScan = false;
+  /** Quantization tables the frame's components use, and those DQT segments define. */
+  const frameTables = new Set<number>();
+  const quantTables = new Set<number>();
   const result = (problem?: HeaderProblem): ImageHeader => ({ format: 'jpeg', width, height, problem, anomaly });
   const hexByte = (b: number) => `0x${b.toString(16).padStart(2, '0')}`;
   const corrupt = (detail: string) => result({ kind: 'corrupt-header', detail });
@@ -180,11 +183,49 @@ function readJpeg(bytes: Uint8Array): ImageHeader {
       width = ((bytes[pos + 5] as number) << 8) | (bytes[pos + 6] as number);
       seenFrame = true;
       if (width === 0 || height === 0) return corrupt(`frame header at byte ${at} declares ${width}×${height} pixels`);
+      const components = bytes[pos + 7] as number;
+      if (components === 0 || length !== 8 + 3 * components) {
+        return corrupt(anomaly ?? `frame header at byte ${at} declares ${components} component(s) in ${length} bytes`);
+      }
+      // Lossless frames (SOF3, 7, 11, 15) use no quantization tables.
+      const lossless = (marker & 3) === 3;
+      if (!lossless) for (let k = 0; k < components; k++) frameTables.add(bytes[pos + 10 + 3 * k] as number);
+    }
+    if (marker === 0xdb) {
+      // DQT: (precision/table id byte, 64 or 128 bytes) repeated, exactly filling the segment.
+      let i = pos + 2;
+      while (i < end) {
+        const pq = (bytes[i] as number) >> 4;
+        const tq = (bytes[i] as number) & 15;
+        if (pq > 1 || tq > 3) break;
+        quantTables.add(tq);
+        i += 1 + (pq === 1 ? 128 : 64);
+      }
+      if (i !== end) return corrupt(anomaly ?? `quantization table segment (DQT) at byte ${at} does not hold whole tables`);
+    }
+    if (marker === 0xc4) {
+      // DHT: (class/table id byte, 16 code counts, that many symbols) repeated, exactly filling the segment.
+      let i = pos + 2;
+      while (i + 17 <= end) {
+        const tc = (bytes[i] as number) >> 4;
+        const th = (bytes[i] as number) & 15;
+        if (tc > 1 || th > 3) break;
+        let symbols = 0;
+        for (let k = 1; k <= 16; k++) symbols += bytes[i + k] as number;
+        if (symbols > 256) break;
+        i += 17 + symbols;
+      }
+      if (i !== end) return corrupt(anomaly ?? `Huffman table segment (DHT) at byte ${at} does not hold whole tables`);
     }
     pos = end;
     if (marker === 0xda) {
       // SOS: entropy-coded data follows, up to the next marker that is not a stuffed 0xFF00 or RSTn.
-      if (!seenFrame) return corrupt(`image data (start-of-scan at byte ${at}) before any frame header (SOF)`);
+      if (!seenFrame) return corrupt(anomaly ?? `image data (start-of-scan at byte ${at}) before any frame header (SOF)`);
+      const missing = [...frameTables].filter((t) => !quantTables.has(t));
+      if (missing.length > 0) {
+        // libjpeg stops here ("Quantization table 0x00 was not defined"); stray bytes over the table are the usual cause.
+        return corrupt(anomaly ?? `quantization table ${missing.join(', ')} used by the frame is not defined before the image data (start-of-scan at byte ${at})`);
+      }
       seenScan = true;
       for (;;) {
         while (pos < n && bytes[pos] !== 0xff) pos++;

@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { RxmlError, invalidConfig, toRxmlError } from '../../contract/errors.js';
+import { CHANNELS, publish } from '../../contract/diagnostics.js';
 import type { Model } from '../../contract/model.js';
 import { IMAGE_MODEL_CATALOG, type Normalization } from './catalog.js';
+import { imageSignatureProblem } from './image-signature.js';
 import { ensureCachedModel, type ModelCacheOptions } from './model-cache.js';
 import { loadModel, type LoadModelOptions } from '../../formats/tfjs/load-model.js';
 import type { Runtime } from '../../runtimes/runtime.js';
@@ -50,6 +52,21 @@ export async function loadImageModel(
   nameOrSpec: string | ImageModelSpec,
   options: LoadImageModelOptions = {},
 ): Promise<ImageModel> {
+  const started = performance.now();
+  const name = typeof nameOrSpec === 'string' ? nameOrSpec : nameOrSpec.path;
+  const bytes = typeof nameOrSpec === 'string' ? (IMAGE_MODEL_CATALOG[nameOrSpec]?.files.reduce((sum, f) => sum + f.bytes, 0) ?? 0) : 0;
+  try {
+    const loaded = await loadImageModelUnobserved(nameOrSpec, options);
+    const { model } = loaded;
+    publish(CHANNELS.modelLoad, () => ({ name: model.name, version: model.version, runtime: model.runtime, format: 'tfjs', durationMs: performance.now() - started, bytes, ok: true }));
+    return loaded;
+  } catch (error) {
+    publish(CHANNELS.modelLoad, () => ({ name, durationMs: performance.now() - started, bytes, ok: false, error: toRxmlError(error, 'MODEL_LOAD_ERROR') }));
+    throw error;
+  }
+}
+
+async function loadImageModelUnobserved(nameOrSpec: string | ImageModelSpec, options: LoadImageModelOptions): Promise<ImageModel> {
   if (typeof nameOrSpec === 'string') {
     const entry = IMAGE_MODEL_CATALOG[nameOrSpec];
     if (entry === undefined) {
@@ -83,7 +100,7 @@ async function assemble(
   } catch (error) {
     throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot load model from ${dir}`);
   }
-  const check = checkShapes(model, inputSize, labels.length);
+  const check = imageSignatureProblem(model, inputSize, labels.length);
   if (check !== undefined) {
     model.dispose();
     throw new RxmlError('MODEL_LOAD_ERROR', `${dir}: ${check}`);
@@ -115,19 +132,3 @@ function invalidNormalization(n: Normalization): string | undefined {
   return ok ? undefined : 'normalization needs 3 finite means and 3 finite, non-zero standard deviations';
 }
 
-function checkShapes(model: Model, inputSize: number, classes: number): string | undefined {
-  const input = model.inputs[0];
-  const output = model.outputs[0];
-  if (model.inputs.length !== 1 || input === undefined || output === undefined) {
-    return 'an image model needs exactly one input';
-  }
-  const [, h, w, c] = input.shape;
-  if (input.shape.length !== 4 || (h !== null && h !== inputSize) || (w !== null && w !== inputSize) || c !== 3) {
-    return `input shape [${input.shape.join(', ')}] does not take ${inputSize}x${inputSize} RGB images`;
-  }
-  const last = output.shape[output.shape.length - 1];
-  if (output.shape.length !== 2 || last !== classes) {
-    return `output shape [${output.shape.join(', ')}] does not match ${classes} labels`;
-  }
-  return undefined;
-}

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { RxmlError, invalidConfig, toRxmlError } from '../../contract/errors.js';
 import type { CatalogEntry, CatalogFile } from './catalog.js';
+import { startProgress, type Progress, type ProgressStream } from './download-progress.js';
 
 /** Where catalog models come from and where they are kept. */
 export interface ModelCacheOptions {
@@ -25,6 +26,11 @@ export interface ModelCacheOptions {
   readonly mirror?: string;
   /** Per-file download timeout in milliseconds. Default 120 000. */
   readonly downloadTimeoutMs?: number;
+  /**
+   * Where a first-use download reports its progress: bytes, %, MB/s redrawn in place on a terminal;
+   * one line when it starts and one when it ends otherwise. `false`: silent. Default: stderr.
+   */
+  readonly progress?: ProgressStream | false;
 }
 
 export function defaultCacheDir(): string {
@@ -62,6 +68,9 @@ export async function ensureCachedModel(entry: CatalogEntry, options: ModelCache
   let untried = 0;
   try {
     const sources = sourcesFor(entry, mirror.value);
+    const total = entry.files.reduce((sum, f) => sum + f.bytes, 0);
+    const where = mirror.value === undefined || mirror.value === '' ? 'public copy' : `mirror ${mirror.value}`;
+    const progress = startProgress(`downloading model ${entry.name} (${entry.files.length} files, ${where}; first use only)`, total, options.progress);
     // A few files at a time: the set is ~57 small files, latency dominates.
     const queue = [...entry.files];
     // After the first failure no worker takes another file, but files already in flight finish, so
@@ -71,7 +80,7 @@ export async function ensureCachedModel(entry: CatalogEntry, options: ModelCache
     let failed = false;
     const worker = async (): Promise<void> => {
       for (let file = failed ? undefined : queue.shift(); file !== undefined; file = failed ? undefined : queue.shift()) {
-        await fetchFirstVerified(sources, file, join(tmpDir, file.name), timeoutMs, stop.signal).catch((error: unknown) => {
+        await fetchFirstVerified(sources, file, join(tmpDir, file.name), timeoutMs, stop.signal, progress).catch((error: unknown) => {
           failed = true;
           if (error instanceof FileFailure) failures.push(error);
           throw error;
@@ -82,6 +91,7 @@ export async function ensureCachedModel(entry: CatalogEntry, options: ModelCache
     untried = queue.length;
     const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (rejected !== undefined) throw rejected.reason;
+    progress.done();
     try {
       await rename(tmpDir, finalDir);
     } catch (error) {
@@ -203,12 +213,13 @@ async function fetchFirstVerified(
   target: string,
   timeoutMs: number,
   stop: AbortSignal,
+  progress: Progress,
 ): Promise<void> {
   const tries: Try[] = [];
   for (const source of sources) {
     for (let attempt = 1; ; attempt++) {
       try {
-        await fetchVerified(source, file, target, timeoutMs, stop);
+        await fetchVerified(source, file, target, timeoutMs, stop, progress);
         return;
       } catch (error) {
         await rm(target, { force: true });
@@ -233,6 +244,7 @@ async function fetchVerified(
   target: string,
   timeoutMs: number,
   stop: AbortSignal,
+  progress: Progress,
 ): Promise<void> {
   const signal = AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]);
   let body: Readable;
@@ -249,9 +261,15 @@ async function fetchVerified(
     }
     body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
   }
-  const check = new DigestCheck(file);
-  await pipeline(body, check, createWriteStream(target, { flags: 'wx' }), { signal });
-  check.verify();
+  const check = new DigestCheck(file, progress);
+  try {
+    await pipeline(body, check, createWriteStream(target, { flags: 'wx' }), { signal });
+    check.verify();
+  } catch (error) {
+    // A failed try's bytes are not progress: the file starts over (or the download fails).
+    progress.add(-check.seenBytes);
+    throw error;
+  }
 }
 
 /** Hashes what passes through and stops a body that grows past the expected size. */
@@ -259,9 +277,15 @@ class DigestCheck extends Transform {
   private readonly hash = createHash('sha256');
   private seen = 0;
 
-  constructor(private readonly file: CatalogFile) {
+  constructor(
+    private readonly file: CatalogFile,
+    private readonly progress: Progress,
+  ) {
     super();
   }
+
+  /** Bytes reported to the progress line (passed on to the file). */
+  seenBytes = 0;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.seen += chunk.length;
@@ -270,6 +294,8 @@ class DigestCheck extends Transform {
       return;
     }
     this.hash.update(chunk);
+    this.progress.add(chunk.length);
+    this.seenBytes += chunk.length;
     callback(null, chunk);
   }
 
