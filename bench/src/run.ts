@@ -28,6 +28,7 @@ const BACKENDS: Record<SuiteName, readonly string[]> = {
   'image-pipeline': ['node', 'wasm', 'onnx'],
   runtimes: ['node', 'wasm', 'onnx'],
   kafka: ['wasm'],
+  remote: ['wasm'],
 };
 
 /** CI smoke (`--quick`): every suite once, on one variant, so the whole run stays well under 2 minutes. */
@@ -38,6 +39,7 @@ const QUICK_BACKENDS: Record<SuiteName, readonly string[]> = {
   'image-pipeline': ['wasm'],
   runtimes: ['onnx'],
   kafka: ['wasm'],
+  remote: ['wasm'],
 };
 
 function runSuite(name: SuiteName, backend: string): unknown {

@@ -10,9 +10,9 @@ import {
   ensureCachedModel,
   loadImageModel,
   loadModel,
-  tfjsToOnnx,
   type ImageModel,
 } from '@rxml/core';
+import { onnxRuntime, tfjsToOnnx } from '@rxml/onnx';
 import { loadRawNetwork } from './raw-network.js';
 
 /**
@@ -88,6 +88,6 @@ export async function loadMobileNet(): Promise<{ image: ImageModel; dir: string;
   const tfjsImage = await loadImageModel(MOBILENET, { mirror: MODEL_MIRROR });
   if (benchRuntime() !== 'onnx') return { image: tfjsImage, dir, runtime: tfjsImage.model.runtime };
   tfjsImage.dispose();
-  const model = await loadModel(dir, { name: MOBILENET, runtime: 'onnx', onnx: { intraOpThreads: ORT_THREADS } });
+  const model = await loadModel(dir, { name: MOBILENET, runtime: onnxRuntime({ intraOpThreads: ORT_THREADS }) });
   return { image: { ...tfjsImage, model, dispose: () => model.dispose() }, dir, runtime: model.runtime };
 }

@@ -1,3 +1,6 @@
 import { defineProject } from 'vitest/config';
 
-export default defineProject({ test: { name: 'example-iris-kafka', include: ['test/**/*.test.ts'], testTimeout: 180_000 } });
+/** Unit lane (no broker); `*.integration.test.ts` run in vitest.integration.config.ts. */
+export default defineProject({
+  test: { name: 'example-iris-kafka', include: ['test/**/*.test.ts'], exclude: ['test/**/*.integration.test.ts'], passWithNoTests: true, testTimeout: 60_000 },
+});

@@ -1,11 +1,11 @@
 import { defineProject } from 'vitest/config';
 
+/** Unit lane: no broker. Tests that need one are `*.integration.test.ts` (vitest.integration.config.ts). */
 export default defineProject({
   test: {
     name: 'kafka',
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    exclude: ['test/**/*.integration.test.ts'],
+    testTimeout: 60_000,
   },
 });

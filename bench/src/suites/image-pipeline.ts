@@ -68,7 +68,7 @@ export async function measurePipeline(image: ImageModel, frames: readonly Uint8A
         return BATCH;
       },
       pipeline: () =>
-        lastValueFrom(from(records).pipe(predictImage(image, { batch: { size: BATCH, maxLatencyMs: 50 }, decodeConcurrency: DECODE_CONCURRENCY }), count())),
+        lastValueFrom(from(records).pipe(predictImage(image, { batch: { size: BATCH, maxLatencyMs: 50 }, selectConcurrency: DECODE_CONCURRENCY }), count())),
     },
     minMs,
   );

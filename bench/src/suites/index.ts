@@ -3,6 +3,7 @@ import { imagePipelineSuite } from './image-pipeline.js';
 import { irisOperatorSuite } from './iris-operator.js';
 import { kafkaSuite } from './kafka.js';
 import { memorySuite } from './memory.js';
+import { remoteSuite } from './remote.js';
 import { runtimesSuite } from './runtimes.js';
 
 /** Every suite: name → function(quick) → JSON-serialisable result. */
@@ -13,6 +14,7 @@ export const SUITES = {
   'image-pipeline': imagePipelineSuite,
   runtimes: runtimesSuite,
   kafka: kafkaSuite,
+  remote: remoteSuite,
 } as const satisfies Record<string, (quick: boolean) => Promise<unknown>>;
 
 export type SuiteName = keyof typeof SUITES;

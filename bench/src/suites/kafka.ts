@@ -1,43 +1,100 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, Partitioners, logLevel, type Consumer, type Producer } from 'kafkajs';
+import { Producer as PlatformaticProducer, ProduceAcks, compatibilityPartitioner } from '@platformatic/kafka';
+import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import { tap } from 'rxjs';
 import { loadIrisModel, predictIris, type IrisInput, type Model } from '@rxml/core';
 import { fromKafka, toKafka } from '@rxml/kafka';
+import { fromKafkaWith, toKafkaWith, type ConsumerClient, type ConsumerHandlers, type FetchedMessage, type ProducerClient } from '@rxml/kafka/internal';
 import { startKafka } from '@rxml/kafka-testkit';
 import { variant } from '../runtime.js';
 import { round, summarize, type LatencySummary } from '../stats.js';
 
 const PARTITIONS = 3;
-/** Messages per produce request, the same for rxml (`toKafka`'s default) and the raw passthrough. */
+/** Messages per produce request of the raw passthrough (toKafka's default `maxBatchMessages`). */
 const SEND_CHUNK = 2000;
-/** Records emitted but not yet acked that fromKafka allows; a stream setting, like a fetch size. */
-const MAX_IN_FLIGHT = 20_000;
 const OFFERED_PER_SEC = 1000;
 
+/** The client combinations offered by @rxml/kafka: the consumer is kafkajs, the producer varies. */
+const PRODUCERS = ['kafkajs', 'platformatic'] as const;
+type ProducerName = (typeof PRODUCERS)[number];
+
+export interface KafkaSide {
+  /** Records/s from the first record fetched to the last acked: best of the interleaved rounds. */
+  readonly recordsPerSec: number;
+  /** Node process CPU (user + system) per record in that round, µs: pipeline, clients and model (the broker is another process). */
+  readonly cpuUsPerRecord: number;
+  /** 1-minute load average when that round ended. */
+  readonly loadAvg1m: number;
+}
+
 export interface KafkaPoint {
+  /** `kafkajs consumer + <producer> producer`. */
+  readonly clients: string;
+  readonly producer: ProducerName;
   readonly valueBytes: number;
   readonly records: number;
-  /** Raw kafkajs consume → produce (no model), records/s from the first record fetched to the last acked. */
-  readonly rawRecordsPerSec: number;
-  /** fromKafka → predictIris → toKafka, same measure. */
-  readonly rxmlRecordsPerSec: number;
-  /** rxml ÷ raw, same run. */
+  /** Consume → produce with the same client libraries, no model, no rxml. */
+  readonly raw: KafkaSide;
+  /** The README pipeline with default options: fromKafka → predictIris → toKafka. */
+  readonly rxml: KafkaSide;
+  /** rxml ÷ raw records/s, same run. */
   readonly ratio: number;
   /** End to end (produced → read back from the output topic) at `OFFERED_PER_SEC`. */
-  readonly rawLatency: LatencySummary;
-  readonly rxmlLatency: LatencySummary;
+  readonly rawLatency: LatencySummary & { readonly loadAvg1m: number };
+  readonly rxmlLatency: LatencySummary & { readonly loadAvg1m: number };
+}
+
+/**
+ * rxml's own CPU per record: the same README pipeline fed by a scripted consumer behind the client
+ * seam (fetched batches of 500 prepared messages) into a producer that acks at once, so no client
+ * library and no broker run, and with a model whose `run` returns constant probabilities at once
+ * (same identity and tensor specs as the Iris model): what is left is rxml (source, predict with
+ * Iris parsing/encoding/decoding, sink, JSON in and out). Process CPU, so load on the machine
+ * barely moves it (wall-clock model time would).
+ */
+export interface OwnCpu {
+  readonly valueBytes: number;
+  readonly records: number;
+  /** Process CPU per record with the constant model, µs (target ≤ 5). Best of 3. */
+  readonly rxmlCpuUsPerRecord: number;
+  /** The same with the real Iris model (tfjs), µs. Best of 3. */
+  readonly withModelCpuUsPerRecord: number;
+  readonly loadAvg1m: number;
+}
+
+/** A stand-in with the Iris model's identity and specs whose `run` costs nothing: constant probabilities. */
+function constantModel(model: Model): Model {
+  return {
+    name: model.name,
+    version: model.version,
+    runtime: 'constant (bench)',
+    inputs: model.inputs,
+    outputs: model.outputs,
+    run: (inputs) => {
+      const n = inputs[0]?.shape[0] ?? 0;
+      const data = new Float32Array(n * 3);
+      for (let i = 0; i < n; i++) data.set([0.9, 0.09, 0.01], i * 3);
+      return Promise.resolve([{ data, shape: [n, 3] }]);
+    },
+    dispose: () => undefined,
+  };
 }
 
 export interface KafkaResult {
+  readonly ownCpu: readonly OwnCpu[];
   readonly backend: string;
   readonly broker: string;
   readonly partitions: number;
   readonly offeredPerSec: number;
+  readonly rounds: number;
   readonly points: readonly KafkaPoint[];
 }
+
+const load1 = (): number => round(loadavg()[0] ?? 0, 2);
 
 /** A JSON Iris record padded with a `note` field to exactly `bytes` bytes. */
 function irisValue(i: number, bytes: number): Buffer {
@@ -64,16 +121,43 @@ interface Pipeline {
   stop(): Promise<void>;
 }
 
-function rawPassthrough(kafka: Kafka, from: string, to: string, count: number): Pipeline {
+/** The raw passthrough's producer: the same library `toKafka` uses in that combination, acks = all. */
+interface RawProducer {
+  send(topic: string, messages: readonly KafkaMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+function rawProducer(name: ProducerName, kafka: Kafka, brokers: readonly string[]): RawProducer {
+  if (name === 'kafkajs') {
+    const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    const connected = producer.connect();
+    return {
+      send: async (topic, messages) => {
+        await connected;
+        await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages: messages.map((m) => ({ key: m.key, value: m.value })) }] });
+      },
+      close: () => producer.disconnect(),
+    };
+  }
+  const producer = new PlatformaticProducer({ clientId: 'rxml-bench-raw', bootstrapBrokers: [...brokers], acks: ProduceAcks.ALL, partitioner: compatibilityPartitioner, autocreateTopics: true });
+  return {
+    send: async (topic, messages) => {
+      await producer.send({ messages: messages.map((m) => ({ topic, ...(m.key === null ? {} : { key: m.key }), ...(m.value === null ? {} : { value: m.value }) })) });
+    },
+    close: () => producer.close(),
+  };
+}
+
+function rawPassthrough(kafka: Kafka, brokers: readonly string[], producerName: ProducerName, from: string, to: string, count: number): Pipeline {
   const consumer: Consumer = kafka.consumer({ groupId: `raw-${randomUUID()}`, maxWaitTimeInMs: 500 });
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = rawProducer(producerName, kafka, brokers);
   let first = 0;
   let seen = 0;
   let resolveDone: (v: [number, number]) => void = () => undefined;
   const done = new Promise<[number, number]>((r) => (resolveDone = r));
   const ready = new Promise<void>((r) => consumer.on(consumer.events.GROUP_JOIN, () => r()));
   const started = (async () => {
-    await Promise.all([consumer.connect(), producer.connect()]);
+    await consumer.connect();
     await consumer.subscribe({ topic: from, fromBeginning: true });
     await consumer.run({
       autoCommitInterval: 200,
@@ -81,7 +165,7 @@ function rawPassthrough(kafka: Kafka, from: string, to: string, count: number): 
         if (first === 0) first = performance.now();
         for (let i = 0; i < batch.messages.length; i += SEND_CHUNK) {
           const chunk = batch.messages.slice(i, i + SEND_CHUNK);
-          await producer.sendBatch({ acks: -1, topicMessages: [{ topic: to, messages: chunk.map((m) => ({ key: m.key, value: m.value })) }] });
+          await producer.send(to, chunk);
           seen += chunk.length;
         }
         if (seen >= count) resolveDone([first, performance.now()]);
@@ -94,12 +178,13 @@ function rawPassthrough(kafka: Kafka, from: string, to: string, count: number): 
     stop: async () => {
       await started;
       await consumer.disconnect();
-      await producer.disconnect();
+      await producer.close();
     },
   };
 }
 
-function rxmlPipeline(brokers: string[], model: Model, from: string, to: string, count: number): Pipeline {
+/** The README pipeline, default options (only `deserialize: 'json'` for the JSON values, and the producer under test). */
+function rxmlPipeline(brokers: string[], model: Model, producer: ProducerName, from: string, to: string, count: number): Pipeline {
   const abort = new AbortController();
   let first = 0;
   let seen = 0;
@@ -115,7 +200,6 @@ function rxmlPipeline(brokers: string[], model: Model, from: string, to: string,
     groupId: `rxml-${randomUUID()}`,
     fromBeginning: true,
     deserialize: 'json',
-    maxInFlight: MAX_IN_FLIGHT,
     signal: abort.signal,
     onEvent: (e) => {
       if (e.type === 'assigned') assigned();
@@ -125,8 +209,8 @@ function rxmlPipeline(brokers: string[], model: Model, from: string, to: string,
       tap(() => {
         if (first === 0) first = performance.now();
       }),
-      predictIris(model, { select: (r) => r.value as IrisInput, batch: { size: 512, maxLatencyMs: 2 } }),
-      toKafka({ brokers, topic: to, deadLetterTopic: `${to}-dlq` }),
+      predictIris(model, { select: (r) => r.value as IrisInput }),
+      toKafka({ brokers, topic: to, deadLetterTopic: `${to}-dlq`, producer }),
     )
     .subscribe({
       next: () => {
@@ -149,8 +233,73 @@ function rxmlPipeline(brokers: string[], model: Model, from: string, to: string,
   };
 }
 
+/** See `OwnCpu`. Best of 3 runs each, alternating. */
+export async function measureOwnCpu(irisModel: Model, bytes: number, records: number): Promise<OwnCpu> {
+  const values = Array.from({ length: 1000 }, (_, i) => irisValue(i, bytes));
+  const run = async (model: Model): Promise<number> => {
+    let handlers: ConsumerHandlers | undefined;
+    let paused = false;
+    let fed = 0;
+    const next = [0, 0, 0];
+    const pump = (): void => {
+      while (handlers !== undefined && !paused && fed < records) {
+        const partition = fed % PARTITIONS;
+        const messages: FetchedMessage[] = [];
+        for (let i = 0; i < 500; i++) messages.push({ offset: String(next[partition]! + i), key: Buffer.from(String(fed + i)), value: values[(fed + i) % values.length]!, timestamp: '1700000000000' });
+        const taken = handlers.onBatch({ topic: 'in', partition, messages });
+        next[partition]! += taken;
+        fed += taken;
+        if (taken < messages.length) break;
+      }
+      if (fed < records && !paused) setImmediate(pump);
+    };
+    const client: ConsumerClient = {
+      start: (h) => {
+        handlers = h;
+        return Promise.resolve();
+      },
+      pause: () => void (paused = true),
+      resume: () => {
+        paused = false;
+        pump();
+      },
+      commit: () => Promise.resolve(),
+      stop: () => Promise.resolve(),
+    };
+    const producer: ProducerClient = { connect: () => Promise.resolve(), send: () => Promise.resolve(), isRetriable: () => false, disconnect: () => Promise.resolve() };
+    let done = 0;
+    const abort = new AbortController();
+    const finished = new Promise<void>((resolve) => {
+      fromKafkaWith({ topic: 'in', groupId: 'own', deserialize: 'json', signal: abort.signal }, () => client)
+        .pipe(
+          predictIris(model, { select: (r) => r.value as IrisInput }),
+          toKafkaWith({ topic: 'out', deadLetterTopic: 'dlq' }, () => producer),
+        )
+        .subscribe({ next: () => void (++done === records && resolve()) });
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    handlers?.onAssigned(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: 'in', partition })), 'member');
+    const cpu0 = process.cpuUsage();
+    pump();
+    await finished;
+    const cpu = process.cpuUsage(cpu0);
+    abort.abort();
+    return (cpu.user + cpu.system) / records;
+  };
+  const constant = constantModel(irisModel);
+  let own = Number.POSITIVE_INFINITY;
+  let withModel = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 3; i++) {
+    own = Math.min(own, await run(constant));
+    withModel = Math.min(withModel, await run(irisModel));
+  }
+  const result = { valueBytes: bytes, records, rxmlCpuUsPerRecord: round(own, 2), withModelCpuUsPerRecord: round(withModel, 2), loadAvg1m: load1() };
+  process.stderr.write(`[kafka] ${bytes} B rxml's own CPU (no client library, no broker, constant model): ${result.rxmlCpuUsPerRecord} µs/record; with the Iris model ${result.withModelCpuUsPerRecord} µs/record (load average ${result.loadAvg1m})\n`);
+  return result;
+}
+
 /** Offers `OFFERED_PER_SEC` records for `seconds` (keys carry the send time) and reads them back from `out`. */
-async function latencyAtLoad(kafka: Kafka, input: string, out: string, bytes: number, seconds: number, start: () => Pipeline): Promise<LatencySummary> {
+async function latencyAtLoad(kafka: Kafka, input: string, out: string, bytes: number, seconds: number, start: () => Pipeline): Promise<LatencySummary & { loadAvg1m: number }> {
   const pipeline = start();
   const reader = kafka.consumer({ groupId: `lat-${randomUUID()}`, maxWaitTimeInMs: 100 });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -187,8 +336,9 @@ async function latencyAtLoad(kafka: Kafka, input: string, out: string, bytes: nu
   }
   const deadline = performance.now() + 10_000;
   while (latencies.length < total && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const loadAvg1m = load1();
   await Promise.all([reader.disconnect(), producer.disconnect(), pipeline.stop()]);
-  return summarize(latencies);
+  return { ...summarize(latencies), loadAvg1m };
 }
 
 /**
@@ -209,12 +359,21 @@ async function profile(name: string): Promise<() => Promise<void>> {
   };
 }
 
-/** consume → predictIris → produce vs a raw kafkajs passthrough, on a real broker, same process. */
+/**
+ * The README pipeline (default options) vs a raw consume → produce passthrough of the same client
+ * combination, per producer library and value size, in interleaved rounds (raw kafkajs, rxml
+ * kafkajs, raw platformatic, rxml platformatic, then again) on one real broker, best round each.
+ */
 export async function kafkaSuite(quick: boolean): Promise<KafkaResult> {
   const broker = await startKafka({ defaultPartitions: PARTITIONS });
   const kafka = new Kafka({ clientId: 'rxml-bench', brokers: broker.brokers, logLevel: logLevel.NOTHING });
   const model = await loadIrisModel();
   const points: KafkaPoint[] = [];
+  const ownCpu: OwnCpu[] = [];
+  for (const bytes of [100, 1000]) ownCpu.push(await measureOwnCpu(model, bytes, quick ? 50_000 : 400_000));
+  const rounds = quick ? 1 : 3;
+  const only = process.env['RXML_BENCH_KAFKA_PRODUCERS']?.split(',').filter((p): p is ProducerName => (PRODUCERS as readonly string[]).includes(p));
+  const producers = only !== undefined && only.length > 0 ? only : PRODUCERS;
   try {
     const filler = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await filler.connect();
@@ -222,36 +381,57 @@ export async function kafkaSuite(quick: boolean): Promise<KafkaResult> {
       const records = quick ? 10_000 : bytes === 100 ? 200_000 : 100_000;
       const id = `${bytes}-${randomUUID().slice(0, 8)}`;
       const input = `bench-in-${id}`;
-      for (const t of [input, `bench-raw-${id}`, `bench-rxml-${id}`, `bench-rxml-${id}-dlq`]) await broker.createTopic(t, PARTITIONS);
+      await broker.createTopic(input, PARTITIONS);
       await fill(filler, input, records, bytes);
 
-      const measure = async (name: string, start: () => Pipeline): Promise<number> => {
+      let run = 0;
+      const measure = async (name: string, start: (to: string) => Pipeline): Promise<KafkaSide> => {
+        const to = `bench-out-${id}-${run++}`;
+        await broker.createTopic(to, PARTITIONS);
+        await broker.createTopic(`${to}-dlq`, 1);
         const stopProfile = await profile(`kafka-${name}-${bytes}`);
-        const p = start();
+        const cpu0 = process.cpuUsage();
+        const p = start(to);
         const [first, last] = await p.done;
+        const cpu = process.cpuUsage(cpu0);
         await stopProfile();
         await p.stop();
-        return (records * 1000) / (last - first);
+        const side = { recordsPerSec: round((records * 1000) / (last - first), 0), cpuUsPerRecord: round((cpu.user + cpu.system) / records, 2), loadAvg1m: load1() };
+        process.stderr.write(`[kafka] ${bytes} B ${name}: ${side.recordsPerSec} rec/s, ${side.cpuUsPerRecord} µs CPU/record (load average ${side.loadAvg1m})\n`);
+        return side;
       };
-      const raw = await measure('raw', () => rawPassthrough(kafka, input, `bench-raw-${id}`, records));
-      const rxml = await measure('rxml', () => rxmlPipeline(broker.brokers, model, input, `bench-rxml-${id}`, records));
-      process.stderr.write(`[kafka] ${bytes} B: raw ${round(raw, 0)} rec/s, rxml ${round(rxml, 0)} rec/s\n`);
+      const best = new Map<string, KafkaSide>();
+      const keep = (key: string, side: KafkaSide): void => {
+        const old = best.get(key);
+        if (old === undefined || side.recordsPerSec > old.recordsPerSec) best.set(key, side);
+      };
+      for (let r = 0; r < rounds; r++) {
+        for (const producer of producers) {
+          keep(`raw-${producer}`, await measure(`raw-${producer}`, (to) => rawPassthrough(kafka, broker.brokers, producer, input, to, records)));
+          keep(`rxml-${producer}`, await measure(`rxml-${producer}`, (to) => rxmlPipeline(broker.brokers, model, producer, input, to, records)));
+        }
+      }
 
-      // Latency: fresh input topics so the backlog above is not replayed.
-      const seconds = quick ? 2 : 8;
-      const latIn = `bench-lat-in-${id}`;
-      for (const t of [latIn, `bench-lat-raw-${id}`, `bench-lat-rxml-${id}`, `bench-lat-rxml-${id}-dlq`]) await broker.createTopic(t, PARTITIONS);
-      const rawLatency = await latencyAtLoad(kafka, latIn, `bench-lat-raw-${id}`, bytes, seconds, () => rawPassthrough(kafka, latIn, `bench-lat-raw-${id}`, Number.MAX_SAFE_INTEGER));
-      const latIn2 = `bench-lat2-in-${id}`;
-      await broker.createTopic(latIn2, PARTITIONS);
-      const rxmlLatency = await latencyAtLoad(kafka, latIn2, `bench-lat-rxml-${id}`, bytes, seconds, () => rxmlPipeline(broker.brokers, model, latIn2, `bench-lat-rxml-${id}`, Number.MAX_SAFE_INTEGER));
-      process.stderr.write(`[kafka] ${bytes} B latency: raw ${JSON.stringify(rawLatency)}, rxml ${JSON.stringify(rxmlLatency)}\n`);
-      points.push({ valueBytes: bytes, records, rawRecordsPerSec: round(raw, 0), rxmlRecordsPerSec: round(rxml, 0), ratio: round(rxml / raw), rawLatency, rxmlLatency });
+      for (const producer of producers) {
+        // Latency: fresh input topics so the backlog above is not replayed.
+        const seconds = quick ? 1 : 8;
+        const lat = `${id}-${producer}`;
+        const rawIn = `bench-lat-in-raw-${lat}`;
+        const rxmlIn = `bench-lat-in-rxml-${lat}`;
+        for (const t of [rawIn, rxmlIn, `bench-lat-raw-${lat}`, `bench-lat-rxml-${lat}`]) await broker.createTopic(t, PARTITIONS);
+        await broker.createTopic(`bench-lat-rxml-${lat}-dlq`, 1);
+        const rawLatency = await latencyAtLoad(kafka, rawIn, `bench-lat-raw-${lat}`, bytes, seconds, () => rawPassthrough(kafka, broker.brokers, producer, rawIn, `bench-lat-raw-${lat}`, Number.MAX_SAFE_INTEGER));
+        const rxmlLatency = await latencyAtLoad(kafka, rxmlIn, `bench-lat-rxml-${lat}`, bytes, seconds, () => rxmlPipeline(broker.brokers, model, producer, rxmlIn, `bench-lat-rxml-${lat}`, Number.MAX_SAFE_INTEGER));
+        process.stderr.write(`[kafka] ${bytes} B ${producer} latency at ${OFFERED_PER_SEC}/s: raw ${JSON.stringify(rawLatency)}, rxml ${JSON.stringify(rxmlLatency)}\n`);
+        const raw = best.get(`raw-${producer}`)!;
+        const rxml = best.get(`rxml-${producer}`)!;
+        points.push({ clients: `kafkajs consumer + ${producer} producer`, producer, valueBytes: bytes, records, raw, rxml, ratio: round(rxml.recordsPerSec / raw.recordsPerSec), rawLatency, rxmlLatency });
+      }
     }
     await filler.disconnect();
   } finally {
     model.dispose();
     await broker.stop();
   }
-  return { backend: variant(), broker: broker.external ? 'KAFKA_BROKERS' : 'kafka-testkit (single node, KRaft)', partitions: PARTITIONS, offeredPerSec: OFFERED_PER_SEC, points };
+  return { ownCpu, backend: variant(), broker: broker.external ? 'KAFKA_BROKERS' : 'kafka-testkit (single node, KRaft)', partitions: PARTITIONS, offeredPerSec: OFFERED_PER_SEC, rounds, points };
 }

@@ -1,5 +1,6 @@
 import { from, lastValueFrom, count } from 'rxjs';
-import { IRIS_MODEL_DIR, loadIrisModel, loadModel, predictIris, type Model } from '@rxml/core';
+import { IRIS_MODEL_DIR, loadIrisModel, predictIris, type Model } from '@rxml/core';
+import { onnxRuntime } from '@rxml/onnx';
 import { combinePeaks, countFlops, measureFlopPeak, type FlopPeak } from '../flop-peak.js';
 import { loadRawNetwork } from '../raw-network.js';
 import { ORT_THREADS, benchRuntime, loadMobileNet, variant } from '../runtime.js';
@@ -49,7 +50,7 @@ export async function runtimesSuite(quick: boolean): Promise<RuntimesResult> {
   const irisNetwork = await loadRawNetwork(IRIS_MODEL_DIR);
   const irisFlops = countFlops(irisNetwork).perSample;
   irisNetwork.dispose();
-  const iris: Model = benchRuntime() === 'onnx' ? await loadModel(IRIS_MODEL_DIR, { name: 'iris', runtime: 'onnx', onnx: { intraOpThreads: ORT_THREADS } }) : await loadIrisModel();
+  const iris: Model = await loadIrisModel(benchRuntime() === 'onnx' ? { runtime: onnxRuntime({ intraOpThreads: ORT_THREADS }) } : {});
   const records = Array.from({ length: 100_000 }, (_, i) => irisRow(i));
   let irisRate;
   try {

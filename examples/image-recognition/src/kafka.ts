@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ImageModel } from '@rxml/core';
+import type { ImageModel, ImagePrediction, PredictResult } from '@rxml/core';
 import { fromKafka, toKafka, type KafkaRecord } from '@rxml/kafka';
 import { createTopics, MissingToolError, produce, readTopic, startKafka, type KafkaTestBroker } from '@rxml/kafka-testkit';
 import { logLevel } from 'kafkajs';
@@ -36,7 +36,7 @@ export async function runOnKafka(
   model: ImageModel,
   messages: readonly ImageMessage[],
   broker: { kafka: KafkaTestBroker; startedInMs: number },
-  options: { mode: Mode; root: string; print: (line: string) => void; onResult: () => void },
+  options: { mode: Mode; root: string; print: (line: string) => void; onResult: (key: string, result: PredictResult<unknown, ImagePrediction>, value: Buffer | null) => void },
 ): Promise<KafkaRun> {
   const { print } = options;
   const { kafka } = broker;
@@ -68,7 +68,7 @@ export async function runOnKafka(
         toKafka({ brokers: kafka.brokers, topic: output, deadLetterTopic: dead, serialize: (value, result) => labelJson(keyOf(result.input), value), ...quiet }),
         tap(({ result }) => {
           print(describe(keyOf(result.input), result));
-          options.onResult();
+          options.onResult(keyOf(result.input), result, result.input.rawValue);
           if (++seen === messages.length) stop.abort();
         }),
         toArray(),

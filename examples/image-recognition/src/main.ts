@@ -9,6 +9,10 @@
  *   --no-kafka           run the same pipeline without a broker (also the fallback without Java)
  *   --cache-dir DIR      model cache (default ~/.cache/rxml/models)
  *   --runtime tfjs|onnx  run the model on tfjs (default) or ONNX Runtime (needs onnxruntime-node)
+ *   --port N             port of the live page (default 8080, another free one if taken; 0: any)
+ *   --no-page            no live page: exit when the images are done
+ * The live page (images with labels and probabilities, throughput, latency, dead letters, lag) is
+ * served from this process with /metrics and /healthz; it stays up after the run until Ctrl-C.
  * KAFKA_BROKERS=host:port uses that broker instead of starting the embedded one.
  */
 import { spawnSync } from 'node:child_process';
@@ -19,8 +23,10 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { MultiBar, Presets } from 'cli-progress';
 import { from, lastValueFrom, tap } from 'rxjs';
-import { loadImageModel, type ImageModel } from '@rxml/core';
+import { loadImageModel, tfjsRuntime, type ImageModel, type ImagePrediction, type PredictResult } from '@rxml/core';
+import { enableMetrics, startStatusLine } from '@rxml/metrics';
 import { runOnKafka, startBroker } from './kafka.js';
+import { imageBytes, LivePage } from './live-page.js';
 import { describe, recognizeImages, type ImageMessage, type Mode } from './pipeline.js';
 
 const { values: args } = parseArgs({
@@ -31,6 +37,8 @@ const { values: args } = parseArgs({
     'no-kafka': { type: 'boolean', default: false },
     'cache-dir': { type: 'string' },
     runtime: { type: 'string', default: 'tfjs' },
+    port: { type: 'string', default: '8080' },
+    'no-page': { type: 'boolean', default: false },
   },
 });
 
@@ -39,6 +47,8 @@ if (mode !== 'paths' && mode !== 'bytes') throw new Error(`--mode must be paths 
 const runtime = args.runtime;
 if (runtime !== 'tfjs' && runtime !== 'onnx') throw new Error(`--runtime must be tfjs or onnx, not ${args.runtime}`);
 const repeat = Math.max(1, Number.parseInt(args.repeat, 10) || 1);
+const port = Number(args.port);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be 0…65535, not ${args.port}`);
 
 /** The read-only shared data beside the repository (one level further up from a git worktree). */
 function sharedDir(): string | undefined {
@@ -57,6 +67,17 @@ const root = resolve(args.images ?? (shared === undefined ? '.' : join(shared, '
 const names = (await readdir(root)).filter((name) => /\.(jpe?g|png|webp|gif)$/i.test(name)).sort();
 if (names.length === 0) throw new Error(`no images in ${root}`);
 
+// Metrics from the start, so the model load is counted too; the live page reads them.
+const metrics = enableMetrics();
+let page: LivePage | undefined;
+if (!args['no-page']) {
+  page = await LivePage.start({ metrics, port }).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw error;
+    return LivePage.start({ metrics, port: 0 });
+  });
+  console.log(`live page: ${page.url}  (also /metrics and /healthz; --no-page to skip)`);
+}
+
 // Without an explicit mirror, the shared copy beside the repo stands in for the public download.
 let mirror = process.env['RXML_MODEL_MIRROR'];
 if ((mirror === undefined || mirror === '') && shared !== undefined && existsSync(join(shared, 'models'))) {
@@ -65,7 +86,8 @@ if ((mirror === undefined || mirror === '') && shared !== undefined && existsSyn
 const model: ImageModel = await loadImageModel('mobilenet_v1_0.75_224', {
   ...(args['cache-dir'] === undefined ? {} : { cacheDir: args['cache-dir'] }),
   ...(mirror === undefined ? {} : { mirror }),
-  runtime,
+  // @rxml/onnx (and through it onnxruntime-node) is loaded only when asked for.
+  runtime: runtime === 'onnx' ? (await import('@rxml/onnx')).onnxRuntime() : tfjsRuntime(),
 });
 
 try {
@@ -105,9 +127,13 @@ try {
       progress.update();
     }
   };
-  const onResult = (): void => {
+  const onResult = (key: string, result: PredictResult<unknown, ImagePrediction>, value: Buffer | null): void => {
     bar?.increment();
     progress?.update();
+    if (page !== undefined) {
+      const live = page;
+      void imageBytes(mode, root, value, result.ok).then((bytes) => live.add(key, result, bytes));
+    }
   };
 
   let labelled = 0;
@@ -123,7 +149,7 @@ try {
         recognizeImages(model, { mode, root, value: (message) => message.value }),
         tap((result) => {
           print(describe(result.input.key, result));
-          onResult();
+          onResult(result.input.key, result, result.input.value);
           if (result.ok) labelled++;
           else refused++;
         }),
@@ -136,6 +162,17 @@ try {
   console.log(
     `${labelled} labelled, ${refused} refused, in ${(ms / 1000).toFixed(2)} s (${(((labelled + refused) / ms) * 1000).toFixed(1)} images/s)${useKafka ? ' via Kafka' : ''}`,
   );
+  if (page !== undefined) {
+    const stopStatus = startStatusLine(metrics, { log: (line) => console.error(line) });
+    console.log(`the live page stays at ${page.url} — Ctrl-C to stop`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    stopStatus();
+  }
 } finally {
+  await page?.close();
+  metrics.close();
   model.dispose();
 }

@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 it('image paths on the input topic -> labels on the output topic, the broken image on the dead-letter topic (real broker)', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [main, '--cache-dir', cacheDir, '--images', root], {
+  const { stdout } = await promisify(execFile)(process.execPath, [main, '--no-page', '--cache-dir', cacheDir, '--images', root], {
     encoding: 'utf8',
     timeout: 300_000,
   });

@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 async function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, [main, '--cache-dir', cacheDir, ...args], { env, encoding: 'utf8' });
+  const { stdout } = await promisify(execFile)(process.execPath, [main, '--no-page', '--cache-dir', cacheDir, ...args], { env, encoding: 'utf8' });
   return stdout;
 }
 
@@ -68,7 +68,7 @@ describe('image-recognition example', () => {
   // `script` (util-linux) gives the example a terminal, the only place a progress bar is drawn.
   it.skipIf(spawnSync('script', ['--version']).status !== 0)('draws a progress bar on a terminal for more than a handful of images, keeping every line', async () => {
     const log = join(cacheDir, 'terminal.log');
-    const command = [process.execPath, main, '--no-kafka', '--repeat', '2', '--cache-dir', cacheDir].map((a) => `'${a}'`).join(' ');
+    const command = [process.execPath, main, '--no-page', '--no-kafka', '--repeat', '2', '--cache-dir', cacheDir].map((a) => `'${a}'`).join(' ');
     await promisify(execFile)('script', ['-qec', command, log], { encoding: 'utf8' });
     const screen = await readFile(log, 'utf8');
     for (let i = 0; i <= 8; i++) expect(screen).toContain(`${i}/8`);

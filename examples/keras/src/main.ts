@@ -5,14 +5,16 @@
  * goes on.
  *
  * Run: pnpm --filter @rxml/example-keras start [model.h5|model.keras] [records.json]
- * (records.json: a JSON array of 100-number rows; default: the samples saved with the model.)
+ * (records.json: a JSON array of 100-number rows; default: the samples saved with the model in data/.)
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { loadKerasModel, predictKeras, type KerasOutput } from '@rxml/core';
+import { predictKeras, type KerasOutput } from '@rxml/core';
+import { loadKerasModel } from '@rxml/keras';
 
-const fixtures = new URL('../../../packages/core/test/fixtures/keras/tf2/', import.meta.url);
+// The example's own data (examples/keras/data): simple_mlp.h5 and Keras's predictions for its samples.
+const fixtures = new URL('../data/', import.meta.url);
 const modelPath = process.argv[2] ?? fileURLToPath(new URL('simple_mlp.h5', fixtures));
 const recordsPath = process.argv[3] ?? fileURLToPath(new URL('simple_mlp.json', fixtures));
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 
 const expected = JSON.parse(
-  readFileSync(fileURLToPath(new URL('../../../packages/core/test/fixtures/keras/tf2/simple_mlp.json', import.meta.url)), 'utf8'),
+  readFileSync(fileURLToPath(new URL('../data/simple_mlp.json', import.meta.url)), 'utf8'),
 ) as { outputs: { data: number[][] }[] };
 
 it("prints Keras's own predictions for the saved samples and an error for the short record", () => {

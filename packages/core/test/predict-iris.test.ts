@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { EMPTY, NEVER, Subject, concat, from, interval, lastValueFrom, map, of, take, throwError, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateIris, loadIrisModel, predictIris, readIrisDataset, splitIrisDataset, type IrisInput, type Model } from '../src/index.js';
-import { SHARED, numTensors, observe } from './helpers.js';
+import { SHARED, numTensors, observe } from './support/helpers.js';
 
 let model: Model;
 beforeAll(async () => {
@@ -34,11 +34,27 @@ describe('predictIris', () => {
   it.each([
     ['5.1,3.5,1.4', 'expected 4 values'],
     ['5.1,3.5,1.4,0.2,9', 'expected 4 values'],
-    ['5.1,abc,1.4,0.2', 'sepalWidth is not a number'],
-    ['5.1,,1.4,0.2', 'sepalWidth is empty'],
+    ['5.1,abc,1.4,0.2', 'sepalWidth is "abc": not a decimal number'],
+    ['5.1,,1.4,0.2', 'sepalWidth is "": empty'],
     ['', 'empty'],
-    [[5.1, 3.5, Number.NaN, 0.2], 'petalLength is not a number'],
-    [[5.1, 3.5, 1.4, Number.POSITIVE_INFINITY], 'petalWidth is not finite'],
+    [[5.1, 3.5, Number.NaN, 0.2], 'petalLength is NaN, not a number'],
+    [[5.1, 3.5, 1.4, Number.POSITIVE_INFINITY], 'petalWidth is Infinity, not finite'],
+    ['0x5,3.5,1.4,0.2', 'sepalLength is "0x5": hexadecimal, not a decimal number'],
+    ['0b101,3.5,1.4,0.2', 'sepalLength is "0b101": binary, not a decimal number'],
+    ['5.1,0o7,1.4,0.2', 'sepalWidth is "0o7": octal, not a decimal number'],
+    ['5.1,3.5,Infinity,0.2', 'petalLength is "Infinity": infinite, not a finite number'],
+    ['5.1,3.5, ,0.2', 'petalLength is " ": only whitespace'],
+    ['5.1,3.5,1.4,1_0', 'petalWidth is "1_0": not a decimal number'],
+    ['"5,1","3.5","1.4","0.2"', 'sepalLength is "5,1": a decimal comma; use a decimal point'],
+    ['"5.1,3.5,1.4,0.2', 'unterminated quoted field in "\\"5.1,3.5,1.4,0.2"'],
+    [`5.1,${'x'.repeat(200)},1.4,0.2`, `sepalWidth is "${'x'.repeat(40)}"… (200 characters): not a decimal number`],
+    [{ sepalLength: '0x5', sepalWidth: 3.5, petalLength: 1.4, petalWidth: 0.2 }, 'sepalLength is "0x5": hexadecimal'],
+    [{ sepalLength: true, sepalWidth: 3.5, petalLength: 1.4, petalWidth: 0.2 }, 'sepalLength is boolean, not a number'],
+    ['[5.1,3.5,1.4,0.2]', `the record is JSON text ("[5.1,3.5,1.4,0.2]"), not CSV: parse it before predictIris, e.g. fromKafka({ deserialize: 'json' })`],
+    ['{"sepalLength":5.1,"sepalWidth":3.5,"petalLength":1.4,"petalWidth":0.2}', `the record is JSON text ("{\\"sepalLength\\":5.1,\\"sepalWidth\\":3.5,\\"pet"… (71 characters)), not CSV: parse it before predictIris, e.g. fromKafka({ deserialize: 'json' })`],
+    [new Float32Array([5.1, 3.5, 1.4]), 'expected 4 values (sepalLength, sepalWidth, petalLength, petalWidth), got 3 in the Float32Array'],
+    [Buffer.from('5.1,3.5,1.4,0.2'), "got 15 raw bytes (a Buffer): decode them first, e.g. fromKafka({ deserialize: 'string' })"],
+    [42, 'got 42'],
     ['-5.1,3.5,1.4,0.2', 'sepalLength is negative'],
     ['5.1,3.5,1400,0.2', 'petalLength is 1400 cm'],
     [{ sepalLength: 5.1, sepalWidth: 3.5, petalLength: 1.4 }, 'petalWidth is missing'],
@@ -49,6 +65,26 @@ describe('predictIris', () => {
     expect(failure.error.code).toBe('INVALID_INPUT');
     expect(failure.error.message).toContain(reason);
     expect(next?.ok && next.value.species).toBe('setosa');
+  });
+
+  it('accepts quoted CSV fields (RFC 4180), padded fields, exponents and numeric typed arrays like the plain forms', async () => {
+    const results = await classify([
+      '6.7,3.0,5.2,2.3',
+      '"6.7","3.0","5.2","2.3"',
+      ' 6.7 , "3.0",5.2e0 , 0.23E+1',
+      new Float32Array([6.7, 3.0, 5.2, 2.3]),
+      new Float64Array([6.7, 3.0, 5.2, 2.3]),
+      { sepalLength: '6.7', sepalWidth: '3.0', petalLength: '5.2', petalWidth: '2.3' } as unknown as IrisInput,
+    ]);
+    const first = results[0];
+    if (first?.ok !== true) throw new Error('expected a prediction');
+    expect(first.value.species).toBe('virginica');
+    for (const r of results.slice(1)) {
+      if (!r.ok) throw r.error;
+      expect(r.value.species).toBe('virginica');
+      // Float32Array rounds 6.7 etc. to float32, which the model sees anyway: same probabilities.
+      expect(r.value.probabilities.virginica).toBeCloseTo(first.value.probabilities.virginica, 6);
+    }
   });
 
   it('completes on an empty stream without calling the model', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { preprocessImage } from '../src/index.js';
-import { seedImages } from './helpers/shared.js';
+import { seedImages } from './support/shared.js';
 
 const MOBILENET = { inputSize: 224, normalization: { scale: 1 / 127.5, offset: -1 } } as const;
 
@@ -68,6 +68,6 @@ describe('preprocessImage', () => {
 
   it('refuses SVG even though libvips could render it', async () => {
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>');
-    await expect(preprocessImage(svg, MOBILENET)).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/unsupported image format: svg/) as unknown });
+    await expect(preprocessImage(svg, MOBILENET)).rejects.toMatchObject({ code: 'INVALID_INPUT', message: expect.stringMatching(/^unsupported format: svg/) as unknown });
   });
 });

@@ -5,7 +5,8 @@ import { Kafka, logLevel, type IHeaders, type KafkaConfig, type Message } from '
 export interface TopicRecord {
   readonly topic: string;
   readonly partition: number;
-  readonly offset: bigint;
+  /** Decimal string, like `KafkaRecord.offset` in @rxml/kafka and kafkajs (JSON-safe, exact past 2^53). */
+  readonly offset: string;
   readonly key: string | null;
   readonly value: string | null;
   readonly headers: Readonly<Record<string, string>>;
@@ -134,6 +135,18 @@ export async function produce(
   return count;
 }
 
+/** Whether `topic` exists (one metadata request; never auto-creates it). */
+export async function topicExists(brokers: KafkaTarget, topic: string): Promise<boolean> {
+  const admin = client(brokers).admin();
+  await admin.connect();
+  try {
+    const topics = await retrying(() => admin.listTopics());
+    return topics.includes(topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** End offset (high watermark) of every partition of `topic`. */
 export async function endOffsets(brokers: KafkaTarget, topic: string): Promise<Map<number, bigint>> {
   const admin = client(brokers).admin();
@@ -194,6 +207,7 @@ export async function readTopic(
   topic: string,
   options: ReadTopicOptions = {},
 ): Promise<TopicRecord[]> {
+  if (!(await topicExists(brokers, topic))) return [];
   const ends = await endOffsets(brokers, topic);
   const remaining = new Map([...ends].filter(([, end]) => end > 0n));
   const perPartition = new Map<number, TopicRecord[]>();
@@ -225,7 +239,7 @@ export async function readTopic(
               list.push({
                 topic,
                 partition: batch.partition,
-                offset,
+                offset: m.offset,
                 key: m.key === null ? null : m.key.toString(),
                 value: m.value === null ? null : m.value.toString(),
                 headers: headerText(m.headers),

@@ -8,6 +8,7 @@ export {
   produce,
   readTopic,
   type KafkaTarget,
+  topicExists,
   type ProduceRecord,
   type ReadTopicOptions,
   type TopicRecord,

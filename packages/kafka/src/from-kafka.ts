@@ -1,9 +1,12 @@
+import { CHANNELS, guardCallback, publish } from '@rxml/core/contract';
 import { Observable } from 'rxjs';
+import { invalidConfig } from '@rxml/core/contract';
 import { deserializerFor, type Deserializer, type DeserializerName } from './deserialize.js';
 import type { ConsumerClient } from './internal/client.js';
 import { KafkaSource, type KafkaSourceEvent } from './internal/kafka-source.js';
 import type { IsolationLevel } from './internal/partition-session.js';
 import { kafkajsConsumer } from './internal/kafkajs-client.js';
+import { publishingSourceEvents } from './internal/source-channel.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaRecord } from './record.js';
 
@@ -16,12 +19,30 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
   readonly topics?: readonly string[];
   /** Consumer group: offsets are committed for it and partitions shared among its members. */
   readonly groupId: string;
-  /** With no committed offset, start from the earliest record (true) or only new ones (false, default). */
+  /**
+   * Where a group with no committed offset starts: the earliest record (true, default — like Kafka
+   * Streams' `auto.offset.reset=earliest` for a new application) or only records written after it
+   * joined (false, the plain Java consumer's `latest`).
+   */
   readonly fromBeginning?: boolean;
   /**
-   * Most records emitted but not completed. At this count fetching pauses; it resumes at three
-   * quarters. Bounds memory whatever the backlog. Throughput is at most maxInFlight / end-to-end
-   * latency (Little's law): a small model behind a 100 ms pipeline needs thousands. Default 1000.
+   * A missing input topic is waited for (a line on stderr, an `rxml:source` event `waiting-for-topic`)
+   * up to this long, ms, then the stream fails with a `KAFKA_ERROR` naming the topic. Default 60000.
+   */
+  readonly topicWaitMs?: number;
+  /**
+   * Most bytes held by records emitted but not completed, counted as key + value bytes + 1024 per
+   * record (the objects the pipeline builds for it: ~1.2 KB measured). At this level fetching
+   * pauses; it resumes at three quarters. Bounds memory whatever the backlog, like the Java
+   * consumer's fetch buffer limits, without capping throughput at a record count. Default 64 MiB
+   * (67108864: about 59,000 records of 100 B, 33,000 of 1 KB).
+   */
+  readonly maxInFlightBytes?: number;
+  /**
+   * Optional cap on the number of records emitted but not completed (pauses at it, resumes at three
+   * quarters), for records that cost much more memory than their bytes (images decoded
+   * downstream). Throughput is at most maxInFlight / end-to-end latency (Little's law), so keep it
+   * in the thousands for small models. Default: no count cap (only `maxInFlightBytes`).
    */
   readonly maxInFlight?: number;
   /**
@@ -60,8 +81,14 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
    * `read_committed` input.
    */
   readonly isolationLevel?: IsolationLevel;
-  /** Reports assignments, revocations, pauses, commits and crashes. */
+  /**
+   * Reports assignments, revocations, pauses, commits, lag (per partition, at each commit and
+   * every 5 s), offset resets and crashes. Guarded: a throw is reported on `rxml:callback:error`
+   * (warned once) and ignored. The same events are published on the `rxml:source` channel.
+   */
   readonly onEvent?: (event: KafkaSourceEvent) => void;
+  /** How often `lag` events are reported besides at commits, ms. Default 5000. */
+  readonly lagIntervalMs?: number;
 }
 
 export interface FromKafkaOptions<V> extends FromKafkaBaseOptions {
@@ -69,9 +96,12 @@ export interface FromKafkaOptions<V> extends FromKafkaBaseOptions {
   readonly deserialize?: DeserializerName | Deserializer<V>;
 }
 
+/** `maxInFlightBytes` default: 64 MiB. */
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
+
 function topicsOf(options: FromKafkaBaseOptions): string[] {
   const topics = [...(options.topics ?? []), ...(options.topic === undefined ? [] : [options.topic])];
-  if (topics.length === 0) throw new TypeError('fromKafka needs `topic` or `topics`');
+  if (topics.length === 0) throw invalidConfig('fromKafka', 'topic or topics', 'at least one topic name', options.topics ?? options.topic);
   return topics;
 }
 
@@ -85,20 +115,25 @@ export function fromKafkaWith<V>(
     typeof options.deserialize === 'function'
       ? options.deserialize
       : (deserializerFor(options.deserialize ?? 'string') as Deserializer<V>);
-  const maxInFlight = options.maxInFlight ?? 1_000;
-  if (!(maxInFlight >= 1)) throw new RangeError('maxInFlight must be at least 1');
+  const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
+  if (typeof maxInFlight !== 'number' || !(maxInFlight >= 1)) throw invalidConfig('fromKafka', 'maxInFlight', 'a number of records >= 1', maxInFlight);
+  const maxInFlightBytes = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
+  if (typeof maxInFlightBytes !== 'number' || !(maxInFlightBytes >= 1)) throw invalidConfig('fromKafka', 'maxInFlightBytes', 'a number of bytes >= 1', maxInFlightBytes);
   return new Observable<KafkaRecord<V>>((subscriber) => {
     const source = new KafkaSource<V>(createClient(options, topics), subscriber, {
       maxInFlight,
+      maxInFlightBytes,
       deserialize,
       maxMessageBytes: options.maxMessageBytes ?? 1_048_576,
       commitIntervalMs: options.commitIntervalMs ?? 200,
       drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
       describe: `${topics.join(',')} (group ${options.groupId})`,
+      group: options.groupId,
+      ...(options.lagIntervalMs === undefined ? {} : { lagIntervalMs: options.lagIntervalMs }),
       signal: options.signal,
-      onEvent: options.onEvent,
-      groupId: options.groupId,
       isolationLevel: options.isolationLevel ?? 'read_committed',
+      // Guarded: a throwing onEvent is reported on rxml:callback:error and never changes a record's fate.
+      onEvent: publishingSourceEvents(options.groupId, options.onEvent === undefined ? undefined : guardCallback('onEvent', options.onEvent)),
     });
     source.start();
     return () => source.teardown();
@@ -113,7 +148,17 @@ function kafkajsClient<V>(options: FromKafkaOptions<V>, topics: readonly string[
   for (const key of ['sessionTimeout', 'heartbeatInterval', 'rebalanceTimeout', 'maxBytesPerPartition', 'maxBytes'] as const) {
     if (options[key] !== undefined) consumer[key] = options[key];
   }
-  return kafkajsConsumer(options, { groupId: options.groupId, topics, fromBeginning: options.fromBeginning ?? false, consumer });
+  return kafkajsConsumer(options, {
+    groupId: options.groupId,
+    topics,
+    fromBeginning: options.fromBeginning ?? true,
+    consumer,
+    topicWaitMs: options.topicWaitMs ?? 60_000,
+    onWaitingForTopic: (missing) => {
+      console.error(`[rxml:kafka] waiting for input topic ${missing.join(', ')} to exist (up to ${Math.round((options.topicWaitMs ?? 60_000) / 1000)} s)`);
+      publish(CHANNELS.source, { source: 'kafka', type: 'waiting-for-topic', group: options.groupId, topic: missing.join(',') });
+    },
+  });
 }
 
 /**

@@ -1,5 +1,7 @@
 export { fromKafka, type FromKafkaBaseOptions, type FromKafkaOptions, type KafkaSourceEvent } from './from-kafka.js';
 export { toKafka, type Delivered, type ToKafkaOptions } from './to-kafka.js';
+export type { KafkaCompression } from './internal/compression.js';
+export type { ProducerLibrary } from './internal/producers.js';
 export type { KafkaRecord, KafkaHeaders, KafkaSourced } from './record.js';
 export {
   bytesDeserializer,
@@ -12,3 +14,6 @@ export {
 export type { KafkaConnectionOptions } from './options.js';
 export type { PartitionOffset, TopicPartition } from './internal/client.js';
 export type { IsolationLevel } from './internal/partition-session.js';
+export { registerKafkaCodecs, type KafkajsCodec } from './internal/codecs.js';
+export { kafkaConnectionFromEnv } from './env.js';
+export { consoleKafkaLogger, type KafkaLogger } from './internal/logger.js';

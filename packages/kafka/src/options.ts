@@ -1,12 +1,18 @@
+import { RxmlError } from '@rxml/core/contract';
 import { logLevel, type Kafka, type KafkaConfig, type RetryOptions, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { kafkaConnectionFromEnv } from './env.js';
+import { consoleKafkaLogger, kafkaLogCreator, type KafkaLogger, type LogGate } from './internal/logger.js';
 
 /**
  * How to reach the cluster: either `brokers` (plus optional TLS/SASL and client settings, passed to
  * kafkajs as they are) or a ready `kafka` client instance.
  */
 export interface KafkaConnectionOptions {
-  /** Bootstrap brokers, `host:port`. Required unless `kafka` is given. */
+  /**
+   * Bootstrap brokers, `host:port`. Without `brokers` or `kafka`, the connection is read from the
+   * environment (`KAFKA_BROKERS` and the other variables of `kafkaConnectionFromEnv`).
+   */
   readonly brokers?: readonly string[];
   /** An existing kafkajs client; when set, `brokers`, `ssl`, `sasl` and the other client fields are ignored. */
   readonly kafka?: Kafka;
@@ -25,19 +31,30 @@ export interface KafkaConnectionOptions {
    * fails the stream after these. Default 5 retries from 300 ms, doubling.
    */
   readonly retry?: RetryOptions;
-  /** kafkajs log level. Default `logLevel.WARN`. */
+  /** Least severe kafkajs log entry printed. Default `logLevel.WARN`. */
   readonly logLevel?: logLevel;
+  /**
+   * Where the client's log lines go. Default: one line each on stderr (`[rxml:kafka] WARN …`).
+   * Transient conditions kafkajs retries by itself (coordinator or leader not available yet while a
+   * group forms or a topic is auto-created) are logged at DEBUG, and nothing is logged once the
+   * stream that owns the client has ended.
+   */
+  readonly logger?: KafkaLogger;
 }
 
 /** Builds the kafkajs client config from the options. */
-export function kafkaConfig(options: KafkaConnectionOptions): KafkaConfig {
+export function kafkaConfig(given: KafkaConnectionOptions, gate: LogGate = { closed: false }): KafkaConfig {
+  const options = given.brokers === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
   if (options.brokers === undefined || options.brokers.length === 0) {
-    throw new TypeError('Kafka options need `brokers` (a list of host:port) or a `kafka` client');
+    throw new RxmlError('INVALID_CONFIG', 'Kafka options need `brokers` (a list of host:port) or a `kafka` client, or KAFKA_BROKERS in the environment');
   }
+  const level = options.logLevel ?? logLevel.WARN;
   const config: KafkaConfig = {
     clientId: options.clientId ?? 'rxml',
     brokers: [...options.brokers],
-    logLevel: options.logLevel ?? logLevel.WARN,
+    // With a watcher, kafkajs must emit at least its ERROR entries (the creator still drops what is below `level`).
+    logLevel: gate.watch === undefined ? level : Math.max(level, logLevel.ERROR),
+    logCreator: kafkaLogCreator(options.logger ?? consoleKafkaLogger, level, gate),
   };
   if (options.ssl !== undefined) config.ssl = options.ssl;
   if (options.sasl !== undefined) config.sasl = options.sasl;

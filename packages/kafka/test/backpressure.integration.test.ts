@@ -4,7 +4,7 @@ import { logLevel } from 'kafkajs';
 import { count, lastValueFrom, tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka, type KafkaSourceEvent } from '../src/index.js';
-import { brokers, fresh, slowed, until } from './support.js';
+import { brokers, fresh, slowed, until } from './support/index.js';
 
 const BACKLOG = 200_000;
 const MAX_IN_FLIGHT = 1_000;

@@ -4,7 +4,7 @@ import { logLevel } from 'kafkajs';
 import { lastValueFrom, count, tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka, type KafkaSourceEvent } from '../src/index.js';
-import { fresh, irisCsv, irisExamples, slowed, until, untilCommittedTo } from './support.js';
+import { fresh, irisCsv, irisExamples, slowed, until, untilCommittedTo } from './support/index.js';
 
 const TOTAL = 8_000;
 

@@ -4,8 +4,8 @@ import { logLevel } from 'kafkajs';
 import { count, lastValueFrom, tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka } from '../src/index.js';
-import { startPipeline } from './pipeline-process.js';
-import { fresh, irisCsv, irisExamples, until, untilCommittedTo } from './support.js';
+import { startPipeline } from './support/pipeline-process.js';
+import { fresh, irisCsv, irisExamples, until, untilCommittedTo } from './support/index.js';
 
 /** Every 50th input is malformed: it must come out exactly once too, as a dead letter. */
 function inputs(total: number): { key: string; value: string }[] {
@@ -80,7 +80,7 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
   });
 
   it('20 × kill -9 of the pipeline process and a broker restart: every input exactly once, nothing lost', async () => {
-    const TOTAL = 9_000;
+    const TOTAL = 15_000;
     const KILLS = 20;
     const [input, output, dead, group] = [fresh('eos-kill-in'), fresh('eos-kill-out'), fresh('eos-kill-dlq'), fresh('eos-kill-group')];
     await kafka.createTopic(input, 3);
@@ -92,7 +92,8 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
 
     const killedAt: number[] = [];
     for (let kill = 0; kill < KILLS; kill++) {
-      const run = startPipeline(env);
+      // A slightly slowed model, so 20 short runs do not finish the input.
+      const run = startPipeline({ ...env, SLOW_MS: '10' });
       // Mid-stream, at a random point: usually while a transaction is open.
       const threshold = 100 + Math.floor(Math.random() * 250);
       await until(() => run.delivered >= threshold, 60_000, `pipeline run ${kill + 1} to deliver ${threshold} records`);
@@ -107,7 +108,7 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     expect(committedBefore).toBeLessThan(BigInt(TOTAL));
 
     // The last run goes through a broker restart (slowed model, so the restart lands mid-stream).
-    let last = startPipeline({ ...env, SLOW_MS: '100' });
+    let last = startPipeline({ ...env, SLOW_MS: '50' });
     await until(() => last.delivered >= 200, 60_000, 'the last run to deliver records');
     const beforeRestart = last.delivered;
     await kafka.restart();

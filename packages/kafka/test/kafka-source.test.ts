@@ -170,4 +170,71 @@ describe('KafkaSource commit and rebalance rules', () => {
     expect(inputErrorOf(records[1])?.code).toBe('DESERIALIZATION_ERROR');
     expect(records[1]!.rawValue?.toString()).toBe('{"a":');
   });
+
+  it('moves the committed position past filtered records (markers, aborted) at the end of a batch', async () => {
+    const { client, records } = await setup();
+    client.handlers.onAssigned([{ topic: 't', partition: 0 }], 'm1');
+    const messages: FetchedMessage[] = [0, 1].map((o) => ({ offset: String(o), key: null, value: Buffer.from('v'), timestamp: '0' }));
+    // Offsets 2..6 were aborted records and their marker: kafkajs hands over 0 and 1 only.
+    expect(client.handlers.onBatch({ topic: 't', partition: 0, messages, lastOffset: '6', highWatermark: '7' })).toBe(2);
+    records[0]!.complete();
+    await tick();
+    expect(client.lastCommitted(0)).toBe('1');
+    records[1]!.complete();
+    await tick();
+    expect(client.lastCommitted(0)).toBe('7');
+    // A range of filtered records only (never reaches eachBatch) moves it too.
+    client.handlers.onBatch({ topic: 't', partition: 0, messages: [], lastOffset: '9', highWatermark: '10' });
+    await tick();
+    expect(client.lastCommitted(0)).toBe('10');
+  });
+
+  it('after an offset reset, records at offsets already seen are new records: all emitted, an event says so', async () => {
+    const client = new ScriptedClient();
+    const records: KafkaRecord<string>[] = [];
+    const events: unknown[] = [];
+    fromKafkaWith<string>({ topic: 't', groupId: 'g', commitIntervalMs: 1, onEvent: (e) => events.push(e) }, () => client).subscribe((r) => records.push(r));
+    await tick();
+    client.handlers.onAssigned([{ topic: 't', partition: 0 }], 'm1');
+    client.fetch(0, 0, 5);
+    for (const r of records) r.complete();
+    await tick();
+    expect(client.lastCommitted(0)).toBe('5');
+    // The topic was created again: offsets 0.. are new. Below the committed position, so it cannot be a re-fetch.
+    expect(client.fetch(0, 0, 3)).toBe(3);
+    expect(records.map((r) => r.offset)).toEqual(['0', '1', '2', '3', '4', '0', '1', '2']);
+    expect(events).toContainEqual({ type: 'offset-reset', topic: 't', partition: 0, from: '5', to: '0' });
+    // Reported by the client (kafkajs' OFFSET_OUT_OF_RANGE reset) even at offsets above the commit.
+    client.handlers.onOffsetReset?.({ topic: 't', partition: 0 });
+    expect(client.fetch(0, 1, 2)).toBe(1);
+    expect(records.at(-1)!.offset).toBe('1');
+  });
+
+  it('a throwing onEvent is reported on rxml:callback:error and changes nothing', async () => {
+    const { subscribe, CHANNELS } = await import('@rxml/core/contract');
+    const reported: unknown[] = [];
+    const sourceMessages: unknown[] = [];
+    const off = subscribe(CHANNELS.callbackError, (m) => reported.push(m));
+    const offSource = subscribe(CHANNELS.source, (m) => sourceMessages.push(m));
+    try {
+      const client = new ScriptedClient();
+      const records: KafkaRecord<string>[] = [];
+      fromKafkaWith<string>(
+        { topic: 't', groupId: 'g', commitIntervalMs: 1, onEvent: () => { throw new Error('metrics down'); } },
+        () => client,
+      ).subscribe((r) => records.push(r));
+      await tick();
+      client.handlers.onAssigned([{ topic: 't', partition: 0 }], 'm1');
+      client.handlers.onBatch({ topic: 't', partition: 0, messages: [{ offset: '0', key: null, value: Buffer.from('v'), timestamp: '0' }], highWatermark: '1' });
+      records[0]!.complete();
+      await tick();
+      expect(client.lastCommitted(0)).toBe('1');
+      expect(reported.length).toBeGreaterThan(0);
+      expect(sourceMessages).toContainEqual(expect.objectContaining({ source: 'kafka', type: 'committed', group: 'g', topic: 't', partition: 0, offset: '1' }));
+      expect(sourceMessages).toContainEqual({ source: 'kafka', type: 'lag', group: 'g', topic: 't', partition: 0, offset: '1', lag: 0 });
+    } finally {
+      off();
+      offSource();
+    }
+  });
 });

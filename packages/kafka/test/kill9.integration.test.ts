@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { committedOffsets, createTopics, endOffsets, produce, readTopic } from '@rxml/kafka-testkit';
 import { describe, expect, it } from 'vitest';
-import { brokers, fresh, irisCsv, irisExamples, until, untilCommittedTo } from './support.js';
+import { brokers, fresh, irisCsv, irisExamples, until, untilCommittedTo } from './support/index.js';
 
 const TOTAL = 12_000;
 const PIPELINE = fileURLToPath(new URL('./fixtures/iris-pipeline.mjs', import.meta.url));

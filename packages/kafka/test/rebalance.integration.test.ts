@@ -4,7 +4,7 @@ import { logLevel } from 'kafkajs';
 import { count, lastValueFrom, tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka, type KafkaSourceEvent } from '../src/index.js';
-import { brokers, fresh, irisCsv, irisExamples, slowed, until, untilCommittedTo } from './support.js';
+import { brokers, fresh, irisCsv, irisExamples, slowed, until, untilCommittedTo } from './support/index.js';
 
 const PARTITIONS = 4;
 const PER_PARTITION = 3_000;

@@ -8,7 +8,7 @@ import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, logLevel, Reso
 import { count, lastValueFrom, tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka } from '../src/index.js';
-import { fresh, irisCsv, irisExamples, untilCommittedTo } from './support.js';
+import { fresh, irisCsv, irisExamples, untilCommittedTo } from './support/index.js';
 
 const allow = (principal: string, resourceType: AclResourceTypes, resourceName: string, operation: AclOperationTypes) => ({
   principal,

@@ -4,7 +4,7 @@ import { logLevel } from 'kafkajs';
 import { lastValueFrom, take, tap, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka } from '../src/index.js';
-import { brokers, fresh, until } from './support.js';
+import { brokers, fresh, until } from './support/index.js';
 
 describe('fromKafka / toKafka edge cases (real broker)', () => {
   let model: Model;

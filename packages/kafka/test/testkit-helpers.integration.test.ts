@@ -1,7 +1,7 @@
-import { committedOffsets, createTopics, endOffsets, produce, readTopic } from '@rxml/kafka-testkit';
+import { committedOffsets, createTopics, endOffsets, produce, readTopic, topicExists } from '@rxml/kafka-testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { brokers, fresh, until } from './support.js';
+import { brokers, fresh, until } from './support/index.js';
 
 // The testkit's helpers, against the broker the global setup started with `startKafka()` (its
 // `restart()` is exercised by broker-restart.integration.test.ts).
@@ -24,6 +24,17 @@ describe('@rxml/kafka-testkit helpers (real broker)', () => {
     const k42 = records.find((r) => r.key === 'k42');
     expect(k42?.value).toBe('v42');
     expect(k42?.headers['h']).toBe('42');
+    // One offset type across the packages: a decimal string, JSON-safe like KafkaRecord.offset.
+    expect(typeof k42?.offset).toBe('string');
+    expect(() => JSON.stringify(records[0])).not.toThrow();
+  });
+
+  it('reads a topic that does not exist as empty, at once, without creating it', async () => {
+    const topic = fresh('testkit-missing');
+    const started = Date.now();
+    expect(await readTopic(brokers(), topic)).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await topicExists(brokers(), topic)).toBe(false);
   });
 
   it('reports the committed offsets of a group', async () => {

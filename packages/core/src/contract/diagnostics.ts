@@ -81,7 +81,14 @@ export interface ModelLifecycleMessage {
   readonly reason?: string;
 }
 
-/** A source's event. `source` names the kind (`kafka`); `type` the event; the rest depends on it. */
+/**
+ * A source's event. `source` names the kind (`kafka`); `type` the event; the rest depends on it.
+ * Types read by `@rxml/metrics`: `fetch` (`count` records emitted), `completed` (`count` records
+ * completed; `durationMs` from emission to completion), `committed` (one partition's `offset`,
+ * `durationMs` of the commit request), `commit-failed`, `lag` (one partition's `lag`, `offset` =
+ * committed), `paused`, `resumed`, `rebalancing`, `assigned`/`revoked` (one partition), `crashed`
+ * (`restarting`), `failed`, `fenced`, `closed`.
+ */
 export interface SourceMessage {
   readonly source: string;
   readonly type: string;
@@ -95,10 +102,17 @@ export interface SourceMessage {
   /** End offset − committed offset of `topic`/`partition`. */
   readonly lag?: number;
   readonly durationMs?: number;
+  /** `crashed`: whether the client reconnects by itself (false: the stream fails). */
+  readonly restarting?: boolean;
   readonly error?: RxmlError;
 }
 
-/** A sink's event: `type` e.g. `delivered`, `dead-letter`, `produce-error`. */
+/**
+ * A sink's event: `type` e.g. `delivered` (`count` records written to the output `topic`),
+ * `dead-letter` (`count` records of error `code` written to the dead-letter `topic`),
+ * `produce-error` (a failed produce call that is retried), `failed` (the sink failed the stream),
+ * `fenced` (a transactional producer was fenced).
+ */
 export interface SinkMessage {
   readonly sink: string;
   readonly type: string;

@@ -1,6 +1,9 @@
 /**
  * Every error rxml produces or reports. Like kafkajs' `KafkaJSError`: one base class with a
  * machine-readable `code`, the underlying `cause`, and whether retrying can help (`retriable`).
+ * docs/errors.md lists every code (meaning, retriable or not, what to do) and who honours
+ * `retriable`: `toKafka` (produce retries until `deliveryTimeoutMs`), the image model cache
+ * (downloads), remote models (inside their `Model`); `predict` never retries.
  */
 export type RxmlErrorCode =
   /** The record's input cannot be turned into model input (parse, validation, shape, decode). */
@@ -21,6 +24,23 @@ export type RxmlErrorCode =
   | 'ABORTED'
   /** An option passed to an rxml function is missing, of the wrong type or out of range. */
   | 'INVALID_CONFIG';
+
+/** Every `RxmlErrorCode`, for exporters and docs (docs/errors.md has one row per code; a test checks it). */
+export const RXML_ERROR_CODES = [
+  'INVALID_INPUT',
+  'MODEL_ERROR',
+  'MODEL_LOAD_ERROR',
+  'BACKEND_UNAVAILABLE',
+  'DESERIALIZATION_ERROR',
+  'KAFKA_ERROR',
+  'LIMIT_EXCEEDED',
+  'ABORTED',
+  'INVALID_CONFIG',
+] as const satisfies readonly RxmlErrorCode[];
+// Compile-time check that the list above names every code.
+type MissingCodes = Exclude<RxmlErrorCode, (typeof RXML_ERROR_CODES)[number]>;
+const everyCodeListed: MissingCodes extends never ? true : never = true;
+void everyCodeListed;
 
 export interface RxmlErrorOptions {
   readonly cause?: unknown;
@@ -58,4 +78,22 @@ export function toRxmlError(thrown: unknown, code: RxmlErrorCode, context?: stri
   if (isRxmlError(thrown)) return thrown;
   const detail = thrown instanceof Error ? thrown.message : String(thrown);
   return new RxmlError(code, context === undefined ? detail : `${context}: ${detail}`, { cause: thrown });
+}
+
+/** How a bad option's value is quoted in an `INVALID_CONFIG` message: `NaN`, `-1`, `"abc"`, `undefined`, `object`. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' || value === undefined || value === null) return String(value);
+  if (typeof value === 'function') return 'a function';
+  return Array.isArray(value) ? 'an array' : `an ${typeof value}`;
+}
+
+/**
+ * The `INVALID_CONFIG` error for one bad option, naming the function, the option (as the caller
+ * spells it, e.g. `batch.size`), what it must be and the value given:
+ * `predict: batch.size must be a positive integer, got 0`. Never retriable: the same options fail
+ * the same way.
+ */
+export function invalidConfig(where: string, option: string, expected: string, value: unknown): RxmlError {
+  return new RxmlError('INVALID_CONFIG', `${where}: ${option} must be ${expected}, got ${describeValue(value)}`);
 }

@@ -3,7 +3,7 @@
  * It imports no runtime (no tfjs, no sharp, no ONNX), so a Kafka source or a metrics exporter can
  * depend on it without loading a model library.
  */
-export { RxmlError, isRxmlError, toRxmlError, type RxmlErrorCode, type RxmlErrorOptions } from './errors.js';
+export { RXML_ERROR_CODES, RxmlError, invalidConfig, isRxmlError, toRxmlError, type RxmlErrorCode, type RxmlErrorOptions } from './errors.js';
 export { INPUT_ERROR, inputErrorOf, withInputError, type PredictFailure, type PredictResult, type PredictSuccess, type WithInputError } from './result.js';
 export type { DType, Model, ModelIdentity, TensorData, TensorSpec } from './model.js';
 export type { Acknowledgeable, Acknowledgement } from './ack.js';

@@ -1,7 +1,8 @@
 /**
  * The seam between rxml and a Kafka client library. `fromKafka`/`toKafka` only talk to these
- * interfaces; `kafkajs-client.ts` implements them on kafkajs. Another client (e.g. one that speaks
- * KIP-848) can replace it without changing the public API.
+ * interfaces; `kafkajs-client.ts` implements them on kafkajs, `platformatic-producer.ts` the producer
+ * on `@platformatic/kafka`, and `producers.ts` picks the producer. Another client (e.g. one that
+ * speaks KIP-848) can replace one without changing the public API.
  */
 
 /** Header values as Kafka clients deliver them. */
@@ -18,7 +19,20 @@ export interface FetchedMessage {
 export interface FetchedBatch {
   readonly topic: string;
   readonly partition: number;
+  /**
+   * The records to process, in offset order: without transaction markers and records of aborted
+   * transactions (read_committed), which the client filters out. Empty when the fetched range held
+   * only such records.
+   */
   readonly messages: readonly FetchedMessage[];
+  /**
+   * Offset of the last record of the fetched range, filtered ones included (a marker, an aborted
+   * record, a compacted gap): when every message is taken, the position moves past it, so the
+   * committed offset reaches the end offset like the Java consumer's. Absent = the last message's.
+   */
+  readonly lastOffset?: string;
+  /** The partition's end offset (high watermark) the broker reported with this fetch. */
+  readonly highWatermark?: string;
 }
 
 export interface TopicPartition {
@@ -44,6 +58,12 @@ export interface ConsumerHandlers {
   onAssigned(assignment: readonly TopicPartition[], memberId: string): void;
   /** The client failed. With `restarting`, it reconnects and rejoins by itself. */
   onCrash(error: Error, restarting: boolean): void;
+  /**
+   * The fetch position of a partition was reset (OFFSET_OUT_OF_RANGE: the topic was deleted and
+   * created again, the log truncated, or retention deleted unread records): the next batch of it
+   * starts at the reset position, whatever offsets were seen before.
+   */
+  onOffsetReset?(partition: TopicPartition): void;
 }
 
 export interface ConsumerClient {
@@ -54,6 +74,11 @@ export interface ConsumerClient {
   resume(): void;
   /** Commits offsets of partitions this member owns. */
   commit(offsets: readonly PartitionOffset[]): Promise<void>;
+  /**
+   * After the client crashed and left the group: commits `offsets` for the group only if it has no
+   * other member (which would own these partitions now); rejects otherwise.
+   */
+  commitDetached?(offsets: readonly PartitionOffset[]): Promise<void>;
   /** Leaves the group and disconnects. */
   stop(): Promise<void>;
 }
@@ -62,13 +87,35 @@ export interface OutgoingMessage {
   readonly topic: string;
   readonly key: Buffer | string | null;
   readonly value: Buffer | string | null;
-  readonly headers: Readonly<Record<string, Buffer | string>>;
+  readonly headers: OutgoingMessageHeaders;
+  /**
+   * The exact header list, in order, repeated names and null values included (dead letters copy
+   * their source record's headers this way). When set, producers write it instead of `headers`.
+   */
+  readonly headerList?: HeaderList;
 }
 
+/** Record headers as (name, value) pairs in record order; `null` is a header without a value. */
+export type HeaderList = readonly (readonly [string, Buffer | string | null])[];
+
+export interface OutgoingMessageHeaders {
+  readonly [name: string]: Buffer | string;
+}
+
+/**
+ * A producer client. `send` may be called again before an earlier call settled (pipelined sends);
+ * the client must then put the messages of the earlier call on the wire first, so per-partition
+ * order follows call order when no send fails.
+ */
 export interface ProducerClient {
   connect(): Promise<void>;
-  /** Sends all messages in as few requests as possible and resolves when every one is acked by all in-sync replicas. */
+  /**
+   * Sends all messages in as few requests as possible and resolves when every one is acked by all
+   * in-sync replicas. `headers` objects may be shared between messages and must not be changed.
+   */
   send(messages: readonly OutgoingMessage[]): Promise<void>;
+  /** Whether repeating a failed `send` can help (connection loss, leader change, timeouts). */
+  isRetriable(error: unknown): boolean;
   disconnect(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 import { RxmlError, type PredictResult } from '@rxml/core/contract';
 import type { OperatorFunction } from 'rxjs';
 import type { Delivered, ToKafkaOptions } from '../to-kafka.js';
+import { compressionId, compressionOf } from './compression.js';
 import { transactionalSink, type PreparedMessage } from './transactional-sink.js';
 
 /**
@@ -30,7 +31,7 @@ export function exactlyOnceSink<In, Out>(
       maxBatchMessages: Math.max(1, options.maxBatchMessages ?? 2_000),
       maxBatchBytes: options.maxBatchBytes ?? 800_000,
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
-      compression: options.compression,
+      compression: compressionOf(options.compression) === 'none' ? undefined : compressionId(compressionOf(options.compression)),
     },
     prepare,
     (result) => result.input,

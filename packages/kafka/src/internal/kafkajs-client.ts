@@ -1,5 +1,7 @@
-import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type ISocketFactory, type Message, type Producer } from 'kafkajs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
+import type { LogGate } from './logger.js';
+import { RxmlError } from '@rxml/core/contract';
 import type {
   ConsumerClient,
   ConsumerHandlers,
@@ -8,10 +10,16 @@ import type {
   ProducerClient,
   TopicPartition,
 } from './client.js';
+import { registerKafkaCodecs } from './codecs.js';
+import { compressionId, type KafkaCompression } from './compression.js';
 import { tlsWatch } from './tls-watch.js';
 
-function kafkaOf(options: KafkaConnectionOptions): Kafka {
-  return options.kafka ?? new Kafka(kafkaConfig(options));
+/** The client to use and the switch that silences its logs once its owner has stopped. */
+function kafkaOf(options: KafkaConnectionOptions, watch?: LogGate['watch'], socketFactory?: ISocketFactory): { kafka: Kafka; gate: LogGate } {
+  // snappy, lz4 and zstd on the kafkajs module this package imports (kafkajs has gzip only).
+  registerKafkaCodecs();
+  const gate: LogGate = watch === undefined ? { closed: false } : { closed: false, watch };
+  return { kafka: options.kafka ?? new Kafka({ ...kafkaConfig(options, gate), ...(socketFactory === undefined ? {} : { socketFactory }) }), gate };
 }
 
 export interface KafkajsConsumerSettings {
@@ -19,94 +27,295 @@ export interface KafkajsConsumerSettings {
   readonly topics: readonly string[];
   readonly fromBeginning: boolean;
   readonly consumer: Omit<ConsumerConfig, 'groupId'>;
+  /** Longest wait for a missing input topic to appear before failing, ms (0: fail at once). */
+  readonly topicWaitMs: number;
+  /** Told once when a topic is missing and is being waited for. */
+  readonly onWaitingForTopic?: (topics: readonly string[]) => void;
+  /**
+   * How long the seam keeps restarting a consumer that kafkajs gave up on after a connection loss
+   * (e.g. `KafkaJSGroupCoordinatorNotFound`, which kafkajs treats as fatal), ms. Default 60000.
+   */
+  readonly restartWindowMs?: number;
+}
+
+/** kafkajs' message when it resets a fetch position after OFFSET_OUT_OF_RANGE (consumerGroup.js, 2.2.4). */
+const OFFSET_RESET_LOG = 'Offset out of range, resetting to default offset';
+
+/**
+ * kafkajs crashes for good (no restart) on some errors that only mean "the cluster is still
+ * coming back": the coordinator cannot be found yet after a broker restart, a connection that
+ * closed mid-request. Those are worth a restart from the seam.
+ */
+export function isTransientCrash(error: unknown): boolean {
+  let e = error as { name?: unknown; type?: unknown; cause?: unknown; originalError?: unknown } | null | undefined;
+  for (let depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
+    if (isRetriableKafkaError(e)) return true;
+    if (e.name === 'KafkaJSGroupCoordinatorNotFound' || e.name === 'KafkaJSConnectionClosedError') return true;
+    if (e.name === 'KafkaJSProtocolError' && typeof e.type === 'string' && TRANSIENT_PROTOCOL_ERRORS.has(e.type)) return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
+}
+
+const TRANSIENT_PROTOCOL_ERRORS = new Set([
+  'NOT_COORDINATOR',
+  'COORDINATOR_NOT_AVAILABLE',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'REBALANCE_IN_PROGRESS',
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+]);
+
+/**
+ * Waits until every topic in `topics` exists (someone creates it, or a producer's auto-creation does),
+ * polling the metadata once a second, up to `waitMs`.
+ * @throws RxmlError KAFKA_ERROR naming the missing topics once `waitMs` has passed.
+ */
+async function awaitTopics(kafka: Kafka, topics: readonly string[], waitMs: number, onWaiting?: (topics: readonly string[]) => void): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + waitMs;
+    let told = false;
+    for (;;) {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      if (Date.now() >= deadline) {
+        throw new RxmlError('KAFKA_ERROR', `input topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} did not appear within ${Math.round(waitMs / 1000)} s (fromKafka option topicWaitMs): create ${missing.length > 1 ? 'them' : 'it'} or check the name`);
+      }
+      if (!told) {
+        told = true;
+        onWaiting?.(missing);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, Math.max(0, deadline - Date.now()))));
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** `ConsumerClient` on kafkajs: eachBatch without auto-resolve and without auto-commit. */
 export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: KafkajsConsumerSettings): ConsumerClient {
+  let handlers: ConsumerHandlers | undefined;
   // With TLS, an untrusted broker certificate fails the start at once instead of after kafkajs' retries.
-  const watch = connection.kafka === undefined && connection.ssl !== undefined && connection.ssl !== false ? tlsWatch() : undefined;
-  const kafka = watch === undefined ? kafkaOf(connection) : new Kafka({ ...kafkaConfig(connection), socketFactory: watch.socketFactory });
+  const tls = connection.kafka === undefined && connection.ssl !== undefined && connection.ssl !== false ? tlsWatch() : undefined;
+  // kafkajs reports an OFFSET_OUT_OF_RANGE reset only in its log: watch for it there.
+  const { kafka, gate } = kafkaOf(connection, (entry) => {
+    const log = entry.log as { message?: unknown; topic?: unknown; partition?: unknown; groupId?: unknown };
+    if (log.message === OFFSET_RESET_LOG && log.groupId === settings.groupId && typeof log.topic === 'string' && typeof log.partition === 'number') {
+      handlers?.onOffsetReset?.({ topic: log.topic, partition: log.partition });
+    }
+  }, tls?.socketFactory);
   const consumer: Consumer = kafka.consumer({ ...settings.consumer, groupId: settings.groupId });
   const topics = settings.topics.map((topic) => ({ topic }));
   const removers: (() => void)[] = [];
+  const restartWindowMs = settings.restartWindowMs ?? 60_000;
+  let stopped = false;
+  /** What the source asked for; re-applied after a restart (kafkajs forgets pauses with its group). */
+  let wantPaused = false;
+  // kafkajs throws when it has no running group (between a crash and the restart): then the wish
+  // is kept and applied when the group is back.
+  const applyPause = (): void => {
+    try {
+      if (wantPaused) consumer.pause(topics);
+      else consumer.resume(topics);
+    } catch {
+      // not running: applied again on the next GROUP_JOIN
+    }
+  };
+  let crashedSince: number | undefined;
+  let restarts = 0;
+
+  const run = (h: ConsumerHandlers): Promise<void> =>
+    consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      // Returns at once: the records are handed to the stream, the model runs outside this call, so
+      // kafkajs' fetch loop (which sends the heartbeats) never waits for a model.
+      eachBatch: (payload) => {
+        crashedSince = undefined;
+        const { batch } = payload;
+        const taken = h.onBatch({
+          topic: batch.topic,
+          partition: batch.partition,
+          messages: batch.messages,
+          lastOffset: batch.lastOffset(),
+          highWatermark: batch.highWatermark,
+        });
+        const last = batch.messages[taken - 1];
+        // Resolving moves kafkajs' fetch position only; commits are ours (see fromKafka). Resolving
+        // the last message also resolves the filtered records after it (kafkajs does that).
+        if (last !== undefined) payload.resolveOffset(last.offset);
+        return Promise.resolve();
+      },
+    });
+
+  /** kafkajs gave up (no restart of its own) on a transient error: restart it, for a while. */
+  const restart = (h: ConsumerHandlers): void => {
+    const delay = Math.min(5_000, 300 * 2 ** Math.min(restarts++, 4));
+    setTimeout(() => {
+      if (stopped) return;
+      void (async () => {
+        try {
+          await consumer.connect();
+          await run(h);
+        } catch (error) {
+          if (!stopped) crash(h, error instanceof Error ? error : new Error(String(error)), false);
+        }
+      })();
+    }, delay).unref();
+  };
+
+  const crash = (h: ConsumerHandlers, error: Error, kafkajsRestarts: boolean): void => {
+    if (kafkajsRestarts) return h.onCrash(error, true);
+    const now = Date.now();
+    crashedSince ??= now;
+    if (!stopped && isTransientCrash(error) && now - crashedSince < restartWindowMs) {
+      h.onCrash(error, true);
+      restart(h);
+      return;
+    }
+    h.onCrash(error, false);
+  };
 
   return {
-    async start(handlers: ConsumerHandlers): Promise<void> {
+    async start(h: ConsumerHandlers): Promise<void> {
+      handlers = h;
       removers.push(
-        consumer.on(consumer.events.REBALANCING, () => handlers.onRebalancing()),
+        consumer.on(consumer.events.REBALANCING, () => h.onRebalancing()),
         consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+          crashedSince = undefined;
+          restarts = 0;
+          if (wantPaused) applyPause();
           const assignment: TopicPartition[] = [];
           for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
             for (const partition of partitions) assignment.push({ topic, partition });
           }
-          handlers.onAssigned(assignment, payload.memberId);
+          h.onAssigned(assignment, payload.memberId);
         }),
-        consumer.on(consumer.events.CRASH, ({ payload }) => handlers.onCrash(payload.error, payload.restart)),
+        // A fetched range with only filtered records (transaction markers, aborted records) never
+        // reaches eachBatch; kafkajs moves past it by itself, and so must the committed position.
+        consumer.on(consumer.events.START_BATCH_PROCESS, ({ payload }) => {
+          if (payload.batchSize !== 0) return;
+          h.onBatch({ topic: payload.topic, partition: payload.partition, messages: [], lastOffset: payload.lastOffset, highWatermark: payload.highWatermark });
+        }),
+        consumer.on(consumer.events.CRASH, ({ payload }) => crash(h, payload.error, payload.restart)),
       );
-      await (watch === undefined
-        ? consumer.connect()
+      const connecting = (async () => {
+        await awaitTopics(kafka, settings.topics, settings.topicWaitMs, settings.onWaitingForTopic);
+        await consumer.connect();
+      })();
+      await (tls === undefined
+        ? connecting
         : Promise.race([
-            consumer.connect(),
-            watch.untrusted.then((error) => {
+            connecting,
+            tls.untrusted.then((error) => {
               throw error;
             }),
           ]));
       await consumer.subscribe({ topics: [...settings.topics], fromBeginning: settings.fromBeginning });
-      await consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        // Returns at once: the records are handed to the stream, the model runs outside this call, so
-        // kafkajs' fetch loop (which sends the heartbeats) never waits for a model.
-        eachBatch: (payload) => {
-          const taken = handlers.onBatch(payload.batch);
-          const last = payload.batch.messages[taken - 1];
-          // Resolving moves kafkajs' fetch position only; commits are ours (see fromKafka).
-          if (last !== undefined) payload.resolveOffset(last.offset);
-          return Promise.resolve();
-        },
-      });
+      await run(h);
     },
-    pause: () => consumer.pause(topics),
-    resume: () => consumer.resume(topics),
+    pause: () => {
+      wantPaused = true;
+      applyPause();
+    },
+    resume: () => {
+      wantPaused = false;
+      applyPause();
+    },
     async commit(offsets: readonly PartitionOffset[]): Promise<void> {
       if (offsets.length === 0) return;
       await consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
     },
+    async commitDetached(offsets: readonly PartitionOffset[]): Promise<void> {
+      if (offsets.length === 0) return;
+      // kafkajs' admin refuses unless the group has no running member (state Empty): then nobody
+      // else owns these partitions and the offsets are ours to commit.
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const byTopic = new Map<string, { partition: number; offset: string }[]>();
+        for (const o of offsets) {
+          let list = byTopic.get(o.topic);
+          if (list === undefined) byTopic.set(o.topic, (list = []));
+          list.push({ partition: o.partition, offset: o.offset });
+        }
+        for (const [topic, partitions] of byTopic) await admin.setOffsets({ groupId: settings.groupId, topic, partitions });
+      } finally {
+        await admin.disconnect();
+      }
+    },
     async stop(): Promise<void> {
+      stopped = true;
       for (const remove of removers.splice(0)) remove();
-      await consumer.disconnect();
+      try {
+        await consumer.disconnect();
+      } finally {
+        gate.closed = true;
+      }
     },
   };
 }
 
 export interface KafkajsProducerSettings {
-  /** kafkajs compression codec id (`CompressionTypes`). */
-  readonly compression?: number;
+  /** Record-batch compression. Default none. */
+  readonly compression?: KafkaCompression;
 }
 
 /** `ProducerClient` on kafkajs: one `sendBatch` per call, acks from all in-sync replicas. */
 export function kafkajsProducer(connection: KafkaConnectionOptions, settings: KafkajsProducerSettings = {}): ProducerClient {
-  const producer: Producer = kafkaOf(connection).producer({
+  const { kafka, gate } = kafkaOf(connection);
+  const producer: Producer = kafka.producer({
     allowAutoTopicCreation: true,
     createPartitioner: Partitioners.DefaultPartitioner,
   });
+  const compression = settings.compression === undefined || settings.compression === 'none' ? undefined : compressionId(settings.compression);
   return {
     connect: () => producer.connect(),
     async send(messages: readonly OutgoingMessage[]): Promise<void> {
-      const byTopic = new Map<string, { key: Buffer | string | null; value: Buffer | string | null; headers: Record<string, Buffer | string> }[]>();
-      for (const m of messages) {
-        let list = byTopic.get(m.topic);
-        if (list === undefined) byTopic.set(m.topic, (list = []));
-        list.push({ key: m.key, value: m.value, headers: { ...m.headers } });
+      // kafkajs reads key, value and headers (and ignores `topic`), so the messages go as they are:
+      // no per-message copy. Usually all go to one topic.
+      if (messages.some((m) => m.headerList !== undefined)) messages = messages.map(withListHeaders);
+      const first = messages[0];
+      if (first === undefined) return;
+      let topicMessages: { topic: string; messages: Message[] }[];
+      if (messages.every((m) => m.topic === first.topic)) {
+        topicMessages = [{ topic: first.topic, messages: messages as unknown as Message[] }];
+      } else {
+        const byTopic = new Map<string, Message[]>();
+        for (const m of messages) {
+          let list = byTopic.get(m.topic);
+          if (list === undefined) byTopic.set(m.topic, (list = []));
+          list.push(m);
+        }
+        topicMessages = [...byTopic].map(([topic, list]) => ({ topic, messages: list }));
       }
-      await producer.sendBatch({
-        acks: -1,
-        ...(settings.compression === undefined ? {} : { compression: settings.compression }),
-        topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
-      });
+      await producer.sendBatch({ acks: -1, ...(compression === undefined ? {} : { compression }), topicMessages });
     },
-    disconnect: () => producer.disconnect(),
+    isRetriable: isRetriableKafkaError,
+    async disconnect(): Promise<void> {
+      try {
+        await producer.disconnect();
+      } finally {
+        gate.closed = true;
+      }
+    },
   };
+}
+
+/**
+ * kafkajs writes a header array as repeated headers (in array order), so an exact header list
+ * becomes an object of arrays; names interleaved with others (a, b, a) are written grouped (a, a, b).
+ * kafkajs cannot encode a null header value (it throws): that message then fails on its own and
+ * is dead-lettered without its null headers (see toKafka).
+ */
+function withListHeaders(message: OutgoingMessage): OutgoingMessage {
+  if (message.headerList === undefined) return message;
+  const headers: Record<string, (Buffer | string | null)[]> = {};
+  for (const [name, value] of message.headerList) (headers[name] ??= []).push(value);
+  return { ...message, headers: headers as unknown as OutgoingMessage['headers'] };
 }
 
 /**

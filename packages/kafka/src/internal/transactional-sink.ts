@@ -51,6 +51,18 @@ interface PartitionQueue<D> {
   failures: number;
 }
 
+/**
+ * kafkajs writes a header array as repeated headers; a dead letter's exact header list becomes an
+ * object of arrays. kafkajs cannot encode a null header value: those are left out (a transaction
+ * cannot fail one record alone).
+ */
+function kafkajsHeaders(message: OutgoingMessage): Record<string, Buffer | string | (Buffer | string)[]> {
+  if (message.headerList === undefined) return { ...message.headers };
+  const headers: Record<string, (Buffer | string)[]> = {};
+  for (const [name, value] of message.headerList) if (value !== null) (headers[name] ??= []).push(value);
+  return headers;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function describe(error: unknown): string {
@@ -276,12 +288,12 @@ export function transactionalSink<R, D>(
           await transaction.abort(); // nothing was added: no request
           return { floor, skipped, written: 0 };
         }
-        const byTopic = new Map<string, { key: Buffer | string | null; value: Buffer | string | null; headers: Record<string, Buffer | string> }[]>();
+        const byTopic = new Map<string, { key: Buffer | string | null; value: Buffer | string | null; headers: Record<string, Buffer | string | (Buffer | string)[]> }[]>();
         for (let i = skipped; i < end; i++) {
           const { message } = items[i]!.prepared;
           let list = byTopic.get(message.topic);
           if (list === undefined) byTopic.set(message.topic, (list = []));
-          list.push({ key: message.key, value: message.value, headers: { ...message.headers } });
+          list.push({ key: message.key, value: message.value, headers: kafkajsHeaders(message) });
         }
         await transaction.sendBatch({
           acks: -1,

@@ -1,0 +1,116 @@
+import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import type { PredictBatchMessage } from '../contract/diagnostics.js';
+import type { Model, TensorData } from '../contract/model.js';
+import type { PredictResult } from '../contract/result.js';
+import type { BatchOptions } from './internal/batcher.js';
+import { resolvePredictConfig } from './internal/config.js';
+import { predictInternals } from './internal/predict-internals.js';
+
+/** How a pull-based source is told to stop and restart pushing. */
+export interface FlowControl {
+  pause(): void;
+  resume(): void;
+}
+
+export interface BackpressureOptions {
+  /** Called when the records held inside the operator reach `highWaterMark`, and below `lowWaterMark`. */
+  readonly control: FlowControl;
+  /**
+   * Records held (received, not yet emitted) at which the source is paused; a positive integer.
+   * Default: `batch.size × (concurrency + 2)`.
+   */
+  readonly highWaterMark?: number;
+  /** Records held at which a paused source is resumed; an integer below `highWaterMark`. Default: half the high-water mark. */
+  readonly lowWaterMark?: number;
+}
+
+/**
+ * What `onBatch` gets after every model call: the `rxml:predict:batch` payload — `model`, `version`,
+ * `size` (records), `bytes` (model input bytes), `durationMs` (wall time of `model.run`, ms, on the
+ * operator's clock), `ok` and, when the call failed, `error`.
+ */
+export type BatchEvent = PredictBatchMessage;
+
+export interface PredictOptions<In, S, Out> {
+  /**
+   * Picks the model input out of each element (a Kafka record, an event, …). Throwing marks that
+   * record `INVALID_INPUT`; may return a promise (e.g. decoding an image), run `selectConcurrency` at
+   * a time. Default: the element itself.
+   */
+  readonly select?: (input: In) => S | PromiseLike<S>;
+  /**
+   * Turns one batch of samples into the model's inputs (one `TensorData` per model input, in the
+   * order of `model.inputs`, `shape[0]` = batch size). If it throws, each record is encoded on its
+   * own and only the records at fault fail (`INVALID_INPUT`).
+   */
+  readonly encode: (samples: readonly S[]) => TensorData | readonly TensorData[];
+  /**
+   * Turns the model's outputs for a batch into one value per sample, in order. Throwing, or
+   * returning a different number of values, fails the batch with `MODEL_ERROR`.
+   */
+  readonly decode: (outputs: readonly TensorData[], samples: readonly S[]) => readonly Out[];
+  /** Micro-batching: up to `size` records (default 32) or `maxLatencyMs` (default 5) after the first. */
+  readonly batch?: BatchOptions;
+  /** Model calls in flight at once; a positive integer. Default 1. */
+  readonly concurrency?: number;
+  /** Asynchronous `select` calls in flight at once; a positive integer. Default 8. */
+  readonly selectConcurrency?: number;
+  /** Emit results in input order (default). `false` emits each batch as soon as it is done. */
+  readonly ordered?: boolean;
+  /** Pause/resume a pull-based source so the records held inside stay bounded. */
+  readonly backpressure?: BackpressureOptions;
+  /**
+   * Called after each model call with the `rxml:predict:batch` payload. Guarded: if it throws (or
+   * returns a rejected promise) the error goes to `rxml:callback:error` and nothing else changes.
+   */
+  readonly onBatch?: (event: BatchEvent) => unknown;
+  /**
+   * Scheduler for the batch latency timer and the clock of `latencyMs`/`durationMs` (its `now()`,
+   * ms). Default: `asyncScheduler` for the timer and `performance.now()` for timestamps. Pass RxJS's
+   * `TestScheduler` to test batching in virtual time.
+   */
+  readonly scheduler?: SchedulerLike;
+}
+
+/**
+ * The defaults `predict` applies, exported so the family operators (`predictIris`, `predictImage`,
+ * `predictKeras`) start from the same values and override only what their model family needs.
+ * `backpressureHeadroomBatches`: the default high-water mark is `batch.size × (concurrency + it)`
+ * — the calls in flight plus one batch filling and one ready.
+ */
+export const PREDICT_DEFAULTS = Object.freeze({
+  batch: Object.freeze({ size: 32, maxLatencyMs: 5 }),
+  concurrency: 1,
+  selectConcurrency: 8,
+  ordered: true,
+  backpressureHeadroomBatches: 2,
+} as const);
+
+export type PredictDefaults = typeof PREDICT_DEFAULTS;
+
+/**
+ * The primitive every rxml operator is built from: selects each element's model input, groups
+ * records into micro-batches, runs one model call per batch with bounded concurrency, and emits one
+ * `PredictResult` per element — in input order unless `ordered: false`. A record that fails gets a
+ * failure result of its own; the stream goes on; only an error of the source errors the output.
+ * Owns nothing of the caller's: the model is never disposed here; all tensors are created and freed
+ * inside `model.run`. Publishes `rxml:predict:batch` per model call and `rxml:predict:result` per
+ * result (see `@rxml/core/contract`).
+ *
+ * Options are checked here, when the operator is created: a bad value throws
+ * `RxmlError('INVALID_CONFIG')` naming the option and the value. The work is done by
+ * `predictInternals` (engine/internal/), one named stage per file.
+ *
+ * @example
+ * from([[1, 2], [3, 4]]).pipe(
+ *   predict(model, {
+ *     encode: (rows) => ({ data: Float32Array.from(rows.flat()), shape: [rows.length, 2] }),
+ *     decode: ([out], rows) => rows.map((_, i) => out!.data[i]!),
+ *     batch: { size: 64, maxLatencyMs: 5 },
+ *   }),
+ * ).subscribe((r) => console.log(r.ok ? r.value : r.error.message));
+ */
+export function predict<In, S = In, Out = unknown>(model: Model, options: PredictOptions<In, S, Out>): OperatorFunction<In, PredictResult<In, Out>> {
+  const config = resolvePredictConfig(model, options, PREDICT_DEFAULTS);
+  return (source) => new Observable<PredictResult<In, Out>>((subscriber) => predictInternals(source, subscriber, model, config));
+}

@@ -1,0 +1,121 @@
+import { RxmlError } from '../../contract/errors.js';
+import { describeValue, isNumericTypedArray, parseDecimal, quoteText, whyNotDecimal, type NumericTypedArray } from '../numbers.js';
+
+export const IRIS_SPECIES = ['setosa', 'versicolor', 'virginica'] as const;
+export type IrisSpecies = (typeof IRIS_SPECIES)[number];
+
+export const IRIS_FEATURES = ['sepalLength', 'sepalWidth', 'petalLength', 'petalWidth'] as const;
+export type IrisFeature = (typeof IRIS_FEATURES)[number];
+
+/** One flower's measurements in centimetres. */
+export type IrisMeasurements = Readonly<Record<IrisFeature, number>>;
+
+/**
+ * What `predictIris` accepts: CSV text `"5.4,3.9,1.7,0.4"` (decimal numbers only, fields may be
+ * double-quoted), `[5.4, 3.9, 1.7, 0.4]`, a numeric typed array of 4 (e.g. `Float32Array`), or
+ * named measurements (numbers or decimal text).
+ */
+export type IrisInput = string | readonly number[] | NumericTypedArray | IrisMeasurements;
+
+/** Larger than any flower; a value above it is a unit or data error, not an iris. */
+const MAX_CM = 100;
+
+function invalid(message: string): RxmlError {
+  return new RxmlError('INVALID_INPUT', `iris input: ${message}`);
+}
+
+function check(field: IrisFeature, value: unknown): number {
+  if (typeof value === 'string') {
+    const parsed = parseDecimal(value);
+    if (parsed === undefined) throw invalid(`${field} is ${quoteText(value)}: ${whyNotDecimal(value) ?? 'not a decimal number'}`);
+    value = parsed;
+  }
+  if (typeof value !== 'number') throw invalid(`${field} is ${describeValue(value)}, not a number`);
+  if (Number.isNaN(value)) throw invalid(`${field} is NaN, not a number`);
+  if (!Number.isFinite(value)) throw invalid(`${field} is ${value}, not finite`);
+  if (value < 0) throw invalid(`${field} is negative (${value} cm)`);
+  if (value > MAX_CM) throw invalid(`${field} is ${value} cm, more than ${MAX_CM} cm`);
+  return value;
+}
+
+function fromList(values: ArrayLike<unknown>, what: string): [number, number, number, number] {
+  if (values.length !== IRIS_FEATURES.length) {
+    throw invalid(`expected 4 values (${IRIS_FEATURES.join(', ')}), got ${values.length} in ${what}`);
+  }
+  return [check('sepalLength', values[0]), check('sepalWidth', values[1]), check('petalLength', values[2]), check('petalWidth', values[3])];
+}
+
+/**
+ * Splits one CSV line into fields as RFC 4180 reads it: a field may be enclosed in double quotes
+ * (spreadsheet exports quote every field: `"5.1","3.5","1.4","0.2"`), and `""` inside a quoted
+ * field is one quote. The quotes are the CSV's, not the value's, so `"5.1"` is the number 5.1;
+ * a quoted `"5,1"` stays one field and is refused as a decimal comma.
+ */
+function splitCsv(line: string): string[] {
+  const fields: string[] = [];
+  let i = 0;
+  for (;;) {
+    let field = '';
+    // Whitespace before an opening quote is padding, as in `5.1, "3.5"`.
+    const lead = /^[ \t]*"/.exec(line.slice(i));
+    if (lead !== null) {
+      i += lead[0].length;
+      for (;;) {
+        const close = line.indexOf('"', i);
+        if (close === -1) throw invalid(`unterminated quoted field in ${quoteText(line)}`);
+        field += line.slice(i, close);
+        if (line[close + 1] === '"') {
+          field += '"';
+          i = close + 2;
+          continue;
+        }
+        i = close + 1;
+        break;
+      }
+      const rest = /^[ \t]*/.exec(line.slice(i))![0];
+      i += rest.length;
+      if (i < line.length && line[i] !== ',') throw invalid(`text after a closing quote in ${quoteText(line)}`);
+    } else {
+      const comma = line.indexOf(',', i);
+      field = line.slice(i, comma === -1 ? line.length : comma);
+      i = comma === -1 ? line.length : comma;
+    }
+    fields.push(field);
+    if (i >= line.length) return fields;
+    i++; // past the comma
+  }
+}
+
+/** Validates one record and returns its four measurements in model order; throws `INVALID_INPUT`. */
+export function parseIrisInput(input: unknown): [number, number, number, number] {
+  if (typeof input === 'string') {
+    const text = input.trim();
+    if (text === '') throw invalid(input === '' ? 'the record is empty' : 'the record is only whitespace');
+    if (text.startsWith('{') || text.startsWith('[')) {
+      // JSON that reached us as text: the source decoded bytes to a string (e.g. fromKafka's default
+      // `deserialize: 'string'`) where a JSON parser was meant to run. Guessing would make every
+      // string ambiguous, so say what it is and which option fits.
+      throw invalid(
+        `the record is JSON text (${quoteText(text)}), not CSV: parse it before predictIris, e.g. fromKafka({ deserialize: 'json' }) or select: (r) => JSON.parse(r)`,
+      );
+    }
+    return fromList(splitCsv(text), quoteText(input));
+  }
+  if (Array.isArray(input)) return fromList(input as unknown[], 'the array');
+  if (Buffer.isBuffer(input)) {
+    // A Node Buffer is a message's raw bytes (fromKafka's `deserialize: 'bytes'`), never measurements.
+    throw invalid(`got ${input.length} raw bytes (a Buffer): decode them first, e.g. fromKafka({ deserialize: 'string' }) for CSV text`);
+  }
+  if (isNumericTypedArray(input)) return fromList(input, `the ${input.constructor.name}`);
+  if (typeof input === 'object' && input !== null && !ArrayBuffer.isView(input)) {
+    const record = input as Record<string, unknown>;
+    return fromList(
+      IRIS_FEATURES.map((field) => {
+        if (!(field in record)) throw invalid(`${field} is missing`);
+        return record[field];
+      }),
+      'the object',
+    );
+  }
+  throw invalid(`expected a CSV string, an array of 4 numbers or an object with ${IRIS_FEATURES.join(', ')}; got ${describeValue(input)}`);
+}

@@ -1,0 +1,48 @@
+import type { Model } from '../../contract/model.js';
+import { fitsShape, modelMismatch, shapeText, type Task } from '../task.js';
+import { IRIS_SPECIES, parseIrisInput, type IrisInput, type IrisSpecies } from './iris-input.js';
+
+export interface IrisPrediction {
+  readonly species: IrisSpecies;
+  readonly probabilities: Readonly<Record<IrisSpecies, number>>;
+}
+
+type Row = readonly [number, number, number, number];
+
+/**
+ * The Iris family's batching policy: a 4-16-3 MLP costs almost nothing per record and ~50 µs per
+ * call (tfjs-wasm; PERF-FACTS.md: ~1M samples/s at batch 256 vs 20–30k at batch 1), so batches fill
+ * up to 256 records under load; at low load the 5 ms window closes them first.
+ */
+export const IRIS_BATCH = Object.freeze({ size: 256, maxLatencyMs: 5 });
+
+/**
+ * The Iris task: 4 measurements in cm (CSV, array, typed array or named fields) → a `[n, 4]`
+ * float32 input; the first output's `[n, 3]` probabilities → the species and its probabilities.
+ * A model fits when it takes one input of 4 features and gives 3 classes.
+ */
+export const IRIS_TASK: Task<IrisInput, Row, IrisPrediction> = {
+  name: 'predictIris',
+  batch: IRIS_BATCH,
+  validate(model: Model) {
+    if (model.inputs.length !== 1 || !fitsShape(model.inputs[0], [4])) {
+      throw modelMismatch('predictIris', model, `an Iris model takes one input [?, 4], this one takes ${model.inputs.map(shapeText).join(', ') || 'none'}`);
+    }
+    if (!fitsShape(model.outputs[0], [3])) {
+      throw modelMismatch('predictIris', model, `an Iris model's first output is [?, 3] (3 species), this one's is ${shapeText(model.outputs[0])}`);
+    }
+  },
+  parse: (raw) => parseIrisInput(raw),
+  encode(rows) {
+    const data = new Float32Array(rows.length * 4);
+    rows.forEach((row, i) => data.set(row, i * 4));
+    return { data, shape: [rows.length, 4] };
+  },
+  decode([probabilities], rows) {
+    return rows.map((_, i) => {
+      const p = probabilities!.data.subarray(i * 3, i * 3 + 3);
+      const best = p[0]! >= p[1]! ? (p[0]! >= p[2]! ? 0 : 2) : p[1]! >= p[2]! ? 1 : 2;
+      return { species: IRIS_SPECIES[best], probabilities: { setosa: p[0]!, versicolor: p[1]!, virginica: p[2]! } };
+    });
+  },
+};

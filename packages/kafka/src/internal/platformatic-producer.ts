@@ -1,0 +1,122 @@
+import zlib from 'node:zlib';
+import { Producer, ProduceAcks, compatibilityPartitioner, type ProducerOptions, type SASLOptions as PlatformaticSasl } from '@platformatic/kafka';
+import { RxmlError } from '@rxml/core/contract';
+import { kafkaConnectionFromEnv } from '../env.js';
+import type { KafkaConnectionOptions } from '../options.js';
+import type { OutgoingMessage, ProducerClient } from './client.js';
+import type { KafkaCompression } from './compression.js';
+
+type Bytes = Buffer | string;
+
+/** Accepts the seam's `Buffer | string`; UTF-8 for strings. */
+const bytes = (data?: Bytes | null): Buffer | undefined =>
+  data === undefined || data === null ? undefined : typeof data === 'string' ? Buffer.from(data) : data;
+
+/** Header names repeat on every message (`rxml-model`, …): their bytes are encoded once. */
+const headerNames = new Map<string, Buffer>();
+const headerName = (name?: Bytes | null): Buffer | undefined => {
+  if (typeof name !== 'string') return bytes(name);
+  let buffer = headerNames.get(name);
+  if (buffer === undefined) {
+    buffer = Buffer.from(name);
+    if (headerNames.size < 1024) headerNames.set(name, buffer);
+  }
+  return buffer;
+};
+
+const SASL_MECHANISMS: Readonly<Record<string, 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512'>> = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+};
+
+/**
+ * Why `@platformatic/kafka` cannot serve these options (so kafkajs produces), or undefined when it can.
+ * It cannot reuse a ready kafkajs `kafka` instance, speaks SASL PLAIN/SCRAM but not kafkajs' `aws`
+ * or its oauthbearer provider, and compresses zstd only where Node's zlib has it (Node ≥ 22.15).
+ */
+export function platformaticUnsupported(given: KafkaConnectionOptions, compression: KafkaCompression): string | undefined {
+  if (given.kafka !== undefined) return 'a ready kafkajs `kafka` instance was given';
+  const connection = given.brokers === undefined && given.sasl === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
+  if (connection.sasl !== undefined && SASL_MECHANISMS[connection.sasl.mechanism] === undefined) {
+    return `SASL mechanism ${connection.sasl.mechanism} is kafkajs-only`;
+  }
+  if (compression === 'zstd' && typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync !== 'function') {
+    return `zstd compression needs Node's zlib zstd (Node >= 22.15; this is ${process.version})`;
+  }
+  return undefined;
+}
+
+/**
+ * kafkajs-style retriability for `@platformatic/kafka` errors: its own `canRetry` flag (network
+ * errors, retriable broker error codes), request timeouts (safe to repeat with acks=all: at worst a
+ * duplicate), responses cut short by a connection loss, and aggregates whose every member is retriable.
+ */
+export function isRetriablePlatformaticError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { canRetry?: unknown; name?: unknown; code?: unknown; errors?: unknown; cause?: unknown };
+  if (e.canRetry === true) return true;
+  if (e.name === 'TimeoutError' || e.code === 'PLT_KFK_TIMEOUT' || e.code === 'PLT_KFK_NETWORK') return true;
+  // A response cut short by a connection loss (broker restart) fails to decode: worth a retry
+  // (acks=all, at worst a duplicate). Seen in the broker-restart test's loop of 20.
+  if (e.code === 'OUT_OF_BOUNDS') return true;
+  if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(isRetriablePlatformaticError);
+  return false;
+}
+
+export interface PlatformaticProducerSettings {
+  readonly compression: KafkaCompression;
+}
+
+/**
+ * `ProducerClient` on `@platformatic/kafka` 1.35 (pure TypeScript): one `send` per call with
+ * acks = -1, Java-compatible murmur2 partitioning (the same partition as kafkajs' and Java's default
+ * partitioner for a key), up to 5 requests in flight per broker connection.
+ */
+export function platformaticProducer(given: KafkaConnectionOptions, settings: PlatformaticProducerSettings): ProducerClient {
+  // Like kafkajs' config: without `brokers`, the connection comes from the environment.
+  const connection = given.brokers === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
+  const brokers = connection.brokers;
+  if (brokers === undefined || brokers.length === 0) {
+    throw new RxmlError('INVALID_CONFIG', 'Kafka options need `brokers` (a list of host:port) or a `kafka` client, or KAFKA_BROKERS in the environment');
+  }
+  const options: ProducerOptions<Bytes, Bytes, string, Bytes> = {
+    clientId: connection.clientId ?? 'rxml',
+    bootstrapBrokers: [...brokers],
+    acks: ProduceAcks.ALL,
+    autocreateTopics: true,
+    partitioner: compatibilityPartitioner,
+    serializers: { key: bytes, value: bytes, headerKey: headerName, headerValue: bytes },
+    ...(settings.compression === 'none' ? {} : { compression: settings.compression }),
+    ...(connection.connectionTimeout === undefined ? {} : { connectTimeout: connection.connectionTimeout }),
+    timeout: connection.requestTimeout ?? 30_000,
+  };
+  if (connection.ssl !== undefined && connection.ssl !== false) options.tls = connection.ssl === true ? {} : connection.ssl;
+  if (connection.sasl !== undefined) {
+    const sasl = connection.sasl as { mechanism: string; username?: string; password?: string };
+    const mechanism = SASL_MECHANISMS[sasl.mechanism];
+    if (mechanism !== undefined) {
+      const mapped: PlatformaticSasl = { mechanism, ...(sasl.username === undefined ? {} : { username: sasl.username }), ...(sasl.password === undefined ? {} : { password: sasl.password }) };
+      options.sasl = mapped;
+    }
+  }
+  const producer = new Producer<Bytes, Bytes, string, Bytes>(options);
+  return {
+    // No connect step: it connects on first use. A metadata request surfaces an unreachable broker early.
+    connect: async () => {
+      await producer.metadata({ topics: [] });
+    },
+    async send(messages: readonly OutgoingMessage[]): Promise<void> {
+      // The seam's messages have the shape platformatic reads (topic, key, value, headers); null
+      // keys and values go through `bytes` to undefined. No per-message copy.
+      // A message with an exact header list (dead letters) goes as a Map keyed by distinct Buffers:
+      // repeated names stay separate entries, null values are written as null.
+      const sent = messages.some((m) => m.headerList !== undefined)
+        ? messages.map((m) => (m.headerList === undefined ? m : { ...m, headers: new Map(m.headerList.map(([name, value]) => [Buffer.from(name), value])) }))
+        : messages;
+      await producer.send({ messages: sent as never });
+    },
+    isRetriable: isRetriablePlatformaticError,
+    disconnect: () => producer.close(),
+  };
+}

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { inputErrorOf, RxmlError, type PredictResult } from '@rxml/core/contract';
+import { committedOffsets, createTopics } from '@rxml/kafka-testkit';
+import { logLevel } from 'kafkajs';
+import { lastValueFrom, map, take, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { fromKafka, toKafka, type KafkaRecord, type ProducerLibrary } from '../src/index.js';
+import { javaConsume, javaProduce, type JavaRecord } from './support/java.js';
+import { brokers, fresh, until } from './support/index.js';
+
+const BIG = 1_200_000; // above the broker's default message.max.bytes (1 MiB) once uncompressed
+
+/** A stand-in for predict: `ok-*` values succeed (output padded for `ok-big`), anything else fails. */
+function score(record: KafkaRecord<Buffer | null>): PredictResult<KafkaRecord<Buffer | null>, { label: string; pad?: string }> {
+  const text = record.value?.subarray(0, 20).toString('latin1') ?? '';
+  const model = { name: 'poison-test', version: '1' };
+  const unreadable = inputErrorOf(record);
+  if (unreadable !== undefined) return { ok: false, input: record, error: unreadable };
+  if (text.startsWith('ok-big')) return { ok: true, input: record, value: { label: 'big', pad: randomText(BIG) }, model, latencyMs: 1 };
+  if (text.startsWith('ok-')) return { ok: true, input: record, value: { label: text }, model, latencyMs: 1 };
+  return { ok: false, input: record, error: new RxmlError('INVALID_INPUT', `cannot score ${JSON.stringify(text)}`) };
+}
+
+/** Incompressible text of `n` chars (hex of a hash chain). */
+function randomText(n: number): string {
+  let out = '';
+  let h = Buffer.from('seed');
+  while (out.length < n) {
+    h = createHash('sha256').update(h).digest();
+    out += h.toString('hex');
+  }
+  return out.slice(0, n);
+}
+
+const header = (r: JavaRecord, name: string): string | undefined => r.headers.filter(([n]) => n === name).at(-1)?.[1]?.toString();
+
+describe.each<ProducerLibrary>(['platformatic', 'kafkajs'])('no poison pills (producer %s, Java client peer, real broker)', (producer) => {
+  it('a record the broker refuses still gets a dead letter (no value; why, size, SHA-256); headers are copied as they came; the pipeline goes on', async () => {
+    const [input, output, dead, group] = [fresh('poison-in'), fresh('poison-out'), fresh('poison-dlq'), fresh('poison-group')];
+    await createTopics(brokers(), [{ topic: input, partitions: 1 }, { topic: output, partitions: 1 }, { topic: dead, partitions: 1 }]);
+    const bigValue = Buffer.from('x'.repeat(BIG));
+    const oddHeaders: JavaRecord['headers'] = [
+      ['tenant', null],
+      ['hop', Buffer.from('gateway-a')],
+      ['hop', Buffer.from('enricher-b')],
+      ['hop', Buffer.from('router-c')],
+      ['bin', Buffer.from([0, 255, 1, 254])],
+      ['empty', Buffer.alloc(0)],
+    ];
+    // gzip: the Java producer's batch of the 1.2 MB record is small enough for the broker.
+    await javaProduce(
+      brokers(),
+      input,
+      [
+        { partition: 0, key: Buffer.from('k0'), value: Buffer.from('ok-0'), headers: [] },
+        { partition: 0, key: Buffer.from('k1'), value: bigValue, headers: [['trace', Buffer.from('t-1')]] },
+        { partition: 0, key: Buffer.from('k2'), value: Buffer.from('malformed'), headers: oddHeaders },
+        { partition: 0, key: Buffer.from('k3'), value: Buffer.from('ok-big'), headers: [] },
+        { partition: 0, key: Buffer.from('k4'), value: Buffer.from('ok-4'), headers: [] },
+      ],
+      { 'compression.type': 'gzip', 'max.request.size': 5_000_000 },
+    );
+
+    const delivered = await lastValueFrom(
+      fromKafka({ brokers: brokers(), topic: input, groupId: group, deserialize: 'bytes', logLevel: logLevel.NOTHING, commitIntervalMs: 20 }).pipe(
+        map(score),
+        toKafka({ brokers: brokers(), topic: output, deadLetterTopic: dead, producer, logLevel: logLevel.NOTHING, maxMessageBytes: 5_000_000 }),
+        take(5),
+        toArray(),
+      ),
+    );
+    expect(delivered.map((d) => [d.result.input.key?.toString(), d.deadLetter, d.error?.code])).toEqual([
+      ['k0', false, undefined],
+      ['k1', true, 'LIMIT_EXCEEDED'],
+      ['k2', true, 'INVALID_INPUT'],
+      ['k3', true, 'LIMIT_EXCEEDED'],
+      ['k4', false, undefined],
+    ]);
+    await until(async () => (await committedOffsets(brokers(), group, input)).get(0) === 5n, 15_000, 'every input committed');
+
+    expect((await javaConsume(brokers(), output)).map((r) => r.key?.toString())).toEqual(['k0', 'k4']);
+    // By key: a refused batch is sent again record by record while later batches go on (pipelined sends).
+    const letters = (await javaConsume(brokers(), dead)).sort((a, b) => a.key!.compare(b.key!));
+    expect(letters.map((r) => r.key?.toString())).toEqual(['k1', 'k2', 'k3']);
+    const [big, odd, bigOut] = letters as [JavaRecord, JavaRecord, JavaRecord];
+
+    // The 1.2 MB input: refused by the broker as a dead letter with its value, written without it.
+    expect(big.value).toBeNull();
+    expect(header(big, 'rxml-error-code')).toBe('LIMIT_EXCEEDED');
+    expect(header(big, 'rxml-refused-reason')).toMatch(/MESSAGE_TOO_LARGE|larger than the max message size/i);
+    expect(header(big, 'rxml-refused-value-bytes')).toBe(String(BIG));
+    expect(header(big, 'rxml-refused-value-sha256')).toBe(createHash('sha256').update(bigValue).digest('hex'));
+    expect(header(big, 'trace')).toBe('t-1');
+    expect(header(big, 'rxml-source-offset')).toBe('1');
+
+    // The malformed record with a null header and a repeated one.
+    if (producer === 'platformatic') {
+      // Copied as they came: value, and every header in order, null and repeats included, then rxml's.
+      expect(odd.value?.toString()).toBe('malformed');
+      expect(odd.headers.slice(0, oddHeaders.length)).toEqual(oddHeaders);
+      expect(odd.headers.slice(oddHeaders.length).map(([n]) => n)).toEqual(['rxml-error-code', 'rxml-error-message', 'rxml-source-topic', 'rxml-source-partition', 'rxml-source-offset']);
+    } else {
+      // kafkajs cannot encode a null header value: the record is dead-lettered without its value
+      // and without that header (the rest in order), and says so.
+      expect(odd.value).toBeNull();
+      expect(odd.headers.slice(0, oddHeaders.length - 1)).toEqual(oddHeaders.slice(1));
+      expect(header(odd, 'rxml-error-code')).toBe('INVALID_INPUT');
+      expect(header(odd, 'rxml-refused-value-sha256')).toBe(createHash('sha256').update('malformed').digest('hex'));
+    }
+
+    // An output over the broker's limit: dead-lettered (refused topic = the output topic), no value.
+    expect(bigOut.value).toBeNull();
+    expect(header(bigOut, 'rxml-error-code')).toBe('LIMIT_EXCEEDED');
+    expect(header(bigOut, 'rxml-refused-topic')).toBe(output);
+    expect(Number(header(bigOut, 'rxml-refused-value-bytes'))).toBeGreaterThan(BIG);
+    expect(header(bigOut, 'rxml-source-offset')).toBe('3');
+  });
+});

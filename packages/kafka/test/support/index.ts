@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
+import { parseIrisDataset, type IrisExample, type Model } from '@rxml/core';
+
+/** The shared test broker (global setup). */
+export function brokers(): string[] {
+  return inject('kafkaBrokers');
+}
+
+/** A topic or group name no other test (or earlier run against KAFKA_BROKERS) uses. */
+export function fresh(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** The seed's Iris data set, resolved from the repo root (CI puts shared/ beside the clone). */
+export function irisExamples(): IrisExample[] {
+  const path = fileURLToPath(new URL('../../../../../shared/seed/iris.txt', import.meta.url));
+  return parseIrisDataset(readFileSync(path, 'utf8'));
+}
+
+/** CSV measurements of an example, as the seed's producer writes them. */
+export function irisCsv(example: IrisExample): string {
+  return example.features.join(',');
+}
+
+/** Polls `condition` until it holds; a throw counts as "not yet" (e.g. a broker still starting). */
+export function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  return new Promise((resolve, reject) => {
+    const check = async (): Promise<void> => {
+      try {
+        if (await condition()) return resolve();
+      } catch (error) {
+        lastError = error;
+      }
+      if (Date.now() > deadline) {
+        return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`));
+      }
+      setTimeout(() => void check(), 100);
+    };
+    void check();
+  });
+}
+
+/** The same model, each call delayed by `delayMs` (a model that is slow, e.g. a big network on a busy CPU). */
+export function slowed(model: Model, delayMs: number): Model {
+  return {
+    name: model.name,
+    version: model.version,
+    runtime: model.runtime,
+    inputs: model.inputs,
+    outputs: model.outputs,
+    run: async (inputs) => {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return model.run(inputs);
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+/**
+ * Waits until the committed offsets (read by `readCommitted`) equal `ends` on every partition: the
+ * pipeline's "everything completed" condition in the fault tests.
+ */
+export function untilCommittedTo<P, O>(ends: ReadonlyMap<P, O>, readCommitted: () => Promise<ReadonlyMap<P, O>>, what: string): Promise<void> {
+  return until(
+    async () => {
+      const committed = await readCommitted();
+      return [...ends].every(([partition, end]) => committed.get(partition) === end);
+    },
+    120_000,
+    what,
+  );
+}
