@@ -109,6 +109,18 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
   const removers: (() => void)[] = [];
   const restartWindowMs = settings.restartWindowMs ?? 60_000;
   let stopped = false;
+  /** What the source asked for; re-applied after a restart (kafkajs forgets pauses with its group). */
+  let wantPaused = false;
+  // kafkajs throws when it has no running group (between a crash and the restart): then the wish
+  // is kept and applied when the group is back.
+  const applyPause = (): void => {
+    try {
+      if (wantPaused) consumer.pause(topics);
+      else consumer.resume(topics);
+    } catch {
+      // not running: applied again on the next GROUP_JOIN
+    }
+  };
   let crashedSince: number | undefined;
   let restarts = 0;
 
@@ -172,6 +184,7 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
           crashedSince = undefined;
           restarts = 0;
+          if (wantPaused) applyPause();
           const assignment: TopicPartition[] = [];
           for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
             for (const partition of partitions) assignment.push({ topic, partition });
@@ -191,8 +204,14 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
       await consumer.subscribe({ topics: [...settings.topics], fromBeginning: settings.fromBeginning });
       await run(h);
     },
-    pause: () => consumer.pause(topics),
-    resume: () => consumer.resume(topics),
+    pause: () => {
+      wantPaused = true;
+      applyPause();
+    },
+    resume: () => {
+      wantPaused = false;
+      applyPause();
+    },
     async commit(offsets: readonly PartitionOffset[]): Promise<void> {
       if (offsets.length === 0) return;
       await consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));

@@ -50,13 +50,16 @@ export function platformaticUnsupported(given: KafkaConnectionOptions, compressi
 /**
  * kafkajs-style retriability for `@platformatic/kafka` errors: its own `canRetry` flag (network
  * errors, retriable broker error codes), request timeouts (safe to repeat with acks=all: at worst a
- * duplicate), and aggregates whose every member is retriable.
+ * duplicate), responses cut short by a connection loss, and aggregates whose every member is retriable.
  */
 export function isRetriablePlatformaticError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as { canRetry?: unknown; name?: unknown; code?: unknown; errors?: unknown; cause?: unknown };
   if (e.canRetry === true) return true;
   if (e.name === 'TimeoutError' || e.code === 'PLT_KFK_TIMEOUT' || e.code === 'PLT_KFK_NETWORK') return true;
+  // A response cut short by a connection loss (broker restart) fails to decode: worth a retry
+  // (acks=all, at worst a duplicate). Seen in the broker-restart test's loop of 20.
+  if (e.code === 'OUT_OF_BOUNDS') return true;
   if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(isRetriablePlatformaticError);
   return false;
 }

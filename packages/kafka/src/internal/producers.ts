@@ -20,7 +20,11 @@ export type ProducerLibrary = 'auto' | 'kafkajs' | 'platformatic';
 
 const LIBRARIES: readonly ProducerLibrary[] = ['auto', 'kafkajs', 'platformatic'];
 
-/** `RXML_KAFKA_PRODUCER` overrides the `auto` default (tests run the suite per producer with it). */
+/**
+ * `RXML_KAFKA_PRODUCER` replaces the `auto` default when `producer` is not given (tests run the
+ * suite per producer with it). Unlike the option, `platformatic` from the environment still falls
+ * back to kafkajs (saying why) for options only kafkajs serves.
+ */
 export const PRODUCER_ENV = 'RXML_KAFKA_PRODUCER';
 
 export interface ChosenProducer {
@@ -44,8 +48,10 @@ export function chooseProducer(requested: ProducerLibrary | undefined, connectio
   const unsupported = platformaticUnsupported(connection, compression);
   if (wanted === 'kafkajs') return { library: 'kafkajs', reason: `${source} '${wanted}'` };
   if (wanted === 'platformatic') {
-    if (unsupported !== undefined) throw new RxmlError('INVALID_CONFIG', `producer 'platformatic' cannot be used: ${unsupported}`);
-    return { library: 'platformatic', reason: `${source} '${wanted}'` };
+    if (unsupported === undefined) return { library: 'platformatic', reason: `${source} '${wanted}'` };
+    // The environment only changes the default: options that need kafkajs still get it.
+    if (source === PRODUCER_ENV) return { library: 'kafkajs', reason: `${source} '${wanted}', but ${unsupported}` };
+    throw new RxmlError('INVALID_CONFIG', `producer 'platformatic' cannot be used: ${unsupported}`);
   }
   if (unsupported !== undefined) return { library: 'kafkajs', reason: `${source} 'auto': ${unsupported}` };
   return { library: 'platformatic', reason: `${source} 'auto': ~2x kafkajs' produce throughput at half its CPU per record` };
