@@ -135,6 +135,8 @@ describe('producer choice', () => {
     try {
       expect(chooseProducer(undefined, { brokers: ['b:9092'] }, 'none').library).toBe('platformatic');
       expect(chooseProducer('kafkajs', { brokers: ['b:9092'] }, 'none').library).toBe('kafkajs');
+      expect(chooseProducer(undefined, { brokers: ['b:9092'], ssl: true }, 'none')).toMatchObject({ library: 'kafkajs', reason: expect.stringContaining('TLS') as unknown });
+      expect(chooseProducer('platformatic', { brokers: ['b:9092'], sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } }, 'none').library).toBe('platformatic');
       const aws = chooseProducer(undefined, { brokers: ['b:9092'], sasl: { mechanism: 'aws', authorizationIdentity: 'a', accessKeyId: 'k', secretAccessKey: 's' } }, 'none');
       expect(aws).toMatchObject({ library: 'kafkajs', reason: expect.stringContaining('aws') as unknown });
       expect(() => chooseProducer('platformatic', { brokers: ['b:9092'], sasl: { mechanism: 'aws', authorizationIdentity: 'a', accessKeyId: 'k', secretAccessKey: 's' } }, 'none')).toThrow(/INVALID_CONFIG|aws/);
