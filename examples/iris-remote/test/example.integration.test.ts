@@ -24,12 +24,13 @@ function run(script: string, env: NodeJS.ProcessEnv): { child: ChildProcess; out
   return { child, output: () => out, exited: new Promise((resolve) => child.on('exit', resolve)) };
 }
 
-async function waitFor(output: () => string, pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+async function waitFor(output: () => string, pattern: RegExp, timeoutMs: number, child?: ChildProcess): Promise<RegExpExecArray> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const m = pattern.exec(output());
     if (m !== null) return m;
     if (Date.now() > deadline) throw new Error(`no ${String(pattern)} in:\n${output()}`);
+    if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`exited (${String(child.exitCode ?? child.signalCode)}) before ${String(pattern)}:\n${output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -47,7 +48,7 @@ it.each(['rest', 'grpc'])('serves the Iris pipeline from MLServer over %s: same 
   }
   const suffix = `-${transport}-${Date.now()}`;
   const example = run(fileURLToPath(new URL('../dist/main.js', import.meta.url)), { KAFKA_BROKERS: brokers, IRIS_TOPIC_SUFFIX: suffix, IRIS_TRANSPORT: transport });
-  await waitFor(example.output, /progress: 155 records, 153 predictions, 2 dead-lettered/, 400_000);
+  await waitFor(example.output, /progress: 155 records, 153 predictions, 2 dead-lettered/, 400_000, example.child);
   example.child.kill('SIGTERM');
   expect(await example.exited).toBe(0);
   const out = example.output();

@@ -135,6 +135,8 @@ describe('producer choice', () => {
     try {
       expect(chooseProducer(undefined, { brokers: ['b:9092'] }, 'none').library).toBe('platformatic');
       expect(chooseProducer('kafkajs', { brokers: ['b:9092'] }, 'none').library).toBe('kafkajs');
+      expect(chooseProducer(undefined, { brokers: ['b:9092'], ssl: true }, 'none')).toMatchObject({ library: 'kafkajs', reason: expect.stringContaining('TLS') as unknown });
+      expect(chooseProducer('platformatic', { brokers: ['b:9092'], sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } }, 'none').library).toBe('platformatic');
       const aws = chooseProducer(undefined, { brokers: ['b:9092'], sasl: { mechanism: 'aws', authorizationIdentity: 'a', accessKeyId: 'k', secretAccessKey: 's' } }, 'none');
       expect(aws).toMatchObject({ library: 'kafkajs', reason: expect.stringContaining('aws') as unknown });
       expect(() => chooseProducer('platformatic', { brokers: ['b:9092'], sasl: { mechanism: 'aws', authorizationIdentity: 'a', accessKeyId: 'k', secretAccessKey: 's' } }, 'none')).toThrow(/INVALID_CONFIG|aws/);
@@ -143,6 +145,10 @@ describe('producer choice', () => {
       expect(zstd.library).toBe(typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function' ? 'platformatic' : 'kafkajs');
       process.env['RXML_KAFKA_PRODUCER'] = 'kafkajs';
       expect(chooseProducer(undefined, { brokers: ['b:9092'] }, 'none')).toMatchObject({ library: 'kafkajs', reason: "RXML_KAFKA_PRODUCER 'kafkajs'" });
+      process.env['RXML_KAFKA_PRODUCER'] = 'platformatic';
+      expect(chooseProducer(undefined, { brokers: ['b:9092'] }, 'none').library).toBe('platformatic');
+      const envAws = chooseProducer(undefined, { brokers: ['b:9092'], sasl: { mechanism: 'aws', authorizationIdentity: 'a', accessKeyId: 'k', secretAccessKey: 's' } }, 'none');
+      expect(envAws).toMatchObject({ library: 'kafkajs', reason: expect.stringContaining("RXML_KAFKA_PRODUCER 'platformatic', but SASL mechanism aws") as unknown });
       process.env['RXML_KAFKA_PRODUCER'] = 'nope';
       expect(() => chooseProducer(undefined, { brokers: ['b:9092'] }, 'none')).toThrow(/RXML_KAFKA_PRODUCER=nope/);
     } finally {

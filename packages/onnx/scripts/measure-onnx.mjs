@@ -3,7 +3,7 @@
 // depend on the machine and on whoever else uses its cores. Prints one JSON line per result and a
 // summary table.
 //
-//   pnpm --filter @rxml/core measure:onnx [--seconds 3] [--rounds 3] [--shared ../shared]
+//   pnpm --filter @rxml/onnx measure [--seconds 3] [--rounds 3] [--shared ../shared]
 //
 // Uses the built dist/ (run `tsc -b` first; the package script does).
 import { readFile } from 'node:fs/promises';
@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initBackend, tfjsModel, toOnnxModel } from '../dist/index.js';
+import { initBackend, tfjsModel } from '@rxml/core';
+import { toOnnxModel } from '../dist/index.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -174,6 +174,33 @@ describe('a 400 on one batch', () => {
   });
 });
 
+describe('a non-retriable gRPC answer', () => {
+  it("fails only that batch, once, with the gRPC status and the server's details", async () => {
+    const model = await loadRemoteModel({ transport: 'grpc', url: inject('mlserver').grpcUrl, model: 'iris' });
+    const rows = Array.from({ length: 8 }, (_, i) => (i >= 4 ? [...nth(i), 1] : nth(i)));
+    const results = await lastValueFrom(
+      from(rows).pipe(
+        predict<number[], number[], number>(model, {
+          encode: (batch): TensorData => ({ data: Float32Array.from(batch.flat()), shape: [batch.length, batch[0]!.length] }),
+          decode: (_outputs, batch) => batch.map(() => 0),
+          batch: { size: 4 },
+        }),
+        toArray(),
+      ),
+    );
+    model.dispose();
+    expect(results.slice(0, 4).every((r) => r.ok)).toBe(true);
+    for (const r of results.slice(4)) {
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error).toMatchObject({ code: 'MODEL_ERROR', retriable: false, message: expect.stringMatching(/gRPC (INVALID_ARGUMENT|INTERNAL|UNKNOWN): \S/) as unknown });
+    }
+    expect(requests.map((m) => [m.outcome, m.attempt])).toEqual([
+      ['ok', 1],
+      ['failed', 1],
+    ]);
+  });
+});
+
 describe('the circuit breaker', () => {
   let proxy: FaultProxy;
   let model: Model;

@@ -72,3 +72,15 @@ it("names Model.version from the server: MLServer's model-settings version", asy
   expect(model.version).toBe(want.version);
   model.dispose();
 });
+
+it('bounds response sizes: a batch answer over maxResponseBytes fails that batch with LIMIT_EXCEEDED', async () => {
+  // Metadata (~200 B) and the one-record warm-up (~300 B) fit; a 64-record answer (~4 KB) does not.
+  const model = await loadRemoteModel({ url: inject('mlserver').httpUrl, model: 'iris', maxResponseBytes: 1_000 });
+  const results = await lastValueFrom(from(want.inputs.slice(0, 65)).pipe(predictIris(model, { batch: { size: 64 } }), toArray()));
+  model.dispose();
+  results.slice(0, 64).forEach((r) => {
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatchObject({ code: 'LIMIT_EXCEEDED', retriable: false, message: expect.stringMatching(/more than maxResponseBytes \(1000\)/) as unknown });
+  });
+  expect(results[64]!.ok).toBe(true);
+});

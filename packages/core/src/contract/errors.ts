@@ -1,6 +1,9 @@
 /**
  * Every error rxml produces or reports. Like kafkajs' `KafkaJSError`: one base class with a
  * machine-readable `code`, the underlying `cause`, and whether retrying can help (`retriable`).
+ * docs/errors.md lists every code (meaning, retriable or not, what to do) and who honours
+ * `retriable`: `toKafka` (produce retries until `deliveryTimeoutMs`), the image model cache
+ * (downloads), remote models (inside their `Model`); `predict` never retries.
  */
 export type RxmlErrorCode =
   /** The record's input cannot be turned into model input (parse, validation, shape, decode). */

@@ -14,7 +14,7 @@ Outputs, written next to the core tests (tests never need Python):
   flight-delay.vocab.json    feature order and the category → code tables
   flight-delay.samples.json  held-out flights with scikit-learn's own label and probabilities
 
-Run: packages/core/scripts/onnx-fixtures/make-fixtures.sh
+Run: packages/onnx/scripts/onnx-fixtures/make-fixtures.sh
 """
 import json
 import sys

@@ -4,7 +4,7 @@ import { RxmlError, invalidConfig, toRxmlError } from '../../contract/errors.js'
 import { CHANNELS, publish } from '../../contract/diagnostics.js';
 import type { Model } from '../../contract/model.js';
 import { IMAGE_MODEL_CATALOG, type Normalization } from './catalog.js';
-import { imageSignatureProblem } from './image-task.js';
+import { imageSignatureProblem } from './image-signature.js';
 import { ensureCachedModel, type ModelCacheOptions } from './model-cache.js';
 import { loadModel, type LoadModelOptions } from '../../formats/tfjs/load-model.js';
 import type { Runtime } from '../../runtimes/runtime.js';

@@ -1,0 +1,40 @@
+/**
+ * The package's public surface, as published: every `exports` entry (ESM + its .d.ts) and the exact
+ * value names each one exports. Adding or removing an export fails here until this list is updated
+ * on purpose (then update the package's README and docs too). Type-only exports are covered by tsc.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const EXPECTED: Record<string, readonly string[]> = {
+  '.': ['GRPC_PREDICT_V2_PROTO', 'loadRemoteModel'],
+};
+
+interface Manifest {
+  readonly name: string;
+  readonly type?: string;
+  readonly exports: Record<string, string | { readonly types: string; readonly default: string }>;
+}
+
+const root = new URL('../', import.meta.url);
+const manifest = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as Manifest;
+
+describe(`${manifest.name} exports`, () => {
+  it('is ESM and maps exactly the expected entries (plus ./package.json) to built JS with types', () => {
+    expect(manifest.type).toBe('module');
+    expect(Object.keys(manifest.exports).sort()).toEqual([...Object.keys(EXPECTED), './package.json'].sort());
+    for (const entry of Object.keys(EXPECTED)) {
+      const target = manifest.exports[entry];
+      if (typeof target !== 'object') throw new Error(`${entry} has no conditions`);
+      expect(existsSync(fileURLToPath(new URL(target.default, root))), target.default).toBe(true);
+      expect(existsSync(fileURLToPath(new URL(target.types, root))), target.types).toBe(true);
+    }
+  });
+
+  it.each(Object.entries(EXPECTED))('%s exports exactly the expected names', async (entry, names) => {
+    const specifier = entry === '.' ? manifest.name : `${manifest.name}${entry.slice(1)}`;
+    const loaded = (await import(specifier)) as Record<string, unknown>;
+    expect(Object.keys(loaded).sort()).toEqual([...names].sort());
+  });
+});
