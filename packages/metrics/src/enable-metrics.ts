@@ -97,7 +97,7 @@ export function enableMetrics(options: EnableMetricsOptions = {}): MetricsHandle
     const recordsIn = counter('records_in_total', 'Records a source emitted into the pipeline.', ['source', 'topic']);
     const recordsOut = counter('records_out_total', 'Records a sink wrote, by outcome (ok: output topic, dead_letter: dead-letter topic) and error code.', ['sink', 'topic', 'outcome', 'code']);
     const deadLetters = counter('dead_letters_total', 'Records written to a dead-letter topic, by error code.', ['sink', 'topic', 'code']);
-    const sinkErrors = counter('sink_errors_total', 'Failed produce calls (retried or fatal), by sink event type.', ['sink', 'topic', 'type']);
+    const sinkErrors = counter('sink_errors_total', 'Failed produce calls: retried (produce-error), messages the broker refused and that went to the dead-letter topic instead (refused), sinks that failed the stream (failed).', ['sink', 'topic', 'type']);
     const predictions = counter('predictions_total', 'Results of the predict operators, by outcome (ok, error) and error code.', ['model', 'version', 'outcome', 'code']);
     // --- model calls ---
     const batchSize = histogram('predict_batch_size', 'Records per model call.', ['model'], [...(options.batchSizeBuckets ?? BATCH_BUCKETS)]);
@@ -253,7 +253,8 @@ export function enableMetrics(options: EnableMetricsOptions = {}): MetricsHandle
             state.deadLetters += m.count ?? 1;
             break;
           case 'produce-error':
-            sinkErrors.inc({ sink: m.sink, topic, type: m.type });
+          case 'refused':
+            sinkErrors.inc({ sink: m.sink, topic, type: m.type }, m.type === 'refused' ? (m.count ?? 1) : 1);
             break;
           case 'failed':
             sinkErrors.inc({ sink: m.sink, topic, type: m.type });

@@ -175,4 +175,43 @@ describe('metrics of a real pipeline (fromKafka → predictIris → toKafka on t
     expect(body.reasons[0]).toMatch(new RegExp(`kafka sink to ${output} failed: INVALID_INPUT`));
     expect((await scrape(server)).get('rxml_healthy')).toBe(0);
   });
+
+  it('/healthz turns 503 "stuck" while a partition has lag and no commit progress (a model call that hangs)', async () => {
+    const stuckMetrics = enableMetrics({ registry: new Registry(), prefix: 'stuck_', stuckAfterMs: 1_500 });
+    const stuckServer = await serveMetrics({ metrics: stuckMetrics, port: 0, host: '127.0.0.1' });
+    const [input, output, group] = [fresh('s-in'), fresh('s-out'), fresh('s-group')];
+    const brokers = kafka.brokers;
+    await createTopics(brokers, [{ topic: input, partitions: 1 }, { topic: output, partitions: 1 }]);
+    await produce(brokers, input, Array.from({ length: 20 }, (_, i) => ({ key: `r${i}`, value: iris[i]!.features.join(',') })));
+    // The real Iris model behind a call that never returns: a wedged runtime, a deadlocked native call.
+    const hung: Model = { ...model, name: model.name, version: model.version, run: () => new Promise(() => {}), dispose: () => {} };
+    const stop = new AbortController();
+    const running = fromKafka({ brokers, topic: input, groupId: group, fromBeginning: true, signal: stop.signal, drainTimeoutMs: 500, ...quiet })
+      .pipe(
+        predictIris(hung, { select: (r) => r.value }),
+        toKafka({ brokers, topic: output, ...quiet }),
+      )
+      .subscribe({ error: () => undefined });
+    try {
+      const healthz = async (): Promise<{ status: number; body: { status: string; reasons: string[] } }> => {
+        const response = await fetch(`${stuckServer.url}/healthz`);
+        return { status: response.status, body: (await response.json()) as { status: string; reasons: string[] } };
+      };
+      // Records are fetched (lag 20 reported) and never completed: ok at first, stuck after 1.5 s.
+      await until(async () => (stuckMetrics.snapshot().lag ?? 0) === 20, 30_000, 'lag 20 reported');
+      expect((await healthz()).status).toBe(200);
+      await until(async () => (await healthz()).status === 503, 10_000, '/healthz 503');
+      const { body } = await healthz();
+      expect(body.status).toBe('stuck');
+      expect(body.reasons[0]).toMatch(new RegExp(`^${input}\\[0\\] \\(group ${group}\\): lag 20 and no commit progress for \\d+ s$`));
+      expect((await scrape(stuckServer)).get('stuck_healthy')).toBe(0);
+    } finally {
+      // The hung batch never ends, so the stream cannot complete: drain briefly, then unsubscribe.
+      stop.abort();
+      await new Promise((r) => setTimeout(r, 1_000));
+      running.unsubscribe();
+      await stuckServer.close();
+      stuckMetrics.close();
+    }
+  });
 });
