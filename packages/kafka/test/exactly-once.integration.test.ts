@@ -149,4 +149,37 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     );
     expect(afterRestart).toBeLessThan(TOTAL - Number(committedBefore));
   }, 600_000);
+  it('fences a zombie: a stalled member (SIGSTOP) loses its partitions, wakes up (SIGCONT) and writes nothing twice', async () => {
+    const TOTAL = 12_000;
+    const [input, output, dead, group] = [fresh('eos-zombie-in'), fresh('eos-zombie-out'), fresh('eos-zombie-dlq'), fresh('eos-zombie-group')];
+    await kafka.createTopic(input, 3);
+    await kafka.createTopic(output, 3);
+    await kafka.createTopic(dead, 1);
+    await kafka.produce(input, inputs(TOTAL));
+    const env = { BROKERS: kafka.brokers.join(','), INPUT: input, OUTPUT: output, DLQ: dead, GROUP: group, TRANSACTIONAL_ID: fresh('eos-zombie-app'), SLOW_MS: '50' };
+    const zombie = startPipeline(env);
+    await until(() => zombie.delivered >= 300, 60_000, 'the first member to deliver records');
+    // Stalled mid-stream (a long GC pause, a frozen VM): no heartbeats, a transaction left open.
+    zombie.child.kill('SIGSTOP');
+    const stalledAt = zombie.delivered;
+    const other = startPipeline(env);
+    // The group drops the stalled member after its 2 s session; the other member takes every
+    // partition and fences the stalled one's transactional ids.
+    await until(() => other.delivered >= 1_000, 60_000, 'the second member to take over');
+    zombie.child.kill('SIGCONT');
+    const ends = await kafka.endOffsets(input);
+    await untilCommittedTo(ends, () => kafka.committedOffsets(group, input), 'every offset committed by the two members');
+    zombie.child.kill('SIGTERM');
+    other.child.kill('SIGTERM');
+    expect(await other.exited).toBe(0);
+    await zombie.exited;
+    const [out, dlq] = [await kafka.readTopic(output), await kafka.readTopic(dead)];
+    const { lost, duplicated } = exactlyOnceReport(TOTAL, out, dlq);
+    expect(lost).toEqual([]);
+    expect(duplicated).toEqual([]);
+    console.log(
+      `[exactly-once] zombie: stalled after ${stalledAt} deliveries, woke up and delivered ${zombie.delivered - stalledAt} more; ` +
+        `the other member delivered ${other.delivered}; ${out.length} outputs + ${dlq.length} dead letters for ${TOTAL} inputs, 0 lost, 0 duplicates`,
+    );
+  });
 });
