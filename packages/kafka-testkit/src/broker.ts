@@ -12,10 +12,14 @@ import {
   produce,
   readTopic,
   type ProduceRecord,
+  type ReadTopicOptions,
   type TopicRecord,
 } from './helpers.js';
 import { DEFAULT_KAFKA_VERSION, ensureKafkaJars, requireTool } from './jars.js';
 import { freePort } from './ports.js';
+import { generateTls, scramArguments, securedProperties, type KafkaSecurityOptions, type SecuredConnection } from './security.js';
+import { connectionOf, type KafkaTarget } from './helpers.js';
+import type { AclEntry } from 'kafkajs';
 
 export interface StartKafkaOptions {
   /** Apache Kafka version to run. Default {@link DEFAULT_KAFKA_VERSION} (4.x, KRaft). */
@@ -35,6 +39,23 @@ export interface StartKafkaOptions {
    * that cluster is used and no process is started.
    */
   readonly ignoreEnv?: boolean;
+  /**
+   * Start the broker with a SASL_SSL listener only (SCRAM-SHA-512 over TLS, a CA and keystores made
+   * with the JDK's keytool) and optionally ACLs. See `KafkaTestBroker.security`.
+   */
+  readonly security?: KafkaSecurityOptions;
+}
+
+/** A secured broker's CA, credentials and ACL helper. */
+export interface KafkaTestSecurity {
+  /** PEM of the CA that signed the broker's certificate. */
+  readonly caPem: string;
+  /** The super user's connection (the testkit helpers use it). */
+  readonly admin: SecuredConnection;
+  /** Connection options for one of the `users` (or any name and password, e.g. a wrong one). */
+  connection(username: string, password?: string): SecuredConnection;
+  /** Creates ACLs (with ACLs enabled), as the super user. */
+  grant(acl: readonly AclEntry[]): Promise<void>;
 }
 
 /** A running broker (or an external cluster from `KAFKA_BROKERS`) and helpers bound to it. */
@@ -43,6 +64,8 @@ export interface KafkaTestBroker {
   readonly brokers: string[];
   /** True when the cluster came from `KAFKA_BROKERS` (then `stop`/`restart` do not touch it). */
   readonly external: boolean;
+  /** Set when started with `security`. */
+  readonly security?: KafkaTestSecurity;
   /** The broker's log file (undefined for an external cluster). */
   readonly logFile: string | undefined;
   /** Stops the broker (controlled shutdown, SIGKILL after 30 s) and deletes its data. */
@@ -51,7 +74,7 @@ export interface KafkaTestBroker {
   restart(): Promise<void>;
   createTopic(topic: string, partitions?: number): Promise<void>;
   produce(topic: string, records: Iterable<ProduceRecord>, options?: { readonly batchSize?: number }): Promise<number>;
-  readTopic(topic: string, options?: { readonly timeoutMs?: number }): Promise<TopicRecord[]>;
+  readTopic(topic: string, options?: ReadTopicOptions): Promise<TopicRecord[]>;
   endOffsets(topic: string): Promise<Map<number, bigint>>;
   committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>>;
 }
@@ -151,7 +174,7 @@ function runToEnd(command: string, args: string[], logFile: string): Promise<voi
   });
 }
 
-async function waitForMetadata(brokers: string[], child: ChildProcess, timeoutMs: number, logFile: string): Promise<void> {
+async function waitForMetadata(brokers: KafkaTarget, child: ChildProcess, timeoutMs: number, logFile: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: number | null | undefined;
   const onExit = (code: number | null): void => {
@@ -166,7 +189,7 @@ async function waitForMetadata(brokers: string[], child: ChildProcess, timeoutMs
       }
       const admin = new Kafka({
         clientId: 'rxml-kafka-testkit-probe',
-        brokers,
+        ...connectionOf(brokers),
         logLevel: logLevel.NOTHING,
         connectionTimeout: 1_000,
         retry: { retries: 0 },
@@ -191,7 +214,7 @@ async function waitForMetadata(brokers: string[], child: ChildProcess, timeoutMs
   }
 }
 
-function bound(brokers: string[]): Omit<KafkaTestBroker, 'brokers' | 'external' | 'logFile' | 'stop' | 'restart'> {
+function bound(brokers: KafkaTarget): Omit<KafkaTestBroker, 'brokers' | 'external' | 'logFile' | 'stop' | 'restart' | 'security'> {
   return {
     createTopic: (topic, partitions = 1) => createTopics(brokers, [{ topic, partitions }]),
     produce: (topic, records, options) => produce(brokers, topic, records, options),
@@ -241,12 +264,44 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   const [port, controllerPort] = [await freePort(), await freePort()];
   const brokers = [`127.0.0.1:${port}`];
   const config = join(dir, 'server.properties');
-  await writeFile(config, serverProperties(dir, port, controllerPort, options));
+  let target: KafkaTarget = brokers;
+  let security: KafkaTestSecurity | undefined;
+  let scram: string[] = [];
+  let secured: Record<string, string | number | boolean> = {};
+  if (options.security !== undefined) {
+    const tls = await generateTls(dir);
+    const adminPassword = randomBytes(12).toString('hex');
+    const users: Record<string, string> = { ...options.security.users, admin: adminPassword };
+    scram = scramArguments(users);
+    secured = securedProperties(port, controllerPort, tls, adminPassword, options.security.acls === true);
+    const connection = (username: string, password?: string): SecuredConnection => ({
+      brokers,
+      ssl: { ca: [tls.caPem] },
+      sasl: { mechanism: 'scram-sha-512', username, password: password ?? users[username] ?? '' },
+    });
+    const admin = connection('admin');
+    target = admin;
+    security = {
+      caPem: tls.caPem,
+      admin,
+      connection,
+      grant: async (acl) => {
+        const client = new Kafka({ clientId: 'rxml-kafka-testkit', ...connectionOf(admin), logLevel: logLevel.NOTHING }).admin();
+        await client.connect();
+        try {
+          await client.createAcls({ acl: [...acl] });
+        } finally {
+          await client.disconnect();
+        }
+      },
+    };
+  }
+  await writeFile(config, serverProperties(dir, port, controllerPort, { ...options, config: { ...secured, ...options.config } }));
   await writeFile(join(dir, 'log4j2.properties'), LOG4J2);
   const jvm = javaArgs(libs, dir, options.heapMb ?? 768);
   const clusterId = randomBytes(16).toString('base64url');
   // `=`: a base64url id may start with '-', which the tool would otherwise read as an option.
-  await runToEnd('java', [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', config], logFile);
+  await runToEnd('java', [...jvm, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', config, ...scram], logFile);
 
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
@@ -262,7 +317,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     // The guard must not keep the test process alive on its own.
     child.unref();
     (child.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
-    await waitForMetadata(brokers, child, options.startTimeoutMs ?? 120_000, logFile);
+    await waitForMetadata(target, child, options.startTimeoutMs ?? 120_000, logFile);
   };
 
   const halt = async (): Promise<void> => {
@@ -301,6 +356,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   return {
     brokers,
     external: false,
+    ...(security === undefined ? {} : { security }),
     logFile,
     stop: async () => {
       await halt();
@@ -310,6 +366,6 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
       await halt();
       await launch();
     },
-    ...bound(brokers),
+    ...bound(target),
   };
 }

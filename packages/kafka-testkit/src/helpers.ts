@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type IHeaders, type Message } from 'kafkajs';
+import { Kafka, logLevel, type IHeaders, type KafkaConfig, type Message } from 'kafkajs';
 
 /** One record as read back from a topic. */
 export interface TopicRecord {
@@ -21,10 +21,25 @@ export interface ProduceRecord {
   readonly headers?: Readonly<Record<string, string | Buffer>>;
 }
 
-function client(brokers: readonly string[]): Kafka {
+/**
+ * Where the helpers connect: bootstrap addresses, or those plus TLS/SASL settings (a secured broker's
+ * `security.admin`).
+ */
+export type KafkaTarget =
+  | readonly string[]
+  | { readonly brokers: readonly string[]; readonly ssl?: KafkaConfig['ssl']; readonly sasl?: KafkaConfig['sasl'] };
+
+/** kafkajs connection fields of a target. */
+export function connectionOf(target: KafkaTarget): Pick<KafkaConfig, 'brokers' | 'ssl' | 'sasl'> {
+  if (Array.isArray(target)) return { brokers: [...(target as readonly string[])] };
+  const t = target as Exclude<KafkaTarget, readonly string[]>;
+  return { brokers: [...t.brokers], ...(t.ssl === undefined ? {} : { ssl: t.ssl }), ...(t.sasl === undefined ? {} : { sasl: t.sasl }) };
+}
+
+function client(target: KafkaTarget): Kafka {
   return new Kafka({
     clientId: 'rxml-kafka-testkit',
-    brokers: [...brokers],
+    ...connectionOf(target),
     logLevel: logLevel.NOTHING,
     retry: { retries: 8, initialRetryTime: 200 },
   });
@@ -49,7 +64,7 @@ async function retrying<T>(call: () => Promise<T>): Promise<T> {
 
 /** Creates topics (ignoring ones that exist) and waits until their leaders are known. */
 export async function createTopics(
-  brokers: readonly string[],
+  brokers: KafkaTarget,
   topics: readonly { readonly topic: string; readonly partitions?: number }[],
 ): Promise<void> {
   const admin = client(brokers).admin();
@@ -85,7 +100,7 @@ export async function createTopics(
  * Returns the number produced.
  */
 export async function produce(
-  brokers: readonly string[],
+  brokers: KafkaTarget,
   topic: string,
   records: Iterable<ProduceRecord>,
   options: { readonly batchSize?: number } = {},
@@ -121,7 +136,7 @@ export async function produce(
 }
 
 /** Whether `topic` exists (one metadata request; never auto-creates it). */
-export async function topicExists(brokers: readonly string[], topic: string): Promise<boolean> {
+export async function topicExists(brokers: KafkaTarget, topic: string): Promise<boolean> {
   const admin = client(brokers).admin();
   await admin.connect();
   try {
@@ -133,7 +148,7 @@ export async function topicExists(brokers: readonly string[], topic: string): Pr
 }
 
 /** End offset (high watermark) of every partition of `topic`. */
-export async function endOffsets(brokers: readonly string[], topic: string): Promise<Map<number, bigint>> {
+export async function endOffsets(brokers: KafkaTarget, topic: string): Promise<Map<number, bigint>> {
   const admin = client(brokers).admin();
   await admin.connect();
   try {
@@ -146,7 +161,7 @@ export async function endOffsets(brokers: readonly string[], topic: string): Pro
 
 /** Offsets committed by `groupId` on `topic`, per partition; partitions without a commit are absent. */
 export async function committedOffsets(
-  brokers: readonly string[],
+  brokers: KafkaTarget,
   groupId: string,
   topic: string,
 ): Promise<Map<number, bigint>> {
@@ -173,14 +188,24 @@ function headerText(headers: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
+export interface ReadTopicOptions {
+  /** Longest wait for the end offsets, ms. Default 60000. */
+  readonly timeoutMs?: number;
+  /**
+   * `read_committed` (default): records of aborted transactions are skipped, as a downstream
+   * consumer of an exactly-once pipeline reads. `read_uncommitted`: every record written.
+   */
+  readonly isolationLevel?: 'read_committed' | 'read_uncommitted';
+}
+
 /**
  * Reads `topic` from the beginning up to its current end offsets (taken when the call starts)
  * and returns the records in partition order. Uses a throw-away consumer group.
  */
 export async function readTopic(
-  brokers: readonly string[],
+  brokers: KafkaTarget,
   topic: string,
-  options: { readonly timeoutMs?: number } = {},
+  options: ReadTopicOptions = {},
 ): Promise<TopicRecord[]> {
   if (!(await topicExists(brokers, topic))) return [];
   const ends = await endOffsets(brokers, topic);
@@ -191,6 +216,7 @@ export async function readTopic(
     groupId: `rxml-testkit-read-${randomUUID()}`,
     maxBytesPerPartition: 4 * 1024 * 1024,
     maxWaitTimeInMs: 200,
+    readUncommitted: options.isolationLevel === 'read_uncommitted',
   });
   await consumer.connect();
   try {

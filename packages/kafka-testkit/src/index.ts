@@ -1,12 +1,16 @@
-export { startKafka, brokersFromEnv, type KafkaTestBroker, type StartKafkaOptions } from './broker.js';
+export { startKafka, brokersFromEnv, type KafkaTestBroker, type KafkaTestSecurity, type StartKafkaOptions } from './broker.js';
+export { generateTls, type GeneratedTls, type KafkaSecurityOptions, type SecuredConnection } from './security.js';
 export {
   committedOffsets,
   createTopics,
+  connectionOf,
   endOffsets,
   produce,
   readTopic,
+  type KafkaTarget,
   topicExists,
   type ProduceRecord,
+  type ReadTopicOptions,
   type TopicRecord,
 } from './helpers.js';
 export { DEFAULT_KAFKA_VERSION, ensureKafkaJars, MissingToolError, type KafkaJarsOptions } from './jars.js';

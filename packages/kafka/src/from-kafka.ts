@@ -4,6 +4,7 @@ import { invalidConfig } from '@rxml/core/contract';
 import { deserializerFor, type Deserializer, type DeserializerName } from './deserialize.js';
 import type { ConsumerClient } from './internal/client.js';
 import { KafkaSource, type KafkaSourceEvent } from './internal/kafka-source.js';
+import type { IsolationLevel } from './internal/partition-session.js';
 import { kafkajsConsumer } from './internal/kafkajs-client.js';
 import { publishingSourceEvents } from './internal/source-channel.js';
 import type { KafkaConnectionOptions } from './options.js';
@@ -74,6 +75,13 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
    */
   readonly maxWaitTimeInMs?: number;
   /**
+   * Kafka's `isolation.level`. `read_committed` (default, as in kafkajs; the Java consumer's default
+   * is `read_uncommitted`) reads only records of committed transactions and skips aborted ones;
+   * `read_uncommitted` reads everything written. A `toKafka({ exactlyOnce: true })` sink requires
+   * `read_committed` input.
+   */
+  readonly isolationLevel?: IsolationLevel;
+  /**
    * Reports assignments, revocations, pauses, commits, lag (per partition, at each commit and
    * every 5 s), offset resets and crashes. Guarded: a throw is reported on `rxml:callback:error`
    * (warned once) and ignored. The same events are published on the `rxml:source` channel.
@@ -123,6 +131,7 @@ export function fromKafkaWith<V>(
       group: options.groupId,
       ...(options.lagIntervalMs === undefined ? {} : { lagIntervalMs: options.lagIntervalMs }),
       signal: options.signal,
+      isolationLevel: options.isolationLevel ?? 'read_committed',
       // Guarded: a throwing onEvent is reported on rxml:callback:error and never changes a record's fate.
       onEvent: publishingSourceEvents(options.groupId, options.onEvent === undefined ? undefined : guardCallback('onEvent', options.onEvent)),
     });
@@ -134,6 +143,7 @@ export function fromKafkaWith<V>(
 function kafkajsClient<V>(options: FromKafkaOptions<V>, topics: readonly string[]): ConsumerClient {
   const consumer: Record<string, unknown> = {
     maxWaitTimeInMs: options.maxWaitTimeInMs ?? 100,
+    readUncommitted: options.isolationLevel === 'read_uncommitted',
   };
   for (const key of ['sessionTimeout', 'heartbeatInterval', 'rebalanceTimeout', 'maxBytesPerPartition', 'maxBytes'] as const) {
     if (options[key] !== undefined) consumer[key] = options[key];

@@ -13,6 +13,7 @@ export {
 } from './deserialize.js';
 export type { KafkaConnectionOptions } from './options.js';
 export type { PartitionOffset, TopicPartition } from './internal/client.js';
+export type { IsolationLevel } from './internal/partition-session.js';
 export { registerKafkaCodecs, type KafkajsCodec } from './internal/codecs.js';
 export { kafkaConnectionFromEnv } from './env.js';
 export { consoleKafkaLogger, type KafkaLogger } from './internal/logger.js';

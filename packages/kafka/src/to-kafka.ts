@@ -6,6 +6,7 @@ import { compressionOf, type KafkaCompression } from './internal/compression.js'
 import { chooseProducer, createProducer, logClients, type ProducerLibrary } from './internal/producers.js';
 import { flatHeadersOf, headerListOf, headerListSize, isPerRecordError, isTooLarge, refusedDeadLetter, refusedError } from './internal/dead-letters.js';
 import { publishSent } from './internal/sink-channel.js';
+import { exactlyOnceSink } from './internal/exactly-once.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
 import { invalidConfig } from '@rxml/core/contract';
@@ -91,6 +92,28 @@ export interface ToKafkaOptions<In, Out> extends KafkaConnectionOptions {
    * `RXML_KAFKA_PRODUCER` environment variable. The choice and its reason are logged once.
    */
   readonly producer?: ProducerLibrary;
+  /**
+   * Exactly-once: outputs, dead letters and the input offsets are committed in one Kafka
+   * transaction per input partition and batch, on a transactional kafkajs producer per input
+   * partition (transactional id `<transactionalId>-<topic>-<partition>`), which fences earlier
+   * owners of the partition (a killed process, a member that lost it in a rebalance). The input
+   * must come from `fromKafka` with `isolationLevel: 'read_committed'` (its default); readers of
+   * the output see each input once only with `read_committed`. Always on kafkajs, whatever
+   * `producer` says. Default false (at-least-once). See docs/kafka.md, "Exactly-once".
+   */
+  readonly exactlyOnce?: boolean;
+  /**
+   * Required with `exactlyOnce`: the prefix of the transactional ids, the same for every instance
+   * and run of the application (like Kafka Streams' `application.id`) so a restart fences the
+   * process it replaces.
+   */
+  readonly transactionalId?: string;
+  /**
+   * With `exactlyOnce`: the broker aborts a transaction left open longer than this, ms (Kafka's
+   * `transaction.timeout.ms`; at most the broker's `transaction.max.timeout.ms`, 15 min by default).
+   * A transaction attempt taking longer is abandoned and retried. Default 60000.
+   */
+  readonly transactionTimeoutMs?: number;
   /** Write the `rxml-model` and `rxml-model-version` headers (built once per model). Default true. */
   readonly modelHeaders?: boolean;
   /** Write the per-record `rxml-latency-ms` header (formatted per record). Default true. */
@@ -276,6 +299,16 @@ export function toKafkaWith<In, Out>(
     return undefined;
   };
 
+  if (options.exactlyOnce === true) {
+    return exactlyOnceSink(options, (result) => {
+      let prepared: { message: OutgoingMessage; delivered: Delivered<In, Out>; size: number } | undefined;
+      const error = encodeResult(result, (message, delivered, size) => {
+        prepared = { message, delivered, size };
+      });
+      return error ?? prepared!;
+    });
+  }
+
   return (source) =>
     new Observable<Delivered<In, Out>>((subscriber) => {
       const producer = createProducer(options);
@@ -320,7 +353,8 @@ export function toKafkaWith<In, Out>(
             const retriable = producer.isRetriable(error);
             if (closed || !retriable || Date.now() - started >= deliveryTimeoutMs) {
               const detail = error instanceof Error ? error.message : String(error);
-              throw new RxmlError('KAFKA_ERROR', `producing ${messages.length} messages failed after ${attempt} attempts: ${detail}`, {
+              const topics = [...new Set(messages.map((m) => m.topic))].join(', ');
+              throw new RxmlError('KAFKA_ERROR', `producing ${messages.length} messages to ${topics} failed after ${attempt} attempts: ${detail}`, {
                 cause: error,
                 retriable,
               });

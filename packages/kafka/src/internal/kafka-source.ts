@@ -4,6 +4,7 @@ import type { Deserializer } from '../deserialize.js';
 import type { KafkaRecord } from '../record.js';
 import type { ConsumerClient, FetchedBatch, FetchedMessage, PartitionOffset, RawHeaders, TopicPartition } from './client.js';
 import { OffsetTracker } from './offset-tracker.js';
+import { createSession, SOURCE_SEQ, SOURCE_SESSION, type IsolationLevel, type SourceSession } from './partition-session.js';
 
 /** What the source reports as it runs (for logs and metrics). */
 export type KafkaSourceEvent =
@@ -54,6 +55,8 @@ export interface KafkaSourceSettings<V> {
   readonly lagIntervalMs?: number;
   readonly signal: AbortSignal | undefined;
   readonly onEvent: ((event: KafkaSourceEvent) => void) | undefined;
+  /** For the exactly-once sink (partition sessions). */
+  readonly isolationLevel?: IsolationLevel;
 }
 
 const NO_HEADERS: RawHeaders = Object.freeze({});
@@ -100,6 +103,10 @@ export class KafkaSource<V> {
   private startedOk = false;
   private drainWaiter: (() => void) | undefined;
   private readonly lowWater: number;
+  /** Per assigned partition: the session the exactly-once sink sees on each record. */
+  private readonly sessions = new WeakMap<OffsetTracker, SourceSession>();
+  /** Set by an exactly-once sink: offsets are committed in its transactions, never by the source. */
+  private commitsHandedOver = false;
   private readonly lowWaterBytes: number;
   private readonly onAbort = (): void => void this.close('drain');
 
@@ -256,7 +263,10 @@ export class KafkaSource<V> {
         error = new RxmlError('DESERIALIZATION_ERROR', `cannot deserialize ${topic}[${partition}]@${message.offset}: ${detail}`, { cause: thrown });
       }
     }
-    const record: KafkaRecord<V> = {
+    const session = this.sessionOf(tracker);
+    const record: KafkaRecord<V> & { [SOURCE_SESSION]: SourceSession; [SOURCE_SEQ]: number } = {
+      [SOURCE_SESSION]: session,
+      [SOURCE_SEQ]: session.emitted++,
       topic,
       partition,
       offset: message.offset,
@@ -274,6 +284,24 @@ export class KafkaSource<V> {
       },
     };
     return error === undefined ? record : withInputError(record, error);
+  }
+
+  private sessionOf(tracker: OffsetTracker): SourceSession {
+    let session = this.sessions.get(tracker);
+    if (session === undefined) {
+      session = createSession(
+        tracker.topic,
+        tracker.partition,
+        this.settings.group,
+        this.settings.isolationLevel ?? 'read_committed',
+        () => !tracker.revoked && this.state !== 'closed',
+        () => {
+          this.commitsHandedOver = true;
+        },
+      );
+      this.sessions.set(tracker, session);
+    }
+    return session;
   }
 
   private completed(tracker: OffsetTracker, bytes: number): void {
@@ -354,6 +382,7 @@ export class KafkaSource<V> {
 
   /** Commits every owned partition's completed prefix; one commit request at a time. */
   private commitNow(): Promise<void> {
+    if (this.commitsHandedOver) return Promise.resolve();
     if (this.committing !== undefined) {
       this.commitAgain = true;
       return this.committing;
@@ -478,6 +507,7 @@ export class KafkaSource<V> {
   }
 
   private async commitBefore(deadline: number, how: 'member' | 'detached'): Promise<void> {
+    if (this.commitsHandedOver) return;
     await this.committing?.catch(() => undefined);
     const dirty = [...this.trackers.values()].filter((t) => !t.revoked && t.dirty());
     if (dirty.length === 0) return;

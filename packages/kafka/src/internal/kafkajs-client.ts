@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type Message, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type ISocketFactory, type Message, type Producer } from 'kafkajs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import type { LogGate } from './logger.js';
 import { RxmlError } from '@rxml/core/contract';
@@ -12,13 +12,14 @@ import type {
 } from './client.js';
 import { registerKafkaCodecs } from './codecs.js';
 import { compressionId, type KafkaCompression } from './compression.js';
+import { tlsWatch } from './tls-watch.js';
 
 /** The client to use and the switch that silences its logs once its owner has stopped. */
-function kafkaOf(options: KafkaConnectionOptions, watch?: LogGate['watch']): { kafka: Kafka; gate: LogGate } {
+function kafkaOf(options: KafkaConnectionOptions, watch?: LogGate['watch'], socketFactory?: ISocketFactory): { kafka: Kafka; gate: LogGate } {
   // snappy, lz4 and zstd on the kafkajs module this package imports (kafkajs has gzip only).
   registerKafkaCodecs();
   const gate: LogGate = watch === undefined ? { closed: false } : { closed: false, watch };
-  return { kafka: options.kafka ?? new Kafka(kafkaConfig(options, gate)), gate };
+  return { kafka: options.kafka ?? new Kafka({ ...kafkaConfig(options, gate), ...(socketFactory === undefined ? {} : { socketFactory }) }), gate };
 }
 
 export interface KafkajsConsumerSettings {
@@ -97,13 +98,15 @@ async function awaitTopics(kafka: Kafka, topics: readonly string[], waitMs: numb
 /** `ConsumerClient` on kafkajs: eachBatch without auto-resolve and without auto-commit. */
 export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: KafkajsConsumerSettings): ConsumerClient {
   let handlers: ConsumerHandlers | undefined;
+  // With TLS, an untrusted broker certificate fails the start at once instead of after kafkajs' retries.
+  const tls = connection.kafka === undefined && connection.ssl !== undefined && connection.ssl !== false ? tlsWatch() : undefined;
   // kafkajs reports an OFFSET_OUT_OF_RANGE reset only in its log: watch for it there.
   const { kafka, gate } = kafkaOf(connection, (entry) => {
     const log = entry.log as { message?: unknown; topic?: unknown; partition?: unknown; groupId?: unknown };
     if (log.message === OFFSET_RESET_LOG && log.groupId === settings.groupId && typeof log.topic === 'string' && typeof log.partition === 'number') {
       handlers?.onOffsetReset?.({ topic: log.topic, partition: log.partition });
     }
-  });
+  }, tls?.socketFactory);
   const consumer: Consumer = kafka.consumer({ ...settings.consumer, groupId: settings.groupId });
   const topics = settings.topics.map((topic) => ({ topic }));
   const removers: (() => void)[] = [];
@@ -199,8 +202,18 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         }),
         consumer.on(consumer.events.CRASH, ({ payload }) => crash(h, payload.error, payload.restart)),
       );
-      await awaitTopics(kafka, settings.topics, settings.topicWaitMs, settings.onWaitingForTopic);
-      await consumer.connect();
+      const connecting = (async () => {
+        await awaitTopics(kafka, settings.topics, settings.topicWaitMs, settings.onWaitingForTopic);
+        await consumer.connect();
+      })();
+      await (tls === undefined
+        ? connecting
+        : Promise.race([
+            connecting,
+            tls.untrusted.then((error) => {
+              throw error;
+            }),
+          ]));
       await consumer.subscribe({ topics: [...settings.topics], fromBeginning: settings.fromBeginning });
       await run(h);
     },

@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** A secured listener: SASL_SSL with SCRAM-SHA-512 and TLS from a CA generated per broker. */
+export interface KafkaSecurityOptions {
+  /**
+   * SCRAM-SHA-512 users, name → password (created at format time, so they exist from the first
+   * request). `admin` (the broker's own and the testkit helpers' super user) is always added.
+   */
+  readonly users?: Readonly<Record<string, string>>;
+  /**
+   * Enforce ACLs (KRaft's StandardAuthorizer, `allow.everyone.if.no.acl.found=false`): only `admin`
+   * may do anything without an ACL. Grant ACLs with `KafkaTestBroker.security.grant`. Default false.
+   */
+  readonly acls?: boolean;
+}
+
+/** How clients reach a secured broker (kafkajs connection options). */
+export interface SecuredConnection {
+  readonly brokers: string[];
+  readonly ssl: { readonly ca: string[] };
+  readonly sasl: { readonly mechanism: 'scram-sha-512'; readonly username: string; readonly password: string };
+}
+
+/** Files and secrets of a generated TLS setup. */
+export interface GeneratedTls {
+  /** The CA certificate (PEM) that signed the broker's certificate: what clients must trust. */
+  readonly caPem: string;
+  readonly keystore: string;
+  readonly truststore: string;
+  readonly password: string;
+}
+
+function run(command: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => out.push(c));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.slice(0, 2).join(' ')} exited with ${code}: ${Buffer.concat(out).toString().slice(-1000)}`)),
+    );
+  });
+}
+
+/**
+ * A CA and a broker keystore signed by it, made with the JDK's `keytool` (PKCS12): the broker's
+ * certificate names `localhost` and `127.0.0.1`, so clients verify the host. Valid 2 days.
+ */
+export async function generateTls(dir: string, name = 'broker'): Promise<GeneratedTls> {
+  const password = randomBytes(12).toString('hex');
+  const ca = join(dir, `${name}-ca.p12`);
+  const caPemFile = join(dir, `${name}-ca.pem`);
+  const keystore = join(dir, `${name}.p12`);
+  const truststore = join(dir, `${name}-truststore.p12`);
+  const csr = join(dir, `${name}.csr`);
+  const cert = join(dir, `${name}.pem`);
+  const store = ['-storetype', 'PKCS12', '-storepass', password, '-keypass', password];
+  await run('keytool', ['-genkeypair', '-alias', 'ca', '-keyalg', 'RSA', '-keysize', '2048', '-dname', `CN=rxml test CA ${name}`, '-ext', 'bc:c', '-validity', '2', '-keystore', ca, ...store]);
+  await run('keytool', ['-exportcert', '-alias', 'ca', '-rfc', '-file', caPemFile, '-keystore', ca, ...store]);
+  await run('keytool', ['-genkeypair', '-alias', 'broker', '-keyalg', 'RSA', '-keysize', '2048', '-dname', 'CN=localhost', '-validity', '2', '-keystore', keystore, ...store]);
+  await run('keytool', ['-certreq', '-alias', 'broker', '-file', csr, '-keystore', keystore, ...store]);
+  await run('keytool', [
+    '-gencert', '-alias', 'ca', '-infile', csr, '-outfile', cert, '-rfc', '-validity', '2',
+    '-ext', 'SAN=dns:localhost,ip:127.0.0.1', '-ext', 'EKU=serverAuth,clientAuth', '-keystore', ca, ...store,
+  ]);
+  await run('keytool', ['-importcert', '-alias', 'ca', '-file', caPemFile, '-noprompt', '-keystore', keystore, ...store]);
+  await run('keytool', ['-importcert', '-alias', 'broker', '-file', cert, '-keystore', keystore, ...store]);
+  await run('keytool', ['-importcert', '-alias', 'ca', '-file', caPemFile, '-noprompt', '-keystore', truststore, ...store]);
+  return { caPem: await readFile(caPemFile, 'utf8'), keystore, truststore, password };
+}
+
+/** `server.properties` entries of a SASL_SSL listener `port` (and a PLAINTEXT controller listener). */
+export function securedProperties(
+  port: number,
+  controllerPort: number,
+  tls: GeneratedTls,
+  adminPassword: string,
+  acls: boolean,
+): Record<string, string | number | boolean> {
+  return {
+    listeners: `SASL_SSL://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'advertised.listeners': `SASL_SSL://127.0.0.1:${port}`,
+    'inter.broker.listener.name': 'SASL_SSL',
+    'listener.security.protocol.map': 'SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT',
+    'sasl.enabled.mechanisms': 'SCRAM-SHA-512',
+    'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-512',
+    'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': `org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${adminPassword}";`,
+    'ssl.keystore.type': 'PKCS12',
+    'ssl.keystore.location': tls.keystore,
+    'ssl.keystore.password': tls.password,
+    'ssl.key.password': tls.password,
+    'ssl.truststore.type': 'PKCS12',
+    'ssl.truststore.location': tls.truststore,
+    'ssl.truststore.password': tls.password,
+    'ssl.client.auth': 'none',
+    ...(acls
+      ? {
+          'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+          'allow.everyone.if.no.acl.found': false,
+          // admin: the broker itself and the testkit helpers; ANONYMOUS: the broker's own requests
+          // to the controller over the loopback PLAINTEXT controller listener.
+          'super.users': 'User:admin;User:ANONYMOUS',
+        }
+      : {}),
+  };
+}
+
+/** StorageTool `--add-scram` arguments creating the users at format time. */
+export function scramArguments(users: Readonly<Record<string, string>>): string[] {
+  return Object.entries(users).flatMap(([name, password]) => ['--add-scram', `SCRAM-SHA-512=[name=${name},password=${password}]`]);
+}

@@ -1,0 +1,74 @@
+/**
+ * The link between a source record and the source that emitted it, for the exactly-once sink.
+ *
+ * A *partition session* is one assignment of one input partition to one `fromKafka` subscription:
+ * it starts when the group assigns the partition and ends when it is revoked (a partition kept
+ * across a rebalance stays in the same session). Every record carries its session and its sequence
+ * number in it (0, 1, 2, … in emission order), under symbol keys, so the transactional sink can
+ * - find the consumer group whose offsets it commits inside its transactions,
+ * - take over the commits from the source (which must then stop committing itself),
+ * - know which records form a contiguous run in the partition even when results arrive out of
+ *   order (`predict(…, { ordered: false })`), so a transaction never commits past a gap,
+ * - drop the records of a partition this member lost.
+ */
+
+/** Kafka's consumer isolation levels (`isolation.level`). */
+export type IsolationLevel = 'read_committed' | 'read_uncommitted';
+
+export const SOURCE_SESSION: unique symbol = Symbol.for('rxml.kafka.partitionSession');
+export const SOURCE_SEQ: unique symbol = Symbol.for('rxml.kafka.partitionSeq');
+
+/** What the source tells the sink about one assigned partition. */
+export interface PartitionSession {
+  readonly topic: string;
+  readonly partition: number;
+  readonly groupId: string;
+  readonly isolationLevel: IsolationLevel;
+  /** False once the partition was revoked from this member (or the member lost its membership). */
+  readonly owned: boolean;
+  /** From now on the sink commits the source's offsets (in its transactions); the source stops committing. */
+  handOverCommits(): void;
+}
+
+/** The source side of a session: the source owns the counter. */
+export interface SourceSession extends PartitionSession {
+  /** Records emitted so far in this session: the next record's sequence number. */
+  emitted: number;
+}
+
+/** Fields a linked record carries. */
+export interface SessionLinked {
+  readonly [SOURCE_SESSION]?: PartitionSession;
+  readonly [SOURCE_SEQ]?: number;
+}
+
+/** Creates the session of a newly assigned partition. `owned` reads the source's state at each call. */
+export function createSession(
+  topic: string,
+  partition: number,
+  groupId: string,
+  isolationLevel: IsolationLevel,
+  owned: () => boolean,
+  handOverCommits: () => void,
+): SourceSession {
+  return {
+    topic,
+    partition,
+    groupId,
+    isolationLevel,
+    emitted: 0,
+    get owned() {
+      return owned();
+    },
+    handOverCommits,
+  };
+}
+
+/** The session and sequence number of a record emitted by `fromKafka`, or undefined for anything else. */
+export function sessionOf(input: unknown): { readonly session: PartitionSession; readonly seq: number } | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const linked = input as SessionLinked;
+  const session = linked[SOURCE_SESSION];
+  const seq = linked[SOURCE_SEQ];
+  return session === undefined || seq === undefined ? undefined : { session, seq };
+}

@@ -1,0 +1,436 @@
+import { RxmlError } from '@rxml/core/contract';
+import { Kafka, Partitioners, type Admin, type Producer } from 'kafkajs';
+import { Observable, type OperatorFunction } from 'rxjs';
+import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
+import type { KafkaSourced } from '../record.js';
+import type { OutgoingMessage } from './client.js';
+import { sessionOf, type PartitionSession } from './partition-session.js';
+
+/** One result ready to write, as `toKafka` prepares it (output or dead letter). */
+export interface PreparedMessage<D> {
+  readonly delivered: D;
+  readonly message: OutgoingMessage;
+  /** Approximate bytes on the wire. */
+  readonly size: number;
+}
+
+export interface TransactionalSinkSettings extends KafkaConnectionOptions {
+  /** Prefix of the transactional ids: `<transactionalId>-<input topic>-<input partition>`. */
+  readonly transactionalId: string;
+  /** The broker aborts a transaction open longer than this, ms (`transaction.timeout.ms`). */
+  readonly transactionTimeoutMs: number;
+  readonly maxBatchMessages: number;
+  readonly maxBatchBytes: number;
+  /** How long one input partition may fail to commit before the stream fails, ms. */
+  readonly deliveryTimeoutMs: number;
+  /** kafkajs compression codec id. */
+  readonly compression: number | undefined;
+}
+
+interface Item<D> {
+  readonly prepared: PreparedMessage<D>;
+  readonly record: KafkaSourced;
+  readonly offset: number;
+}
+
+/** Per input partition session: the results waiting for their transaction and the producer that owns it. */
+interface PartitionQueue<D> {
+  readonly session: PartitionSession;
+  readonly transactionalId: string;
+  /** Sequence number of the next result to append to `ready`. */
+  nextSeq: number;
+  /** Results that arrived before one with a lower sequence number. */
+  readonly early: Map<number, Item<D>>;
+  /** Contiguous results from the last committed one on, in partition order. */
+  ready: Item<D>[];
+  producer: Producer | undefined;
+  /** Committed offset of the group for this partition, read after this producer fenced the previous ones. */
+  floor: number;
+  busy: boolean;
+  failingSince: number | undefined;
+  failures: number;
+}
+
+/**
+ * kafkajs writes a header array as repeated headers; a dead letter's exact header list becomes an
+ * object of arrays. kafkajs cannot encode a null header value: those are left out (a transaction
+ * cannot fail one record alone).
+ */
+function kafkajsHeaders(message: OutgoingMessage): Record<string, Buffer | string | (Buffer | string)[]> {
+  if (message.headerList === undefined) return { ...message.headers };
+  const headers: Record<string, (Buffer | string)[]> = {};
+  for (const [name, value] of message.headerList) if (value !== null) (headers[name] ??= []).push(value);
+  return headers;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Errors that no retry or re-initialisation can fix: wrong credentials, missing ACLs, an unsupported broker. */
+function isFatal(error: unknown): boolean {
+  for (let e = error as { type?: unknown; name?: unknown; cause?: unknown; originalError?: unknown } | undefined, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const type = typeof e.type === 'string' ? e.type : '';
+    const name = typeof e.name === 'string' ? e.name : '';
+    if (/AUTHORIZATION_FAILED|UNSUPPORTED_VERSION|INVALID_TRANSACTION_TIMEOUT|SASL_AUTHENTICATION_FAILED/.test(type)) return true;
+    if (name === 'KafkaJSSASLAuthenticationError') return true;
+    e = (e.cause ?? e.originalError) as typeof e;
+  }
+  return false;
+}
+
+async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  // An abandoned attempt may still fail later: that is expected, not an unhandled rejection.
+  work.catch(() => undefined);
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The exactly-once sink (`toKafka({ exactlyOnce: true })`). For every input partition session it
+ * runs Kafka transactions on a producer of its own, transactional id
+ * `<transactionalId>-<topic>-<partition>`: each transaction holds the outputs and dead letters of a
+ * contiguous run of that partition's records and commits the group's offset after the run
+ * (`sendOffsets`, TxnOffsetCommit), so the outputs and the input position become visible together
+ * or not at all.
+ *
+ * Fencing (the pre-KIP-447 scheme Kafka Streams used as `exactly_once`): a new producer for the same
+ * transactional id bumps the epoch (InitProducerId), which aborts whatever transaction the previous
+ * owner of the partition left open (a killed process, a member that lost the partition) and makes
+ * every later write or commit of that owner fail. Only then is the group's committed offset read;
+ * records below it were committed by the previous owner and are dropped. kafkajs sends
+ * TxnOffsetCommit without the group's generation (no KIP-447), so a transactional id per instance
+ * could not fence a zombie that lost a partition in a rebalance; one per input partition can.
+ */
+export function transactionalSink<R, D>(
+  settings: TransactionalSinkSettings,
+  prepare: (result: R) => PreparedMessage<D> | RxmlError,
+  inputOf: (result: R) => unknown,
+): OperatorFunction<R, D> {
+  return (source) =>
+    new Observable<D>((subscriber) => {
+      const kafka = settings.kafka ?? new Kafka(kafkaConfig(settings));
+      const queues = new Map<PartitionSession, PartitionQueue<D>>();
+      let admin: Admin | undefined;
+      let adminConnecting: Promise<Admin> | undefined;
+      let upstreamDone = false;
+      let fatal: RxmlError | undefined;
+      let closed = false;
+      let scheduled = false;
+
+      const connectedAdmin = (): Promise<Admin> => {
+        if (admin !== undefined) return Promise.resolve(admin);
+        adminConnecting ??= (async () => {
+          const created = kafka.admin();
+          try {
+            await created.connect();
+          } catch (error) {
+            adminConnecting = undefined;
+            throw error;
+          }
+          admin = created;
+          adminConnecting = undefined;
+          return created;
+        })();
+        return adminConnecting;
+      };
+
+      const committedOffset = async (session: PartitionSession): Promise<number> => {
+        const client = await connectedAdmin();
+        const [entry] = await client.fetchOffsets({ groupId: session.groupId, topics: [session.topic] });
+        const found = entry?.partitions.find((p) => p.partition === session.partition);
+        return found === undefined ? -1 : Number(found.offset);
+      };
+
+      const fail = (error: RxmlError): void => {
+        fatal ??= error;
+        schedule();
+      };
+
+      const dropProducer = (queue: PartitionQueue<D>): void => {
+        const producer = queue.producer;
+        queue.producer = undefined;
+        if (producer !== undefined) void producer.disconnect().catch(() => undefined);
+      };
+
+      /** Completes records without writing them: their partition moved on (revoked, or committed by an earlier owner). */
+      const release = (items: readonly Item<D>[]): void => {
+        for (const item of items) item.record.complete();
+      };
+
+      const releaseAll = (queue: PartitionQueue<D>): void => {
+        release(queue.ready);
+        release([...queue.early.values()]);
+        queue.ready = [];
+        queue.early.clear();
+      };
+
+      const queueFor = (session: PartitionSession): PartitionQueue<D> => {
+        let queue = queues.get(session);
+        if (queue === undefined) {
+          if (session.isolationLevel !== 'read_committed') {
+            throw new RxmlError(
+              'INVALID_CONFIG',
+              `toKafka({ exactlyOnce: true }) needs read_committed input, but ${session.topic} is read with isolationLevel '${session.isolationLevel}'`,
+            );
+          }
+          // From now on the source must not commit: its offsets move inside our transactions.
+          session.handOverCommits();
+          queue = {
+            session,
+            transactionalId: `${settings.transactionalId}-${session.topic}-${session.partition}`,
+            nextSeq: 0,
+            early: new Map(),
+            ready: [],
+            producer: undefined,
+            floor: -1,
+            busy: false,
+            failingSince: undefined,
+            failures: 0,
+          };
+          queues.set(session, queue);
+        }
+        return queue;
+      };
+
+      const accept = (result: R): void => {
+        const input = inputOf(result);
+        const link = sessionOf(input);
+        if (link === undefined) {
+          throw new RxmlError('INVALID_CONFIG', 'toKafka({ exactlyOnce: true }) writes only results of records read by fromKafka (their offsets are committed in its transactions)');
+        }
+        const prepared = prepare(result);
+        if (prepared instanceof RxmlError) {
+          // No dead-letter topic: nothing from here on is written or committed.
+          fail(prepared);
+          return;
+        }
+        const queue = queueFor(link.session);
+        const item: Item<D> = { prepared, record: input as KafkaSourced, offset: Number((input as KafkaSourced).offset) };
+        if (!link.session.owned) {
+          // The partition was revoked: its new owner processes the record.
+          release([item]);
+          return;
+        }
+        if (link.seq !== queue.nextSeq) {
+          queue.early.set(link.seq, item);
+          return;
+        }
+        queue.ready.push(item);
+        queue.nextSeq++;
+        for (let next = queue.early.get(queue.nextSeq); next !== undefined; next = queue.early.get(queue.nextSeq)) {
+          queue.early.delete(queue.nextSeq);
+          queue.ready.push(next);
+          queue.nextSeq++;
+        }
+        schedule();
+      };
+
+      /**
+       * One transaction of one input partition: init (and fence) if needed, write a contiguous run of
+       * its results, commit the offset after the run, commit. Changes nothing in `queue` but the
+       * producer: an attempt abandoned at its deadline may still finish in the background, and only
+       * `run` applies an outcome.
+       */
+      const transact = async (queue: PartitionQueue<D>): Promise<{ floor: number; skipped: number; written: number }> => {
+        const { session } = queue;
+        let producer = queue.producer;
+        const fresh = producer === undefined;
+        if (producer === undefined) {
+          producer = kafka.producer({
+            transactionalId: queue.transactionalId,
+            // kafkajs makes every transactional send idempotent anyway; `idempotent: true` would only
+            // add retrying forever, which keeps an abandoned producer alive. A failed attempt is
+            // retried here, with a new producer (a new epoch), so bounded retries are safe.
+            idempotent: false,
+            maxInFlightRequests: 1,
+            // Short: a failed attempt is retried here with a new producer, up to deliveryTimeoutMs.
+            retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 2_000 },
+            transactionTimeout: settings.transactionTimeoutMs,
+            allowAutoTopicCreation: true,
+            createPartitioner: Partitioners.DefaultPartitioner,
+          });
+          queue.producer = producer;
+          await producer.connect();
+          if (queue.producer !== producer) throw new Error('attempt abandoned');
+        }
+        // The first transaction of a producer sends InitProducerId: the epoch bump that fences the
+        // previous owner and aborts (or completes) its open transaction. Only then is the committed
+        // offset final.
+        const transaction = await producer.transaction();
+        const floor = fresh ? await committedOffset(session) : queue.floor;
+        // Records below the committed offset were written by an earlier owner, in a committed transaction.
+        const items = queue.ready;
+        let skipped = 0;
+        while (skipped < items.length && items[skipped]!.offset < floor) skipped++;
+        let end = skipped;
+        let bytes = 0;
+        while (
+          end < items.length &&
+          end - skipped < settings.maxBatchMessages &&
+          (end === skipped || bytes + items[end]!.prepared.size <= settings.maxBatchBytes)
+        ) {
+          bytes += items[end]!.prepared.size;
+          end++;
+        }
+        if (end === skipped) {
+          await transaction.abort(); // nothing was added: no request
+          return { floor, skipped, written: 0 };
+        }
+        const byTopic = new Map<string, { key: Buffer | string | null; value: Buffer | string | null; headers: Record<string, Buffer | string | (Buffer | string)[]> }[]>();
+        for (let i = skipped; i < end; i++) {
+          const { message } = items[i]!.prepared;
+          let list = byTopic.get(message.topic);
+          if (list === undefined) byTopic.set(message.topic, (list = []));
+          list.push({ key: message.key, value: message.value, headers: kafkajsHeaders(message) });
+        }
+        await transaction.sendBatch({
+          acks: -1,
+          ...(settings.compression === undefined ? {} : { compression: settings.compression }),
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+        const next = items[end - 1]!.offset + 1;
+        await transaction.sendOffsets({
+          consumerGroupId: session.groupId,
+          topics: [{ topic: session.topic, partitions: [{ partition: session.partition, offset: String(next) }] }],
+        });
+        await transaction.commit();
+        return { floor: next, skipped, written: end - skipped };
+      };
+
+      const run = (queue: PartitionQueue<D>): void => {
+        queue.busy = true;
+        const attempt = transact(queue);
+        void (async () => {
+          try {
+            const outcome = await withDeadline(attempt, settings.transactionTimeoutMs, `transaction of ${queue.transactionalId}`);
+            queue.floor = outcome.floor;
+            queue.failingSince = undefined;
+            queue.failures = 0;
+            // `accept` only appends, so the front of `ready` is still what the transaction saw.
+            release(queue.ready.splice(0, outcome.skipped));
+            const batch = queue.ready.splice(0, outcome.written);
+            for (const item of batch) item.record.complete();
+            if (!closed) for (const item of batch) subscriber.next(item.prepared.delivered);
+          } catch (error) {
+            // Whatever failed (a fenced epoch, a lost connection, a broker restart, a timeout), the
+            // transaction is abandoned with its producer; the next attempt starts a new producer whose
+            // InitProducerId aborts it, and reads the committed offset again.
+            const abandoned = queue.producer;
+            dropProducer(queue);
+            // An attempt past its deadline may still be retrying (and reconnecting) inside kafkajs:
+            // disconnect its producer again once it gave up, so no socket outlives the stream.
+            if (abandoned !== undefined) void attempt.catch(() => undefined).finally(() => abandoned.disconnect().catch(() => undefined));
+            const now = Date.now();
+            queue.failingSince ??= now;
+            queue.failures++;
+            const where = `${queue.session.topic}[${queue.session.partition}] (transactional id ${queue.transactionalId})`;
+            if (isFatal(error)) {
+              fail(new RxmlError('KAFKA_ERROR', `exactly-once transaction for ${where} failed: ${describe(error)}`, { cause: error }));
+            } else if (now - queue.failingSince >= settings.deliveryTimeoutMs) {
+              fail(
+                new RxmlError('KAFKA_ERROR', `exactly-once transactions for ${where} failed for ${now - queue.failingSince} ms (${queue.failures} attempts): ${describe(error)}`, {
+                  cause: error,
+                  retriable: true,
+                }),
+              );
+            } else {
+              await sleep(Math.min(5_000, 100 * 2 ** Math.min(queue.failures, 6)));
+            }
+          } finally {
+            queue.busy = false;
+            schedule();
+          }
+        })();
+      };
+
+      const finish = (): void => {
+        if (closed) return;
+        closed = true;
+        shutdown();
+        if (fatal !== undefined) subscriber.error(fatal);
+        else subscriber.complete();
+      };
+
+      const shutdown = (): void => {
+        for (const queue of queues.values()) dropProducer(queue);
+        const client = admin;
+        admin = undefined;
+        if (client !== undefined) void client.disconnect().catch(() => undefined);
+      };
+
+      const flush = (): void => {
+        scheduled = false;
+        if (closed) return;
+        let busy = false;
+        let pending = false;
+        for (const [session, queue] of queues) {
+          if (!session.owned) {
+            // Revoked: the new owner fences this producer and processes these records.
+            if (!queue.busy) {
+              releaseAll(queue);
+              dropProducer(queue);
+              queues.delete(session);
+              continue;
+            }
+          }
+          if (queue.busy) {
+            busy = true;
+            continue;
+          }
+          if (queue.ready.length > 0 || queue.early.size > 0) pending = true;
+          if (queue.ready.length > 0 && fatal === undefined) {
+            run(queue);
+            busy = true;
+          }
+        }
+        if (busy) return;
+        if (fatal !== undefined || (upstreamDone && !pending)) finish();
+      };
+
+      const schedule = (): void => {
+        if (scheduled || closed) return;
+        scheduled = true;
+        setImmediate(flush);
+      };
+
+      const subscription = source.subscribe({
+        next: (result) => {
+          if (fatal !== undefined || closed) return;
+          try {
+            accept(result);
+          } catch (error) {
+            fail(error instanceof RxmlError ? error : new RxmlError('KAFKA_ERROR', describe(error), { cause: error }));
+          }
+        },
+        error: (error: unknown) => fail(error instanceof RxmlError ? error : new RxmlError('KAFKA_ERROR', describe(error), { cause: error })),
+        complete: () => {
+          upstreamDone = true;
+          schedule();
+        },
+      });
+
+      return () => {
+        subscription.unsubscribe();
+        if (closed) return;
+        closed = true;
+        // Transactions in flight finish (or are aborted by the next owner); then the producers go.
+        void (async () => {
+          const deadline = Date.now() + settings.transactionTimeoutMs;
+          while ([...queues.values()].some((q) => q.busy) && Date.now() < deadline) await sleep(20);
+          shutdown();
+        })();
+      };
+    });
+}

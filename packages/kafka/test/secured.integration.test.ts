@@ -1,0 +1,134 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isRxmlError } from '@rxml/core/contract';
+import { loadIrisModel, predictIris, type Model } from '@rxml/core';
+import { generateTls, startKafka, type KafkaTestBroker, type SecuredConnection } from '@rxml/kafka-testkit';
+import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, logLevel, ResourcePatternTypes } from 'kafkajs';
+import { count, lastValueFrom, tap } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromKafka, toKafka } from '../src/index.js';
+import { fresh, irisCsv, irisExamples, untilCommittedTo } from './support/index.js';
+
+const allow = (principal: string, resourceType: AclResourceTypes, resourceName: string, operation: AclOperationTypes) => ({
+  principal,
+  resourceType,
+  resourceName,
+  resourcePatternType: ResourcePatternTypes.PREFIXED,
+  host: '*',
+  operation,
+  permissionType: AclPermissionTypes.ALLOW,
+});
+
+/** Runs the Iris pipeline with `connection` until every input offset is committed, or until it fails. */
+async function pipeline(
+  kafka: KafkaTestBroker,
+  model: Model,
+  connection: SecuredConnection,
+  names: { input: string; output: string; dead: string; group: string },
+  waitForCommits: boolean,
+): Promise<{ error: unknown; ms: number; delivered: number }> {
+  const controller = new AbortController();
+  let delivered = 0;
+  const started = Date.now();
+  const done = lastValueFrom(
+    fromKafka({ ...connection, topic: names.input, groupId: names.group, fromBeginning: true, signal: controller.signal, logLevel: logLevel.NOTHING }).pipe(
+      predictIris(model, { select: (r) => r.value, batch: { size: 64 } }),
+      toKafka({ ...connection, topic: names.output, deadLetterTopic: names.dead, logLevel: logLevel.NOTHING }),
+      tap(() => delivered++),
+      count(),
+    ),
+  ).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  if (waitForCommits) {
+    const ends = await kafka.endOffsets(names.input);
+    await untilCommittedTo(ends, () => kafka.committedOffsets(names.group, names.input), 'every offset committed on the secured broker');
+    controller.abort();
+  }
+  const error = await done;
+  return { error, ms: Date.now() - started, delivered };
+}
+
+describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA_BROKERS'] !== '')('secured cluster: SASL_SSL, SCRAM-SHA-512, ACLs (real broker)', () => {
+  let kafka: KafkaTestBroker;
+  let model: Model;
+  let otherCa: string;
+  let otherDir: string;
+  const TOTAL = 500;
+
+  beforeAll(async () => {
+    otherDir = await mkdtemp(join(tmpdir(), 'rxml-other-ca-'));
+    let other: string;
+    [kafka, model, other] = await Promise.all([
+      startKafka({ ignoreEnv: true, security: { users: { alice: 'alice-secret', mallory: 'mallory-secret' }, acls: true } }),
+      loadIrisModel(),
+      generateTls(otherDir, 'other').then((t) => t.caPem),
+    ]);
+    otherCa = other;
+    // alice may do everything on sec-* topics and groups; mallory may read sec-* and use sec-* groups, not write.
+    await kafka.security!.grant([
+      allow('User:alice', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.ALL),
+      allow('User:alice', AclResourceTypes.GROUP, 'sec-', AclOperationTypes.ALL),
+      allow('User:mallory', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.READ),
+      allow('User:mallory', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.DESCRIBE),
+      allow('User:mallory', AclResourceTypes.GROUP, 'sec-', AclOperationTypes.READ),
+    ]);
+  });
+  afterAll(async () => {
+    model?.dispose();
+    await kafka?.stop();
+    if (otherDir !== undefined) await rm(otherDir, { recursive: true, force: true });
+  });
+
+  async function topics(): Promise<{ input: string; output: string; dead: string; group: string }> {
+    const names = { input: fresh('sec-in'), output: fresh('sec-out'), dead: fresh('sec-dlq'), group: fresh('sec-group') };
+    await kafka.createTopic(names.input, 2);
+    await kafka.createTopic(names.output, 2);
+    await kafka.createTopic(names.dead, 1);
+    const examples = irisExamples();
+    await kafka.produce(names.input, Array.from({ length: TOTAL }, (_, i) => ({ key: `r${i}`, value: irisCsv(examples[i % examples.length]!) })));
+    return names;
+  }
+
+  it('runs the pipeline over SASL_SSL with SCRAM-SHA-512 and ACLs', async () => {
+    const names = await topics();
+    const { error, delivered } = await pipeline(kafka, model, kafka.security!.connection('alice'), names, true);
+    expect(error).toBeUndefined();
+    expect(delivered).toBe(TOTAL);
+    expect((await kafka.readTopic(names.output)).length).toBe(TOTAL);
+  });
+
+  it('fails fast with a clear error on a wrong password, and commits nothing', async () => {
+    const names = await topics();
+    const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('alice', 'wrong-password'), names, false);
+    console.log(`[secured] wrong password: failed after ${ms} ms: ${String((error as Error).message)}`);
+    expect(isRxmlError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/SASL|authentication/i);
+    expect(ms).toBeLessThan(10_000);
+    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+  });
+
+  it('fails fast with a clear error when the broker certificate is not signed by the trusted CA, and commits nothing', async () => {
+    const names = await topics();
+    const connection = { ...kafka.security!.connection('alice'), ssl: { ca: [otherCa] } };
+    const { error, ms } = await pipeline(kafka, model, connection, names, false);
+    console.log(`[secured] wrong CA: failed after ${ms} ms: ${String((error as Error).message)}`);
+    expect(isRxmlError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/certificate/i);
+    expect(ms).toBeLessThan(10_000);
+    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+  });
+
+  it('fails with a clear error when an ACL is missing (no Write on the output topic), and commits nothing', async () => {
+    const names = await topics();
+    const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('mallory'), names, false);
+    console.log(`[secured] missing ACL: failed after ${ms} ms: ${String((error as Error).message)}`);
+    expect(isRxmlError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/authoriz/i);
+    expect(ms).toBeLessThan(10_000);
+    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+    expect((await kafka.readTopic(names.output)).length).toBe(0);
+  });
+});
