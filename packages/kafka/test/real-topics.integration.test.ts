@@ -138,7 +138,9 @@ describe('what real topics contain (real broker, Java client peer)', () => {
       'topic created again',
     );
     await produce(brokers(), topic, Array.from({ length: 60 }, (_, i) => ({ value: `new-${i}`, partition: 0 })));
-    await until(() => seen.filter((v) => v.startsWith('new-')).length >= 60, 60_000, 'all 60 new records');
+    await until(() => seen.filter((v) => v.startsWith('new-')).length >= 60, 60_000, 'all 60 new records').catch((error: unknown) => {
+      throw new Error(`${String(error)}; seen ${seen.length} (${seen.filter((v) => v.startsWith('new-')).length} new); events ${JSON.stringify(events.filter((e) => e.type !== 'lag' && e.type !== 'committed'))}`);
+    });
     await until(async () => (await committedOffsets(brokers(), groupId, topic)).get(0) === 60n, 30_000, 'new records committed');
     controller.abort();
     await done;
