@@ -1,6 +1,6 @@
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { RxmlError, isRxmlError, type Model, type TensorSpec } from '@rxml/core/contract';
-import { contentVersion, describeSource, layersModelFromArtifacts, tfjsRuntime, type Runtime } from '@rxml/core/runtime';
+import { contentVersion, describeSource, layersModelFromArtifacts, observedLoad, tfjsRuntime, type Runtime } from '@rxml/core/runtime';
 import { readKerasArtifacts, type KerasArtifacts, type KerasArtifactsOptions, type KerasSource } from './artifacts.js';
 import { kerasLoadError } from './errors.js';
 import { registerResetAfterGRU } from './gru-reset-after.js';
@@ -54,9 +54,14 @@ function renamed(specs: readonly TensorSpec[], names: readonly string[]): Tensor
  * const model = await loadKerasModel('simple_mlp.h5');
  * from([features]).pipe(predictKeras(model), values()).subscribe((p) => console.log(p.output));
  */
-export async function loadKerasModel(source: KerasSource, options: LoadKerasModelOptions = {}): Promise<Model> {
+export function loadKerasModel(source: KerasSource, options: LoadKerasModelOptions = {}): Promise<Model> {
+  return observedLoad('keras', options.name ?? describeSource(source), (countBytes) => loadKeras(source, options, countBytes));
+}
+
+async function loadKeras(source: KerasSource, options: LoadKerasModelOptions, countBytes: (bytes: number) => void): Promise<Model> {
   const runtime = options.runtime ?? tfjsRuntime();
   const converted = await readKerasArtifacts(source, options);
+  countBytes(converted.bytes.byteLength);
   // The tfjs topology may name rxml's reset-after GRU class; any runtime that builds it needs it.
   registerResetAfterGRU();
   const identity = { name: options.name ?? converted.model.modelName, version: contentVersion(converted.bytes) };

@@ -3,7 +3,7 @@ import { basename, extname } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { RxmlError, invalidConfig } from '@rxml/core/contract';
 import type { DType, Model, ModelIdentity, TensorData, TensorSpec } from '@rxml/core/contract';
-import { contentVersion, locationOf, readBytes, type ByteSource } from '@rxml/core/runtime';
+import { contentVersion, describeSource, locationOf, observedLoad, readBytes, type ByteSource } from '@rxml/core/runtime';
 import { loadOrt, type Ort } from './ort-runtime.js';
 
 /** How much ONNX Runtime rewrites the graph before running it (fusions, constant folding, layout). */
@@ -53,13 +53,18 @@ const RUNTIME = 'onnxruntime';
  * const [label, probabilities] = await model.run([{ data: features, shape: [1, 6] }]);
  * model.dispose();
  */
-export async function loadOnnxModel(source: ByteSource, options: LoadOnnxModelOptions = {}): Promise<Model> {
+export function loadOnnxModel(source: ByteSource, options: LoadOnnxModelOptions = {}): Promise<Model> {
+  return observedLoad('onnx', options.name ?? describeSource(source), (countBytes) => loadOnnx(source, options, countBytes));
+}
+
+async function loadOnnx(source: ByteSource, options: LoadOnnxModelOptions, countBytes: (bytes: number) => void): Promise<Model> {
   const bytes = await readBytes(source).catch((cause: unknown) => {
     throw new RxmlError('MODEL_LOAD_ERROR', `cannot read the ONNX model: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
   });
   const location = locationOf(source);
   const file = location?.split(/[\\/]/).pop();
   const name = options.name ?? (file === undefined || file === '' ? 'onnx-model' : basename(file, extname(file)));
+  countBytes(bytes.byteLength);
   const version = options.version ?? contentVersion(bytes);
   return onnxBytesModel(bytes, { name, version }, options);
 }

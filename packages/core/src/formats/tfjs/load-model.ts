@@ -7,6 +7,7 @@ import { RxmlError, toRxmlError } from '../../contract/errors.js';
 import type { Model } from '../../contract/model.js';
 import type { Runtime, TfjsArtifacts } from '../../runtimes/runtime.js';
 import { tfjsRuntime } from '../../runtimes/tfjs/tfjs-runtime.js';
+import { observedLoad } from '../../runtimes/observed-load.js';
 
 export interface LoadModelOptions {
   /** Name reported in results and headers; defaults to the model's own name or its folder name. */
@@ -72,7 +73,12 @@ function defaultName(json: ModelJson, location: string): string {
  * const model = await loadModel('./models/iris');
  * from([[5.1, 3.5, 1.4, 0.2]]).pipe(predictIris(model)).subscribe(console.log);
  */
-export async function loadModel(dirOrUrl: string | URL, options: LoadModelOptions = {}): Promise<Model> {
+export function loadModel(dirOrUrl: string | URL, options: LoadModelOptions = {}): Promise<Model> {
+  return observedLoad('tfjs', options.name ?? describeSource(dirOrUrl), (countBytes) => loadTfjsModel(dirOrUrl, options, countBytes));
+}
+
+/** @internal `loadModel` without the `rxml:model:load` event (for loaders that publish their own, e.g. `loadImageModel`). */
+export async function loadTfjsModel(dirOrUrl: string | URL, options: LoadModelOptions = {}, countBytes: (bytes: number) => void = () => {}): Promise<Model> {
   const what = describeSource(dirOrUrl);
   const runtime = options.runtime ?? tfjsRuntime();
   const located = await locate(dirOrUrl).catch((cause: unknown) => {
@@ -91,6 +97,7 @@ export async function loadModel(dirOrUrl: string | URL, options: LoadModelOption
     const artifacts: TfjsArtifacts['artifacts'] = { modelTopology: json.modelTopology ?? {}, weightSpecs, weightData: concat(chunks), format: modelType };
     if (json['signature'] !== undefined) artifacts.signature = json['signature'] as object;
     if (json['userDefinedMetadata'] !== undefined) artifacts.userDefinedMetadata = json['userDefinedMetadata'] as Record<string, object>;
+    countBytes(jsonBytes.byteLength + chunks.reduce((sum, c) => sum + c.byteLength, 0));
     const identity = { name: options.name ?? defaultName(json, located.root), version: contentVersion(jsonBytes, ...chunks) };
     return await runtime.open({ format: 'tfjs', modelType, artifacts }, identity, { source: what });
   } catch (cause) {

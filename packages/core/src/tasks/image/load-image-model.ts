@@ -6,7 +6,7 @@ import type { Model } from '../../contract/model.js';
 import { IMAGE_MODEL_CATALOG, type Normalization } from './catalog.js';
 import { imageSignatureProblem } from './image-signature.js';
 import { ensureCachedModel, type ModelCacheOptions } from './model-cache.js';
-import { loadModel, type LoadModelOptions } from '../../formats/tfjs/load-model.js';
+import { loadTfjsModel, type LoadModelOptions } from '../../formats/tfjs/load-model.js';
 import type { Runtime } from '../../runtimes/runtime.js';
 
 /** A loaded image classifier: the runtime-neutral model plus what `predictImage` needs to feed it. */
@@ -96,7 +96,7 @@ async function assemble(
   const labels = typeof labelsOrFile === 'string' ? await readLabels(labelsOrFile) : [...labelsOrFile];
   let model: Model;
   try {
-    model = await loadModel(dir, loadOptions);
+    model = await loadTfjsModel(dir, loadOptions);
   } catch (error) {
     throw toRxmlError(error, 'MODEL_LOAD_ERROR', `cannot load model from ${dir}`);
   }
