@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { predictKeras, type KerasOutput } from '@rxml/core';
+import { predictKeras } from '@rxml/core';
 import { loadKerasModel } from '@rxml/keras';
 
 // The example's own data (examples/keras/data): simple_mlp.h5 and Keras's predictions for its samples.
@@ -27,13 +27,13 @@ const records = [...rows.map((row) => row.join(',')), '0.5,1.5,2.5'];
 const model = await loadKerasModel(modelPath);
 try {
   console.log(`model ${model.name}@${model.version} on ${model.runtime}: ${model.inputs.map((i) => `${i.name} [${i.shape.map((d) => d ?? '?').join(', ')}]`).join(', ')}`);
-  const results = await lastValueFrom(from(records).pipe(predictKeras(model, { batch: { size: 16 } }), toArray()));
+  const results = await lastValueFrom(from(records).pipe(predictKeras(model, { outputs: 'single', batch: { size: 16 } }), toArray()));
   results.forEach((result, i) => {
     if (!result.ok) {
       console.log(`record ${i}: ${result.error.code} ${result.error.message}`);
       return;
     }
-    const { output } = result.value as KerasOutput;
+    const { output } = result.value;
     const best = output.indexOf(Math.max(...output));
     console.log(`record ${i}: class ${best} (p=${output[best]?.toFixed(4)}) probabilities [${output.map((p) => p.toFixed(4)).join(', ')}]`);
   });

@@ -174,3 +174,14 @@ describe('predictKeras', () => {
     expect(seen).toEqual([]);
   });
 });
+
+describe("predictKeras's outputs option (types without casts)", () => {
+  it("outputs: 'single' gives KerasOutput values, checked against the model", async () => {
+    const row = Array.from({ length: mlp.inputs[0]?.shape[1] ?? 0 }, () => 0.5);
+    const [prediction] = await lastValueFrom(from([row]).pipe(predictKeras(mlp, { outputs: 'single' }), values(), toArray()));
+    // No cast: the overload types the value as KerasOutput.
+    const output: readonly number[] | undefined = prediction?.output;
+    expect(output?.length).toBeGreaterThan(0);
+    expect(() => predictKeras(mlp, { outputs: 'named' })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }) as Error);
+  });
+});

@@ -17,8 +17,37 @@ let active: Promise<BackendInfo> | undefined;
 /** A variable, so TypeScript does not require the optional peer's types at build time. */
 const TFJS_NODE: string = '@tensorflow/tfjs-node';
 
+type ProcessEvent = 'uncaughtException' | 'unhandledRejection';
+const PROCESS_EVENTS: readonly ProcessEvent[] = ['uncaughtException', 'unhandledRejection'];
+
+/**
+ * Runs `start` and removes the process-wide `uncaughtException`/`unhandledRejection` listeners it
+ * added. The wasm backend's Emscripten module installs handlers that re-throw every uncaught error
+ * from inside tf-backend-wasm.node.js (exit code 7), so any error — a Kafka failure, a bug in the
+ * application — looked like TensorFlow's. Without them, Node reports an error with its own stack.
+ */
+type Listener = (...args: unknown[]) => void;
+const listenersOf = (event: ProcessEvent): Listener[] => process.listeners(event as 'uncaughtException') as unknown as Listener[];
+
+async function withoutNewProcessHandlers(start: () => Promise<void>): Promise<void> {
+  const before = new Map(PROCESS_EVENTS.map((event) => [event, new Set(listenersOf(event))]));
+  try {
+    await start();
+  } finally {
+    for (const event of PROCESS_EVENTS) {
+      for (const listener of listenersOf(event)) {
+        if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+      }
+    }
+  }
+}
+
 /** Registers a backend with tfjs-core; throws when its package cannot be imported here. */
-async function register(name: BackendName): Promise<void> {
+function register(name: BackendName): Promise<void> {
+  return withoutNewProcessHandlers(() => registerBackend(name));
+}
+
+async function registerBackend(name: BackendName): Promise<void> {
   switch (name) {
     case 'tensorflow':
       // tfjs-node is an optional peer: importing it registers the `tensorflow` backend.
@@ -62,7 +91,9 @@ async function choose(log: (line: string) => void): Promise<BackendInfo> {
       return { name, reason };
     } catch (cause) {
       const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
-      passedOver.push(`${name} unavailable: ${why}`);
+      // The usual case, worded as information: tfjs-node is an optional peer, wasm is the default.
+      const notInstalled = name === 'tensorflow' && /Cannot find (package|module)|can not be found at path|tfjs_binding/i.test(why ?? '');
+      passedOver.push(notInstalled ? 'native TensorFlow not installed; `pnpm setup:tfjs-node` to use it' : `${name} unavailable: ${why}`);
     }
   }
   throw new RxmlError('BACKEND_UNAVAILABLE', `no tfjs backend could start: ${passedOver.join('; ')}`);
@@ -78,8 +109,17 @@ export interface InitBackendOptions {
  * else cpu; `RXML_BACKEND=node|wasm|cpu` forces one and fails if it is unavailable.
  */
 export function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
-  active ??= choose(options.log ?? ((line) => process.stderr.write(`${line}\n`)));
+  active ??= choose(options.log ?? oncePerProcess);
   return active;
+}
+
+/** The default log: the backend line once per process, even when several copies of rxml are loaded. */
+function oncePerProcess(line: string): void {
+  const key = Symbol.for('rxml.backendLineLogged');
+  const global = globalThis as { [key]?: boolean };
+  if (global[key] === true) return;
+  global[key] = true;
+  process.stderr.write(`${line}\n`);
 }
 
 /** The backend in use, after `initBackend()` (model loaders call it for you). */

@@ -2,11 +2,20 @@ import type { OperatorFunction } from 'rxjs';
 import type { Model } from '../../contract/model.js';
 import type { PredictResult } from '../../contract/result.js';
 import { predictTask, type PredictTaskOptions } from '../task.js';
-import type { KerasInput, KerasPrediction } from './keras-input.js';
+import { RxmlError } from '../../contract/errors.js';
+import type { KerasInput, KerasOutput, KerasPrediction } from './keras-input.js';
 import { kerasTask } from './keras-task.js';
 
 /** `predictKeras`'s options: the shared `PredictTaskOptions`; `select` returns a `KerasInput` (or a promise of one). */
-export type PredictKerasOptions<In> = PredictTaskOptions<In, KerasInput>;
+export type PredictKerasOptions<In> = PredictTaskOptions<In, KerasInput> & {
+  /**
+   * The shape of each value, for the types: `'single'` — the model has one output and each value is
+   * that `KerasOutput`; `'named'` — one `KerasOutput` per output name. Checked against the model when
+   * the operator is created (`INVALID_CONFIG` if it does not match). Unset: `KerasPrediction`, the
+   * union of both.
+   */
+  readonly outputs?: 'single' | 'named';
+};
 
 /**
  * Runs a Keras model (see `loadKerasModel` in `@rxml/keras`) on a stream, one record = one sample.
@@ -19,6 +28,17 @@ export type PredictKerasOptions<In> = PredictTaskOptions<In, KerasInput>;
  * const model = await loadKerasModel('simple_mlp.h5');
  * csvLines$.pipe(predictKeras(model), values()).subscribe(({ output }) => console.log(output));
  */
+export function predictKeras<In = KerasInput>(model: Model, options: PredictKerasOptions<In> & { readonly outputs: 'single' }): OperatorFunction<In, PredictResult<In, KerasOutput>>;
+export function predictKeras<In = KerasInput>(model: Model, options: PredictKerasOptions<In> & { readonly outputs: 'named' }): OperatorFunction<In, PredictResult<In, Readonly<Record<string, KerasOutput>>>>;
+export function predictKeras<In = KerasInput>(model: Model, options?: PredictKerasOptions<In>): OperatorFunction<In, PredictResult<In, KerasPrediction>>;
 export function predictKeras<In = KerasInput>(model: Model, options: PredictKerasOptions<In> = {}): OperatorFunction<In, PredictResult<In, KerasPrediction>> {
-  return predictTask(model, kerasTask(model), options);
+  const { outputs, ...rest } = options;
+  if (outputs !== undefined) {
+    const single = model.outputs.length === 1;
+    if (outputs !== 'single' && outputs !== 'named') throw new RxmlError('INVALID_CONFIG', `predictKeras: outputs must be 'single' or 'named', got ${String(outputs)}`);
+    if ((outputs === 'single') !== single) {
+      throw new RxmlError('INVALID_CONFIG', `predictKeras: outputs: '${outputs}' but model ${model.name} has ${model.outputs.length} output(s) (${model.outputs.map((o) => o.name).join(', ')})`);
+    }
+  }
+  return predictTask(model, kerasTask(model), rest);
 }
