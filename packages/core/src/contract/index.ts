@@ -6,5 +6,6 @@
 export { RXML_ERROR_CODES, RxmlError, invalidConfig, isRxmlError, toRxmlError, type RxmlErrorCode, type RxmlErrorOptions } from './errors.js';
 export { INPUT_ERROR, inputErrorOf, withInputError, type PredictFailure, type PredictResult, type PredictSuccess, type WithInputError } from './result.js';
 export type { DType, Model, ModelIdentity, TensorData, TensorSpec } from './model.js';
+export { isModelStream, type ModelSource } from './model-source.js';
 export type { Acknowledgeable, Acknowledgement } from './ack.js';
 export * from './diagnostics.js';
