@@ -79,6 +79,13 @@ export interface ModelLifecycleMessage {
   readonly previousVersion?: string;
   /** Why a version was refused or rolled back. */
   readonly reason?: string;
+  /**
+   * Where the version came from, for events published by a model source: e.g.
+   * `watchModel /models/iris`, `pollModel https://…/iris.json`, `modelsFromKafka models`.
+   */
+  readonly source?: string;
+  /** The error behind a refusal (load failure, hash mismatch, size limit), when there is one. */
+  readonly error?: RxmlError;
 }
 
 /**
@@ -95,6 +102,8 @@ export interface SourceMessage {
   /** Consumer group / pipeline identity, when the source has one. */
   readonly group?: string;
   readonly topic?: string;
+  /** The URL a source reads (`pollModel`), when it is not a Kafka topic. */
+  readonly url?: string;
   readonly partition?: number;
   readonly offset?: string;
   /** Records concerned (fetched, committed, …). */

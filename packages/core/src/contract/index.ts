@@ -9,3 +9,4 @@ export type { DType, Model, ModelIdentity, TensorData, TensorSpec } from './mode
 export { isModelStream, type ModelSource } from './model-source.js';
 export type { Acknowledgeable, Acknowledgement } from './ack.js';
 export * from './diagnostics.js';
+export { ModelVersions, type ModelCandidate, type ModelSourceEventOptions } from '../sources/model-versions.js';
