@@ -307,9 +307,9 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
 
 /**
  * kafkajs writes a header array as repeated headers (in array order), so an exact header list
- * becomes an object of arrays; names interleaved with others (a, b, a) are written grouped (a, a, b).
- * kafkajs cannot encode a null header value (it throws): that message then fails on its own and
- * is dead-lettered without its null headers (see toKafka).
+ * becomes an object of arrays; names interleaved with others (a, b, a) are written grouped (a, a, b)
+ * (kafkajs' decoder has already grouped them that way on input). A null value is written as a
+ * header without a value (length -1, Kafka's record format; patches/kafkajs@2.2.4.patch).
  */
 function withListHeaders(message: OutgoingMessage): OutgoingMessage {
   if (message.headerList === undefined) return message;
