@@ -3,6 +3,8 @@ export { toKafka, type Delivered, type ToKafkaOptions } from './to-kafka.js';
 export type { KafkaCompression } from './internal/compression.js';
 export type { ProducerLibrary } from './internal/producers.js';
 export type { KafkaRecord, KafkaHeaders, KafkaSourced } from './record.js';
+/** Offsets are decimal strings everywhere (the one type, from `@rxml/core/contract`). */
+export type { KafkaOffset } from '@rxml/core/contract';
 export {
   bytesDeserializer,
   jsonDeserializer,

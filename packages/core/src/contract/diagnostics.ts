@@ -1,5 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { RxmlError, RxmlErrorCode } from './errors.js';
+import type { KafkaOffset } from './offset.js';
 
 /**
  * One way to observe rxml: every package publishes to these `node:diagnostics_channel` channels, and
@@ -114,7 +115,8 @@ export interface SourceMessage {
   readonly group?: string;
   readonly topic?: string;
   readonly partition?: number;
-  readonly offset?: string;
+  /** A Kafka offset as a decimal string (see `KafkaOffset`): the record's, or the committed one. */
+  readonly offset?: KafkaOffset;
   /** Records concerned (fetched, committed, …). */
   readonly count?: number;
   /** End offset − committed offset of `topic`/`partition`. */
