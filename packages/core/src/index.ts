@@ -1,5 +1,8 @@
 export * from './contract/index.js';
-export { loadModel, type LoadModelOptions } from './formats/tfjs/load-model.js';
+export { loadModel, loadModelBytes, saveModelBytes, type LoadModelBytesOptions, type LoadModelOptions } from './formats/tfjs/load-model.js';
+export { watchModel, type WatchModelOptions } from './sources/watch-model.js';
+export { pollModel, type PollModelOptions } from './sources/poll-model.js';
+export type { ModelSourceEventOptions } from './sources/model-versions.js';
 export * from './runtimes/index.js';
 export { PREDICT_DEFAULTS, predict, type BackpressureOptions, type BatchEvent, type FlowControl, type ModelEvent, type PredictDefaults, type PredictOptions } from './engine/predict.js';
 export type { BatchOptions } from './engine/internal/batcher.js';

@@ -19,3 +19,6 @@ export type { IsolationLevel } from './internal/partition-session.js';
 export { registerKafkaCodecs, type KafkajsCodec } from './internal/codecs.js';
 export { kafkaConnectionFromEnv } from './env.js';
 export { consoleKafkaLogger, type KafkaLogger } from './internal/logger.js';
+export { modelsFromKafka, type ModelRecordInfo, type ModelsFromKafkaOptions } from './models-from-kafka.js';
+export { createModelsTopic, publishModel, type CreateModelsTopicOptions, type PublishedModel, type PublishModelOptions } from './publish-model.js';
+export { MODEL_HEADERS } from './models-topic.js';

@@ -79,7 +79,9 @@ export interface ModelLoadMessage {
  *   without `previousVersion`);
  * - `rollback`: as `swap`, for a version this operator served before (`reason` says so);
  * - `refused`: a version failed to validate (signature, trial batch) or was superseded before it
- *   was validated; it was disposed and the current one keeps serving (`reason`, `error`);
+ *   was validated; it was disposed and the current one keeps serving (`reason`, `error`). Model
+ *   sources (`watchModel`, `pollModel`, `modelsFromKafka`) publish `refused` too, with `source`, for
+ *   a version they could not read, verify or load (it never reached the operator);
  * - `released`: a version the operator owned was disposed, after its last model call returned
  *   (replaced, or the stream ended);
  * - `source-error`: the model source failed after the first model; `name`/`version` are the model
@@ -94,9 +96,14 @@ export interface ModelLifecycleMessage {
   readonly previousVersion?: string;
   /** Why a version was refused, rolled back or released, in words. */
   readonly reason?: string;
+  /**
+   * Where the version came from, for events published by a model source: e.g.
+   * `watchModel /models/iris`, `pollModel https://…/iris.json`, `modelsFromKafka models`.
+   */
+  readonly source?: string;
   /** The operator that owns the model, e.g. `predict`, `predictIris`. */
   readonly operator?: string;
-  /** The error behind a `refused` or `source-error` event. */
+  /** The error behind a `refused` or `source-error` event (load failure, hash mismatch, size limit, …). */
   readonly error?: RxmlError;
 }
 
@@ -114,6 +121,8 @@ export interface SourceMessage {
   /** Consumer group / pipeline identity, when the source has one. */
   readonly group?: string;
   readonly topic?: string;
+  /** The URL a source reads (`pollModel`), when it is not a Kafka topic. */
+  readonly url?: string;
   readonly partition?: number;
   /** A Kafka offset as a decimal string (see `KafkaOffset`): the record's, or the committed one. */
   readonly offset?: KafkaOffset;

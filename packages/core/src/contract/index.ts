@@ -10,3 +10,4 @@ export { isModelStream, type ModelSource } from './model-source.js';
 export type { Acknowledgeable, Acknowledgement } from './ack.js';
 export type { KafkaOffset } from './offset.js';
 export * from './diagnostics.js';
+export { ModelVersions, type ModelCandidate, type ModelSourceEventOptions } from '../sources/model-versions.js';

@@ -123,3 +123,27 @@ export interface ProducerClient {
 
 /** Whether retrying a failed client call can help (connection loss, leader change, timeouts). */
 export type RetriableCheck = (error: unknown) => boolean;
+
+/** A partition's offsets: `low` = earliest kept, `high` = end (next offset to be written). */
+export interface PartitionRange {
+  readonly partition: number;
+  readonly low: bigint;
+  readonly high: bigint;
+}
+
+/**
+ * Reads every partition of one topic from its beginning, without committing anything (the models
+ * topic: each reader rebuilds the latest state from the log). `modelsFromKafka` talks to this.
+ */
+export interface TopicReaderClient {
+  /** Each partition's earliest and end offsets now (the end to reach before the reader is caught up). */
+  offsets(): Promise<readonly PartitionRange[]>;
+  /** Connects and starts fetching from the earliest offset of every partition. */
+  start(handlers: { onBatch(batch: FetchedBatch): void; onCrash(error: Error, restarting: boolean): void }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Creates a topic (nothing when it exists) with Kafka topic configs such as `cleanup.policy`. */
+export interface TopicAdminClient {
+  createTopic(topic: string, partitions: number, configs: Readonly<Record<string, string>>): Promise<boolean>;
+}
