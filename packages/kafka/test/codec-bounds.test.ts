@@ -29,7 +29,8 @@ describe('bounded codecs (the real codec packages, no broker)', () => {
     expect(refused).toBeInstanceOf(DecompressedSizeExceeded);
     expect(refused).toMatchObject({ codec: name, limit: MiB });
     expect((refused as DecompressedSizeExceeded).decompressedBytes).toBeGreaterThan(MiB);
-    expect((refused as DecompressedSizeExceeded).decompressedBytes).toBeLessThanOrEqual(3 * MiB + 1);
+    // lz4's is an upper bound from its block headers (255 × a block's compressed size): just over.
+    expect((refused as DecompressedSizeExceeded).decompressedBytes).toBeLessThan(3.1 * MiB);
   });
 
   it('the stand-in record of a refused batch sits at its last offset and keeps its transactional context', () => {
