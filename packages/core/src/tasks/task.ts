@@ -1,9 +1,12 @@
 import type { OperatorFunction, SchedulerLike } from 'rxjs';
 import { RxmlError } from '../contract/errors.js';
 import type { Model, TensorData, TensorSpec } from '../contract/model.js';
+import { isModelStream, type ModelSource } from '../contract/model-source.js';
 import type { PredictResult } from '../contract/result.js';
 import type { BatchOptions } from '../engine/internal/batcher.js';
-import { PREDICT_DEFAULTS, predict, type BackpressureOptions, type BatchEvent } from '../engine/predict.js';
+import { checkModelSource, type Codec } from '../engine/internal/config.js';
+import { signatureMismatch, zeroProbe } from '../engine/internal/model-slot.js';
+import { PREDICT_DEFAULTS, predictWithPlan, type BackpressureOptions, type BatchEvent, type ModelEvent } from '../engine/predict.js';
 
 /**
  * What a model family knows about its models — everything `predict` needs besides the stream
@@ -24,11 +27,18 @@ export interface Task<Raw, S, Out> {
    */
   readonly batch: Required<BatchOptions>;
   /**
-   * Checks that the model's signature (inputs, outputs, shapes) fits the family, once, when the
-   * operator is created. Throws `RxmlError('INVALID_CONFIG')` naming the model and the mismatch.
-   * Dimensions the model leaves free (`null`) are accepted.
+   * Checks that the model's signature (inputs, outputs, shapes) fits the family: once, when the
+   * operator is created, for a plain `Model`; for each version of an `Observable<Model>` before it
+   * may serve (a version that fails is refused). Throws `RxmlError('INVALID_CONFIG')` naming the
+   * model and the mismatch. Dimensions the model leaves free (`null`) are accepted.
    */
   validate(model: Model): void;
+  /**
+   * The trial batch a new version of a model stream must run with all-finite float outputs before
+   * it is swapped in: model inputs as `encode` returns them (`shape[0]` = samples). Optional:
+   * default one sample of zeros per input, `null` dimensions = 1.
+   */
+  probe?(model: Model): readonly TensorData[];
   /**
    * Turns one record's raw value into a sample; may be async (image decoding). Throws
    * `RxmlError('INVALID_INPUT')` naming that record's problem.
@@ -64,6 +74,11 @@ export interface PredictTaskOptions<In, Raw> {
   readonly backpressure?: BackpressureOptions;
   /** Called after each model call with the `rxml:predict:batch` payload; guarded (a throw changes nothing). */
   readonly onBatch?: (event: BatchEvent) => unknown;
+  /**
+   * Called for each model lifecycle event (swap, rollback, refused, released, source-error) when the
+   * model is an `Observable<Model>`; the `rxml:model:lifecycle` payload. Guarded (a throw changes nothing).
+   */
+  readonly onModelEvent?: (event: ModelEvent) => unknown;
   /** Scheduler for the batch timer and clock (RxJS `TestScheduler` in tests). Default `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
 }
@@ -75,25 +90,77 @@ function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
 /**
  * Runs a family's `Task` on a stream: validates the model against the task, merges the batch
  * options over the family's defaults, and hands everything to `predict`. One `PredictResult` per
- * element, as `predict` documents.
+ * element, as `predict` documents. `model` is a `ModelSource`: a plain `Model` (validated here,
+ * never disposed) or an `Observable<Model>` whose versions are each validated by `task.validate`
+ * and a trial batch (`task.probe`, default zeros) before they are swapped in between batches; the
+ * operator owns and disposes those (see `predict`).
  *
- * @throws RxmlError `INVALID_CONFIG` (at creation) when the model does not fit the task or an option is invalid.
+ * @throws RxmlError `INVALID_CONFIG` (at creation) when a plain model does not fit the task or an option is invalid.
  */
-export function predictTask<In, Raw, S, Out>(model: Model, task: Task<Raw, S, Out>, options: PredictTaskOptions<In, Raw> = {}): OperatorFunction<In, PredictResult<In, Out>> {
-  task.validate(model);
+export function predictTask<In, Raw, S, Out>(model: ModelSource, task: Task<Raw, S, Out>, options: PredictTaskOptions<In, Raw> = {}): OperatorFunction<In, PredictResult<In, Out>> {
+  return predictFamily(model, { name: task.name, batch: task.batch, fromFirstModel: false }, () => task, options);
+}
+
+/** @internal What a family operator is before it has a model: its name, batch policy and whether its task is built from the model. */
+export interface FamilyPlan {
+  readonly name: string;
+  readonly batch: Required<BatchOptions>;
+  /**
+   * The task is built from the model (`predictKeras`, `predictImage`: the encoding follows its
+   * signature). With a model stream the first model's task serves every version, so a later
+   * version must also have the first one's signature.
+   */
+  readonly fromFirstModel: boolean;
+}
+
+/**
+ * @internal `predictTask` for a task that may depend on the model: `taskOf(model)` gives the task
+ * (once for a plain `Model`, at creation; for a model stream once per subscription, from its first
+ * model, and for each candidate version to validate it).
+ */
+export function predictFamily<In, Raw, S, Out>(
+  model: ModelSource,
+  family: FamilyPlan,
+  taskOf: (model: Model) => Task<Raw, S, Out>,
+  options: PredictTaskOptions<In, Raw> = {},
+): OperatorFunction<In, PredictResult<In, Out>> {
+  checkModelSource(model);
+  const fixed = isModelStream(model) ? undefined : taskOf(model);
+  if (fixed !== undefined) fixed.validate(model as Model);
   const pick = options.select ?? ((input: In) => input as unknown as Raw);
-  const parse = (raw: Raw): S | PromiseLike<S> => task.parse(raw);
-  return predict<In, S, Out>(model, {
-    ...options,
-    // Field by field over the family's policy; a non-object is passed on for predict to refuse.
-    batch: typeof options.batch === 'object' && options.batch !== null ? { ...task.batch, ...options.batch } : (options.batch ?? task.batch),
-    select: (input) => {
-      const raw = pick(input);
-      return isThenable(raw) ? Promise.resolve(raw).then(parse) : parse(raw);
+  const codecOf = (task: Task<Raw, S, Out>): Codec<In, S, Out> => {
+    const parse = (raw: Raw): S | PromiseLike<S> => task.parse(raw);
+    return {
+      select: (input) => {
+        const raw = pick(input);
+        return isThenable(raw) ? Promise.resolve(raw).then(parse) : parse(raw);
+      },
+      encode: (samples) => task.encode(samples),
+      decode: (outputs, samples) => task.decode(outputs, samples),
+    };
+  };
+  return predictWithPlan<In, S, Out>(
+    model,
+    {
+      operator: family.name,
+      check(candidate, first) {
+        if (first === undefined || !family.fromFirstModel) {
+          taskOf(candidate).validate(candidate);
+          return;
+        }
+        taskOf(first).validate(candidate);
+        const problem = signatureMismatch(candidate, first);
+        if (problem !== undefined) throw modelMismatch(family.name, candidate, `version ${candidate.version} does not match the first model's signature: ${problem}`);
+      },
+      probe: (candidate) => taskOf(candidate).probe?.(candidate) ?? zeroProbe(candidate.inputs),
+      codec: (first) => codecOf(fixed ?? taskOf(first)),
     },
-    encode: (samples) => task.encode(samples),
-    decode: (outputs, samples) => task.decode(outputs, samples),
-  });
+    {
+      ...options,
+      // Field by field over the family's policy; a non-object is passed on for predict to refuse.
+      batch: typeof options.batch === 'object' && options.batch !== null ? { ...family.batch, ...options.batch } : (options.batch ?? family.batch),
+    },
+  );
 }
 
 /** The engine's default batch (`PREDICT_DEFAULTS.batch`), for families with no policy of their own. */

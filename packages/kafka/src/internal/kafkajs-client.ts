@@ -7,10 +7,13 @@ import type {
   ConsumerHandlers,
   OutgoingMessage,
   PartitionOffset,
+  PartitionRange,
   ProducerClient,
+  TopicAdminClient,
   TopicPartition,
+  TopicReaderClient,
 } from './client.js';
-import { decompressionBound, registerKafkaCodecs } from './codecs.js';
+import { decompressionBound, DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES, registerKafkaCodecs } from './codecs.js';
 import { compressionId, type KafkaCompression } from './compression.js';
 import { tlsWatch } from './tls-watch.js';
 
@@ -36,8 +39,8 @@ export interface KafkajsConsumerSettings {
    * (e.g. `KafkaJSGroupCoordinatorNotFound`, which kafkajs treats as fatal), ms. Default 60000.
    */
   readonly restartWindowMs?: number;
-  /** Most bytes one compressed record batch may inflate to (see `fromKafka`'s `maxDecompressedBatchBytes`). */
-  readonly maxDecompressedBatchBytes: number;
+  /** Most bytes one compressed record batch may inflate to (see `fromKafka`'s `maxDecompressedBatchBytes`). Default 10 MiB. */
+  readonly maxDecompressedBatchBytes?: number;
 }
 
 /** kafkajs' message when it resets a fetch position after OFFSET_OUT_OF_RANGE (consumerGroup.js, 2.2.4). */
@@ -131,7 +134,7 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
 
   // The fetch loop kafkajs starts here runs in this async context: its codecs read the bound from it.
   const run = (h: ConsumerHandlers): Promise<void> =>
-    decompressionBound.run(settings.maxDecompressedBatchBytes, () => consumer.run({
+    decompressionBound.run(settings.maxDecompressedBatchBytes ?? DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES, () => consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       // Returns at once: the records are handed to the stream, the model runs outside this call, so
@@ -332,4 +335,79 @@ export function isRetriableKafkaError(error: unknown): boolean {
   if (e.name === 'KafkaJSNumberOfRetriesExceeded') return isRetriableKafkaError(e.cause ?? e.originalError);
   // Connection-level failures while a broker restarts.
   return e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSBrokerNotFound';
+}
+
+export interface KafkajsReaderSettings {
+  readonly topic: string;
+  /**
+   * kafkajs can only consume as a group member: a group id used by this reader alone, never
+   * committed to (Kafka forgets an empty group without offsets after `offsets.retention.minutes`).
+   */
+  readonly groupId: string;
+  /** Most bytes fetched per partition per request (at least one whole record is always returned). */
+  readonly maxBytesPerPartition: number;
+  /** Longest a crashed reader is restarted for, ms (see `KafkajsConsumerSettings.restartWindowMs`). */
+  readonly restartWindowMs?: number;
+}
+
+/** `TopicReaderClient` on kafkajs: a consumer in a group of its own, from the beginning, no commits. */
+export function kafkajsTopicReader(connection: KafkaConnectionOptions, settings: KafkajsReaderSettings): TopicReaderClient {
+  const consumer = kafkajsConsumer(connection, {
+    groupId: settings.groupId,
+    topics: [settings.topic],
+    fromBeginning: true,
+    consumer: { maxBytesPerPartition: settings.maxBytesPerPartition, maxBytes: Math.max(10 * 1024 * 1024, settings.maxBytesPerPartition), maxWaitTimeInMs: 250, sessionTimeout: 30_000, heartbeatInterval: 3_000 },
+    topicWaitMs: 60_000,
+    ...(settings.restartWindowMs === undefined ? {} : { restartWindowMs: settings.restartWindowMs }),
+  });
+  const { kafka, gate } = kafkaOf(connection);
+  return {
+    async offsets(): Promise<readonly PartitionRange[]> {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const offsets = await admin.fetchTopicOffsets(settings.topic);
+        return offsets.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    start: (handlers) =>
+      consumer.start({
+        onBatch: (batch) => {
+          handlers.onBatch(batch);
+          return batch.messages.length;
+        },
+        onRebalancing: () => {},
+        onAssigned: () => {},
+        onCrash: (error, restarting) => handlers.onCrash(error, restarting),
+      }),
+    async stop(): Promise<void> {
+      try {
+        await consumer.stop();
+      } finally {
+        gate.closed = true;
+      }
+    },
+  };
+}
+
+/** `TopicAdminClient` on kafkajs' admin. */
+export function kafkajsTopicAdmin(connection: KafkaConnectionOptions): TopicAdminClient {
+  return {
+    async createTopic(topic, partitions, configs): Promise<boolean> {
+      const { kafka, gate } = kafkaOf(connection);
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        return await admin.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic, numPartitions: partitions, configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
+        });
+      } finally {
+        await admin.disconnect();
+        gate.closed = true;
+      }
+    },
+  };
 }
