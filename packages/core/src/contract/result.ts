@@ -9,6 +9,8 @@ export interface PredictSuccess<In, Out> {
   readonly model: ModelIdentity;
   /** Time from the record entering the operator to its batch's result, in milliseconds. */
   readonly latencyMs: number;
+  /** Which variant of a `splitModels` A/B split answered (its `name`); absent without a split. */
+  readonly variant?: string;
 }
 
 /** A record that could not be scored; every other record of the stream goes on. */
@@ -16,6 +18,8 @@ export interface PredictFailure<In> {
   readonly ok: false;
   readonly input: In;
   readonly error: RxmlError;
+  /** The `splitModels` variant the record was routed to, when it got that far; absent without a split. */
+  readonly variant?: string;
 }
 
 export type PredictResult<In, Out> = PredictSuccess<In, Out> | PredictFailure<In>;

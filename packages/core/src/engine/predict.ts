@@ -5,6 +5,10 @@ import type { PredictResult } from '../contract/result.js';
 import type { BatchOptions } from './internal/batcher.js';
 import { resolvePredictConfig } from './internal/config.js';
 import { predictInternals } from './internal/predict-internals.js';
+import { predictShadowed } from './predict-shadow.js';
+import { predictSplit } from './predict-split.js';
+import type { ShadowOptions } from './shadow.js';
+import { isSplitModels, type SplitModels } from './split-models.js';
 
 /** How a pull-based source is told to stop and restart pushing. */
 export interface FlowControl {
@@ -70,6 +74,13 @@ export interface PredictOptions<In, S, Out> {
    * `TestScheduler` to test batching in virtual time.
    */
   readonly scheduler?: SchedulerLike;
+  /**
+   * A shadow model that sees the same records and whose results never reach this output: each
+   * record's main and shadow results are compared (`onComparison`, `comparisons`,
+   * `rxml:shadow:comparison`). Bounded: records beyond `maxQueued` waiting for the shadow are
+   * dropped for it (counted), never delaying the main path. See {@link ShadowOptions}.
+   */
+  readonly shadow?: ShadowOptions<In, Out>;
 }
 
 /**
@@ -97,6 +108,10 @@ export type PredictDefaults = typeof PREDICT_DEFAULTS;
  * inside `model.run`. Publishes `rxml:predict:batch` per model call and `rxml:predict:result` per
  * result (see `@rxml/core/contract`).
  *
+ * `model` may also be a `splitModels(...)` A/B split: each record goes to one variant by a stable
+ * hash of its key, each variant batches and calls its own model, and results carry `variant`.
+ * With `shadow`, a second model scores the same records for comparison only.
+ *
  * Options are checked here, when the operator is created: a bad value throws
  * `RxmlError('INVALID_CONFIG')` naming the option and the value. The work is done by
  * `predictInternals` (engine/internal/), one named stage per file.
@@ -110,7 +125,9 @@ export type PredictDefaults = typeof PREDICT_DEFAULTS;
  *   }),
  * ).subscribe((r) => console.log(r.ok ? r.value : r.error.message));
  */
-export function predict<In, S = In, Out = unknown>(model: Model, options: PredictOptions<In, S, Out>): OperatorFunction<In, PredictResult<In, Out>> {
+export function predict<In, S = In, Out = unknown>(model: Model | SplitModels<In>, options: PredictOptions<In, S, Out>): OperatorFunction<In, PredictResult<In, Out>> {
+  if (typeof options === 'object' && options !== null && options.shadow !== undefined) return predictShadowed(model, options, predict);
+  if (isSplitModels(model)) return predictSplit(model, options, predict);
   const config = resolvePredictConfig(model, options, PREDICT_DEFAULTS);
   return (source) => new Observable<PredictResult<In, Out>>((subscriber) => predictInternals(source, subscriber, model, config));
 }

@@ -4,6 +4,8 @@ import type { Model, TensorData, TensorSpec } from '../contract/model.js';
 import type { PredictResult } from '../contract/result.js';
 import type { BatchOptions } from '../engine/internal/batcher.js';
 import { PREDICT_DEFAULTS, predict, type BackpressureOptions, type BatchEvent } from '../engine/predict.js';
+import type { ShadowAgreement, ShadowOptions } from '../engine/shadow.js';
+import { isSplitModels, type SplitModels } from '../engine/split-models.js';
 
 /**
  * What a model family knows about its models — everything `predict` needs besides the stream
@@ -38,6 +40,11 @@ export interface Task<Raw, S, Out> {
   encode(samples: readonly S[]): TensorData | readonly TensorData[];
   /** Model outputs → one value per sample, in order. */
   decode(outputs: readonly TensorData[], samples: readonly S[]): readonly Out[];
+  /**
+   * The family's default `shadow.compare`: whether a main and a shadow value agree (e.g. the same
+   * class) and how far apart they are. Without it, `predict`'s default (deep equality, max |Δ|).
+   */
+  compare?(main: Out, shadow: Out): ShadowAgreement;
 }
 
 /**
@@ -45,7 +52,7 @@ export interface Task<Raw, S, Out> {
  * `predictTask`) accepts: one type, so they cannot drift apart. Each field is `predict`'s; only
  * `select` is typed by the family's raw input.
  */
-export interface PredictTaskOptions<In, Raw> {
+export interface PredictTaskOptions<In, Raw, Out = unknown> {
   /**
    * Picks the family's input out of each element (e.g. a Kafka record's `value`); may return a
    * promise, resolved `selectConcurrency` at a time. Throwing (or rejecting) marks that record
@@ -66,6 +73,13 @@ export interface PredictTaskOptions<In, Raw> {
   readonly onBatch?: (event: BatchEvent) => unknown;
   /** Scheduler for the batch timer and clock (RxJS `TestScheduler` in tests). Default `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
+  /**
+   * A shadow model scored on the same parsed samples, compared with the main model record by
+   * record; its results never reach this output. `compare` defaults to the family's (`Task.compare`).
+   * The shadow model must fit the task (`Task.validate`) and have the main model's signature.
+   * See `ShadowOptions`.
+   */
+  readonly shadow?: ShadowOptions<In, Out>;
 }
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
@@ -75,12 +89,19 @@ function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
 /**
  * Runs a family's `Task` on a stream: validates the model against the task, merges the batch
  * options over the family's defaults, and hands everything to `predict`. One `PredictResult` per
- * element, as `predict` documents.
+ * element, as `predict` documents. `model` may be a `splitModels(...)` A/B split (every variant is
+ * validated against the task); `options.shadow` a shadow model (validated too; `compare` defaults
+ * to `task.compare`).
  *
- * @throws RxmlError `INVALID_CONFIG` (at creation) when the model does not fit the task or an option is invalid.
+ * @throws RxmlError `INVALID_CONFIG` (at creation) when a model does not fit the task or an option is invalid.
  */
-export function predictTask<In, Raw, S, Out>(model: Model, task: Task<Raw, S, Out>, options: PredictTaskOptions<In, Raw> = {}): OperatorFunction<In, PredictResult<In, Out>> {
-  task.validate(model);
+export function predictTask<In, Raw, S, Out>(
+  model: Model | SplitModels<In>,
+  task: Task<Raw, S, Out>,
+  options: PredictTaskOptions<In, Raw, Out> = {},
+): OperatorFunction<In, PredictResult<In, Out>> {
+  for (const each of isSplitModels(model) ? model.variants.map((v) => v.model) : [model]) task.validate(each);
+  const shadow = withTaskCompare(options.shadow, task);
   const pick = options.select ?? ((input: In) => input as unknown as Raw);
   const parse = (raw: Raw): S | PromiseLike<S> => task.parse(raw);
   return predict<In, S, Out>(model, {
@@ -93,7 +114,17 @@ export function predictTask<In, Raw, S, Out>(model: Model, task: Task<Raw, S, Ou
     },
     encode: (samples) => task.encode(samples),
     decode: (outputs, samples) => task.decode(outputs, samples),
+    ...(shadow === undefined ? {} : { shadow }),
   });
+}
+
+/** The shadow options with the task's `compare` as default, after checking the shadow model fits the task. */
+function withTaskCompare<In, Raw, S, Out>(shadow: ShadowOptions<In, Out> | undefined, task: Task<Raw, S, Out>): ShadowOptions<In, Out> | undefined {
+  if (typeof shadow !== 'object' || shadow === null) return shadow; // undefined, or a bad value for predict to refuse
+  if (typeof shadow.model === 'object' && shadow.model !== null && typeof (shadow.model as Partial<Model>).run === 'function') task.validate(shadow.model);
+  if (shadow.compare !== undefined || task.compare === undefined) return shadow;
+  const compare = task.compare.bind(task);
+  return { ...shadow, compare };
 }
 
 /** The engine's default batch (`PREDICT_DEFAULTS.batch`), for families with no policy of their own. */

@@ -85,6 +85,8 @@ export function imageTask(model: ImageModel, options: ImageTaskOptions = {}): Ta
       const classes = model.labels.length;
       return samples.map((_, row) => topClasses(probs.data.subarray(row * classes, (row + 1) * classes), model.labels, topK));
     },
+    /** Shadow default: the same top-1 label; difference = |Δ| of the top-1 probabilities. */
+    compare: (main, shadow) => ({ agree: main.label === shadow.label, difference: Math.abs(main.probability - shadow.probability) }),
   };
 }
 

@@ -13,7 +13,7 @@ export { IMAGE_BATCH, type ImageInput, type ImageLabel, type ImagePrediction, ty
  * default 4 — so the next batch decodes while the current one is in the model) plus the image
  * task's `root`, `topK`, `fit` and limits.
  */
-export interface PredictImageOptions<In> extends PredictTaskOptions<In, ImageInput>, ImageTaskOptions {
+export interface PredictImageOptions<In> extends PredictTaskOptions<In, ImageInput, ImagePrediction>, ImageTaskOptions {
   /** @deprecated the old name of `selectConcurrency`; used only when `selectConcurrency` is not given. */
   readonly decodeConcurrency?: number;
 }

@@ -1,5 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Model } from '../../contract/model.js';
+import { isSplitModels, type SplitModels } from '../../engine/split-models.js';
 import type { PredictResult } from '../../contract/result.js';
 import { predictTask, type PredictTaskOptions } from '../task.js';
 import { RxmlError } from '../../contract/errors.js';
@@ -7,7 +8,7 @@ import type { KerasInput, KerasOutput, KerasPrediction } from './keras-input.js'
 import { kerasTask } from './keras-task.js';
 
 /** `predictKeras`'s options: the shared `PredictTaskOptions`; `select` returns a `KerasInput` (or a promise of one). */
-export type PredictKerasOptions<In> = PredictTaskOptions<In, KerasInput> & {
+export type PredictKerasOptions<In> = PredictTaskOptions<In, KerasInput, KerasPrediction> & {
   /**
    * The shape of each value, for the types: `'single'` — the model has one output and each value is
    * that `KerasOutput`; `'named'` — one `KerasOutput` per output name. Checked against the model when
@@ -23,22 +24,26 @@ export type PredictKerasOptions<In> = PredictTaskOptions<In, KerasInput> & {
  * several inputs an array or an object keyed by input name. The value is `{ output, shape }`, or
  * one such entry per output name for multi-output models. A record of the wrong shape gets an
  * `INVALID_INPUT` result naming expected and actual shape; the rest of the stream goes on.
+ * `model` may be a `splitModels(...)` A/B split (variants of one signature); `shadow.compare`
+ * defaults to: the same argmax per output, max |Δ| of the values.
  *
  * @example
  * const model = await loadKerasModel('simple_mlp.h5');
  * csvLines$.pipe(predictKeras(model), values()).subscribe(({ output }) => console.log(output));
  */
-export function predictKeras<In = KerasInput>(model: Model, options: PredictKerasOptions<In> & { readonly outputs: 'single' }): OperatorFunction<In, PredictResult<In, KerasOutput>>;
-export function predictKeras<In = KerasInput>(model: Model, options: PredictKerasOptions<In> & { readonly outputs: 'named' }): OperatorFunction<In, PredictResult<In, Readonly<Record<string, KerasOutput>>>>;
-export function predictKeras<In = KerasInput>(model: Model, options?: PredictKerasOptions<In>): OperatorFunction<In, PredictResult<In, KerasPrediction>>;
-export function predictKeras<In = KerasInput>(model: Model, options: PredictKerasOptions<In> = {}): OperatorFunction<In, PredictResult<In, KerasPrediction>> {
+export function predictKeras<In = KerasInput>(model: Model | SplitModels<In>, options: PredictKerasOptions<In> & { readonly outputs: 'single' }): OperatorFunction<In, PredictResult<In, KerasOutput>>;
+export function predictKeras<In = KerasInput>(model: Model | SplitModels<In>, options: PredictKerasOptions<In> & { readonly outputs: 'named' }): OperatorFunction<In, PredictResult<In, Readonly<Record<string, KerasOutput>>>>;
+export function predictKeras<In = KerasInput>(model: Model | SplitModels<In>, options?: PredictKerasOptions<In>): OperatorFunction<In, PredictResult<In, KerasPrediction>>;
+export function predictKeras<In = KerasInput>(model: Model | SplitModels<In>, options: PredictKerasOptions<In> = {}): OperatorFunction<In, PredictResult<In, KerasPrediction>> {
   const { outputs, ...rest } = options;
+  // Under a split the first variant's signature stands for all (predict checks they match).
+  const first = isSplitModels(model) ? model.variants[0]!.model : (model);
   if (outputs !== undefined) {
-    const single = model.outputs.length === 1;
+    const single = first.outputs.length === 1;
     if (outputs !== 'single' && outputs !== 'named') throw new RxmlError('INVALID_CONFIG', `predictKeras: outputs must be 'single' or 'named', got ${String(outputs)}`);
     if ((outputs === 'single') !== single) {
-      throw new RxmlError('INVALID_CONFIG', `predictKeras: outputs: '${outputs}' but model ${model.name} has ${model.outputs.length} output(s) (${model.outputs.map((o) => o.name).join(', ')})`);
+      throw new RxmlError('INVALID_CONFIG', `predictKeras: outputs: '${outputs}' but model ${first.name} has ${first.outputs.length} output(s) (${first.outputs.map((o) => o.name).join(', ')})`);
     }
   }
-  return predictTask(model, kerasTask(model), rest);
+  return predictTask(model, kerasTask(first), rest);
 }
