@@ -1,7 +1,10 @@
 export * from './contract/index.js';
-export { loadModel, type LoadModelOptions } from './formats/tfjs/load-model.js';
+export { loadModel, loadModelBytes, saveModelBytes, type LoadModelBytesOptions, type LoadModelOptions } from './formats/tfjs/load-model.js';
+export { watchModel, type WatchModelOptions } from './sources/watch-model.js';
+export { pollModel, type PollModelOptions } from './sources/poll-model.js';
+export type { ModelSourceEventOptions } from './sources/model-versions.js';
 export * from './runtimes/index.js';
-export { PREDICT_DEFAULTS, predict, type BackpressureOptions, type BatchEvent, type FlowControl, type PredictDefaults, type PredictOptions } from './engine/predict.js';
+export { PREDICT_DEFAULTS, predict, type BackpressureOptions, type BatchEvent, type FlowControl, type ModelEvent, type PredictDefaults, type PredictOptions } from './engine/predict.js';
 export type { BatchOptions } from './engine/internal/batcher.js';
 export { values, failures } from './engine/values.js';
 export { splitModels, isSplitModels, type ModelVariant, type SplitModels, type SplitModelsOptions } from './engine/split-models.js';
@@ -16,6 +19,6 @@ export { IMAGE_MODEL_CATALOG, imageModelNames, type CatalogEntry, type CatalogFi
 export { defaultCacheDir, ensureCachedModel, type ModelCacheOptions } from './tasks/image/model-cache.js';
 export { loadImageModel, type ImageModel, type ImageModelSpec, type LoadImageModelOptions } from './tasks/image/load-image-model.js';
 export { DEFAULT_LIMITS, preprocessImage, type ImageLimits, type PreprocessOptions, type ResizeFit } from './tasks/image/preprocess.js';
-export { predictImage, type ImageInput, type ImageLabel, type ImagePrediction, type PredictImageOptions } from './tasks/image/predict-image.js';
+export { predictImage, type ImageInput, type ImageLabel, type ImageModelSource, type ImagePrediction, type PredictImageOptions } from './tasks/image/predict-image.js';
 export { predictKeras, type PredictKerasOptions } from './tasks/keras/predict-keras.js';
 export type { KerasInput, KerasOutput, KerasPrediction, KerasTensorInput, NestedNumbers } from './tasks/keras/keras-input.js';

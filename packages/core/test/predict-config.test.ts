@@ -49,7 +49,7 @@ describe('predict options', () => {
   });
 
   it('refuses something that is not a model', () => {
-    expect(refusal({}, { name: 'x' })).toBe('predict: model must be a Model (an object with run(inputs)), got an object');
+    expect(refusal({}, { name: 'x' })).toBe('predict: model must be a Model (an object with run(inputs)) or an Observable<Model>, got an object');
   });
 
   it('accepts the edges: size 1, maxLatencyMs 0, lowWaterMark 0', () => {

@@ -5,7 +5,7 @@
  * comparison channel and side stream, and the RxJS operator checklist.
  */
 import { join } from 'node:path';
-import { EMPTY, NEVER, Subject, concat, from, lastValueFrom, map, of, take, throwError, toArray, type Observable } from 'rxjs';
+import { EMPTY, NEVER, Subject, concat, defer, from, lastValueFrom, map, of, take, throwError, toArray, type Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CHANNELS,
@@ -19,6 +19,7 @@ import {
   type IrisExample,
   type IrisPrediction,
   type Model,
+  type ModelLifecycleMessage,
   type PredictResult,
   type ShadowComparison,
   type ShadowComparisonMessage,
@@ -233,7 +234,7 @@ describe('shadow: options are checked at creation', () => {
     const wide: Model = { ...copy, name: 'wide', outputs: [{ name: 'y', shape: [null, 5], dtype: 'float32' }] };
     expect(() => predictIris(main, { shadow: { model: wide } })).toThrow(/predictIris: model 'wide' does not fit/);
     expect(() => predict(main, { encode: () => ({ data: new Float32Array(), shape: [0, 4] }), decode: () => [], shadow: { model: wide } })).toThrow(
-      /shadow model 'wide' does not have the signature of 'iris': output 0 is y \[\?, 5\] float32/,
+      /predict: shadow model 'wide' does not match the signature of 'iris': output 0 \(y\) has shape \[\?, 5\]/,
     );
   });
 });
@@ -335,6 +336,39 @@ describe('shadow: RxJS operator checklist', () => {
       expect(by('shadow.onComparison')).toBe(4);
       expect(by('shadow.comparisons.next')).toBe(4);
       expect(by('shadow.compare')).toBe(4);
+    } finally {
+      stop();
+    }
+  });
+});
+
+describe('shadow: a model source (Observable<Model>) as the shadow', () => {
+  it('the operator owns the shadow versions it receives: comparisons carry the version, events name the operator <name>:shadow, and the version is disposed at the end', async () => {
+    const before = numTensors();
+    const events: ModelLifecycleMessage[] = [];
+    const stop = subscribe(CHANNELS.modelLifecycle, (m) => events.push(m));
+    try {
+      const { results, comparisons } = await runShadowed(from(rows), { model: defer(() => loadPermutedIris('iris-candidate')) });
+      expect(results.filter((r) => r.ok)).toHaveLength(150);
+      expect(comparisons).toHaveLength(150);
+      expect(comparisons.every((c) => c.model.name === 'iris-candidate' && c.value.shadow.model === 'iris-candidate')).toBe(true);
+      expect(comparisons.filter((c) => c.value.agree).length).toBe(results.filter((r) => r.ok && r.value.species === 'versicolor').length);
+      expect(events.filter((e) => e.operator === 'predictIris:shadow').map((e) => e.type)).toContain('released');
+      expect(numTensors()).toBe(before);
+    } finally {
+      stop();
+    }
+  });
+
+  it('a shadow source that fails before its first model stops the shadow (a failed event) and the main path goes on', async () => {
+    const { messages, stop } = listen();
+    try {
+      const { results, comparisons } = await runShadowed(from(rows.slice(0, 20)), { model: throwError(() => new Error('no such model')) });
+      expect(results.filter((r) => r.ok)).toHaveLength(20);
+      expect(comparisons).toEqual([]);
+      const failed = messages.find((m) => m.type === 'failed');
+      expect(failed?.error?.code).toBe('MODEL_LOAD_ERROR');
+      expect(failed?.error?.message).toContain('no such model');
     } finally {
       stop();
     }

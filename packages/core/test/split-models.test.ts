@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { EMPTY, NEVER, Subject, concat, from, lastValueFrom, map, of, take, throwError, toArray } from 'rxjs';
+import { EMPTY, NEVER, Subject, concat, defer, from, lastValueFrom, map, of, take, throwError, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CHANNELS,
@@ -21,6 +21,7 @@ import {
   type CallbackErrorMessage,
   type IrisPrediction,
   type Model,
+  type ModelLifecycleMessage,
   type ModelVariant,
   type PredictResult,
 } from '../src/index.js';
@@ -235,7 +236,7 @@ describe('splitModels: configuration errors (INVALID_CONFIG, at creation)', () =
     const wide: Model = { ...copy, name: 'wide', outputs: [{ name: 'y', shape: [null, 5], dtype: 'float32' }] };
     const split = splitModels<number[]>(withModels([v('a', 1), { name: 'wide', model: wide, weight: 1 }]), { key: (x) => String(x) });
     expect(() => predict(split, { encode: () => ({ data: new Float32Array(), shape: [0, 4] }), decode: () => [] })).toThrow(
-      /predict: variant "wide" model 'wide' does not have the signature of 'iris'/,
+      /predict: splitModels variant model 'wide' does not match the first variant's signature: output 0 \(y\) has shape \[\?, 5\]/,
     );
     expect(() => predictIris(split)).toThrow(/predictIris: model 'wide' does not fit/);
   });
@@ -345,5 +346,32 @@ describe('splitModels: RxJS operator checklist', () => {
     expect(results).toHaveLength(150);
     expect(events[0]).toBe('pause');
     expect(events).toContain('resume');
+  });
+});
+
+describe('splitModels: model sources (Observable<Model>) as variants', () => {
+  it('a variant given as an Observable<Model> is owned by the operator: it answers once loaded, its events name <operator>:<variant>, and it is disposed at the end', async () => {
+    const before = numTensors();
+    const events: ModelLifecycleMessage[] = [];
+    const stop = subscribe(CHANNELS.modelLifecycle, (m) => events.push(m));
+    try {
+      const split = splitModels<Keyed>(
+        [
+          { name: 'control', model: main, weight: 1 },
+          { name: 'candidate', model: defer(() => loadPermutedIris('iris-candidate')), weight: 1 },
+        ],
+        byUser,
+      );
+      const records = rows.map((features, i) => ({ user: `user-${i}`, features }));
+      const results = await lastValueFrom(from(records).pipe(predictIris(split, { select }), toArray()));
+      expect(results.every((r) => r.ok)).toBe(true);
+      const candidate = results.filter((r) => r.variant === 'candidate');
+      expect(candidate.length).toBeGreaterThan(40);
+      expect(candidate.every((r) => r.ok && r.model.name === 'iris-candidate')).toBe(true);
+      expect(events.filter((e) => e.operator === 'predictIris:candidate').map((e) => e.type)).toContain('released');
+      expect(numTensors()).toBe(before);
+    } finally {
+      stop();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { KafkaOffset } from '@rxml/core/contract';
 import { Kafka, logLevel } from 'kafkajs';
 import {
   committedOffsets,
@@ -75,8 +76,10 @@ export interface KafkaTestBroker {
   createTopic(topic: string, partitions?: number): Promise<void>;
   produce(topic: string, records: Iterable<ProduceRecord>, options?: { readonly batchSize?: number }): Promise<number>;
   readTopic(topic: string, options?: ReadTopicOptions): Promise<TopicRecord[]>;
-  endOffsets(topic: string): Promise<Map<number, bigint>>;
-  committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>>;
+  /** End offset of every partition, partition → decimal string (`KafkaOffset`). See `endOffsets`. */
+  endOffsets(topic: string): Promise<Map<number, KafkaOffset>>;
+  /** Committed offsets of `groupId`, partition → decimal string (`KafkaOffset`). See `committedOffsets`. */
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, KafkaOffset>>;
 }
 
 const LOG4J2 = `status = warn

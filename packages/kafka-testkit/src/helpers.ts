@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { KafkaOffset } from '@rxml/core/contract';
 import { Kafka, logLevel, type IHeaders, type KafkaConfig, type Message } from 'kafkajs';
 
 /** One record as read back from a topic. */
 export interface TopicRecord {
   readonly topic: string;
   readonly partition: number;
-  /** Decimal string, like `KafkaRecord.offset` in @rxml/kafka and kafkajs (JSON-safe, exact past 2^53). */
-  readonly offset: string;
+  /** Decimal string (`KafkaOffset`), like `KafkaRecord.offset` in @rxml/kafka and kafkajs (JSON-safe, exact past 2^53). */
+  readonly offset: KafkaOffset;
   readonly key: string | null;
   readonly value: string | null;
   readonly headers: Readonly<Record<string, string>>;
@@ -147,31 +148,39 @@ export async function topicExists(brokers: KafkaTarget, topic: string): Promise<
   }
 }
 
-/** End offset (high watermark) of every partition of `topic`. */
-export async function endOffsets(brokers: KafkaTarget, topic: string): Promise<Map<number, bigint>> {
+/**
+ * End offset (high watermark: the offset the next record will get) of every partition of `topic`,
+ * partition → decimal string (`KafkaOffset`, as kafkajs' `fetchTopicOffsets` returns it). Compare
+ * with `BigInt(a) < BigInt(b)`; sum with `BigInt`.
+ */
+export async function endOffsets(brokers: KafkaTarget, topic: string): Promise<Map<number, KafkaOffset>> {
   const admin = client(brokers).admin();
   await admin.connect();
   try {
     const offsets = await retrying(() => admin.fetchTopicOffsets(topic));
-    return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+    return new Map(offsets.map((o) => [o.partition, o.high]));
   } finally {
     await admin.disconnect();
   }
 }
 
-/** Offsets committed by `groupId` on `topic`, per partition; partitions without a commit are absent. */
+/**
+ * Offsets committed by `groupId` on `topic` (the next offset the group will read), partition →
+ * decimal string (`KafkaOffset`); partitions without a commit are absent.
+ */
 export async function committedOffsets(
   brokers: KafkaTarget,
   groupId: string,
   topic: string,
-): Promise<Map<number, bigint>> {
+): Promise<Map<number, KafkaOffset>> {
   const admin = client(brokers).admin();
   await admin.connect();
   try {
     const [entry] = await retrying(() => admin.fetchOffsets({ groupId, topics: [topic] }));
-    const result = new Map<number, bigint>();
+    const result = new Map<number, KafkaOffset>();
     for (const p of entry?.partitions ?? []) {
-      if (BigInt(p.offset) >= 0n) result.set(p.partition, BigInt(p.offset));
+      // kafkajs reports '-1' for a partition without a commit.
+      if (BigInt(p.offset) >= 0n) result.set(p.partition, p.offset);
     }
     return result;
   } finally {
@@ -208,7 +217,7 @@ export async function readTopic(
   options: ReadTopicOptions = {},
 ): Promise<TopicRecord[]> {
   if (!(await topicExists(brokers, topic))) return [];
-  const ends = await endOffsets(brokers, topic);
+  const ends = new Map([...(await endOffsets(brokers, topic))].map(([p, end]) => [p, BigInt(end)] as const));
   const remaining = new Map([...ends].filter(([, end]) => end > 0n));
   const perPartition = new Map<number, TopicRecord[]>();
   if (remaining.size === 0) return [];

@@ -14,3 +14,5 @@ export {
   type TopicRecord,
 } from './helpers.js';
 export { DEFAULT_KAFKA_VERSION, ensureKafkaJars, MissingToolError, type KafkaJarsOptions } from './jars.js';
+/** Offsets are decimal strings (the one type shared by every rxml package, from `@rxml/core/contract`). */
+export type { KafkaOffset } from '@rxml/core/contract';

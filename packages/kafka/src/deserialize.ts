@@ -1,10 +1,11 @@
+import type { KafkaOffset } from '@rxml/core/contract';
 import type { KafkaHeaders } from './record.js';
 
 /** Where a value came from, for deserializers that look at headers or topics. */
 export interface DeserializeContext {
   readonly topic: string;
   readonly partition: number;
-  readonly offset: string;
+  readonly offset: KafkaOffset;
   readonly headers: KafkaHeaders;
 }
 

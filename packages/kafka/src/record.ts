@@ -1,3 +1,4 @@
+import type { KafkaOffset } from '@rxml/core/contract';
 import type { RawHeaders } from './internal/client.js';
 
 /** Header values as Kafka delivers them (bytes; arrays for repeated header names). */
@@ -15,8 +16,8 @@ export type KafkaHeaders = RawHeaders;
 export interface KafkaRecord<V> {
   readonly topic: string;
   readonly partition: number;
-  /** The record's offset (a decimal string: Kafka offsets are 64-bit). */
-  readonly offset: string;
+  /** The record's offset, a decimal string (`KafkaOffset`: Kafka offsets are 64-bit; compare with `BigInt`). */
+  readonly offset: KafkaOffset;
   readonly key: Buffer | null;
   readonly value: V;
   /** The value's bytes as received, kept for the dead-letter topic. */
@@ -35,7 +36,7 @@ export interface KafkaRecord<V> {
 export interface KafkaSourced {
   readonly topic: string;
   readonly partition: number;
-  readonly offset: string;
+  readonly offset: KafkaOffset;
   readonly key: Buffer | null;
   readonly rawValue: Buffer | null;
   readonly headers: KafkaHeaders;

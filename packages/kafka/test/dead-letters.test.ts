@@ -40,7 +40,8 @@ describe('refused records', () => {
     expect(letter.key).toBe('k');
     expect(letter.value).toBeNull();
     const h = new Map(letter.headerList!.map(([n, v]) => [n, v]));
-    expect(letter.headerList!.slice(0, 2)).toEqual([['hop', 'a'], ['hop', 'b']]);
+    // The message's own headers as they are, the null value included.
+    expect(letter.headerList!.slice(0, 3)).toEqual([['tenant', null], ['hop', 'a'], ['hop', 'b']]);
     expect(h.get('rxml-error-code')).toBe('LIMIT_EXCEEDED');
     expect(h.get('rxml-source-offset')).toBe('41');
     expect(h.get('rxml-refused-topic')).toBe('out');

@@ -104,7 +104,7 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       console.log(`[exactly-once] kill ${kill + 1} after ${run.delivered} deliveries, ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
     const killsDone = Date.now();
-    const committedBefore = [...(await kafka.committedOffsets(group, input)).values()].reduce((a, b) => a + b, 0n);
+    const committedBefore = [...(await kafka.committedOffsets(group, input)).values()].reduce((a, b) => a + BigInt(b), 0n);
     expect(committedBefore).toBeLessThan(BigInt(TOTAL));
 
     // The last run goes through a broker restart (slowed model, so the restart lands mid-stream).

@@ -9,11 +9,15 @@ import { describe, expect, it } from 'vitest';
 
 const EXPECTED: Record<string, readonly string[]> = {
   '.': [
+    'MODEL_HEADERS',
     'bytesDeserializer',
     'consoleKafkaLogger',
+    'createModelsTopic',
     'fromKafka',
     'jsonDeserializer',
     'kafkaConnectionFromEnv',
+    'modelsFromKafka',
+    'publishModel',
     'registerKafkaCodecs',
     'stringDeserializer',
     'toKafka',

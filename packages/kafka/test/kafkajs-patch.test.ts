@@ -20,3 +20,23 @@ describe('kafkajs read_committed filter (patched)', () => {
     expect(kept.map((m) => m.offset)).toEqual(['102']);
   });
 });
+
+// kafkajs 2.2.4's record encoder and decoder, as installed (with patches/kafkajs@2.2.4.patch).
+type Headers = Record<string, Buffer | string | null | (Buffer | string | null)[]>;
+const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (record: { key: Buffer | null; value: Buffer | null; headers: Headers }) => { buffer: Buffer };
+const Decoder = require('kafkajs/src/protocol/decoder') as new (buffer: Buffer) => { readVarIntBytes(): Buffer };
+const decodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/decoder') as (decoder: unknown, context: object) => { headers: Headers; value: Buffer | null };
+
+describe('kafkajs record encoder (patched)', () => {
+  it('writes a null header value as length -1 (Kafka record format) and keeps the other headers byte for byte', () => {
+    const headers: Headers = { tenant: null, hop: [Buffer.from('gateway-a'), null, 'router-c'], bin: Buffer.from([0, 255, 1]), empty: Buffer.alloc(0) };
+    // Unpatched kafkajs threw here: Buffer.byteLength(null).
+    const encoded = encodeRecord({ key: Buffer.from('k'), value: null, headers }).buffer;
+    const decoded = decodeRecord(new Decoder(new Decoder(encoded).readVarIntBytes()), { firstOffset: '0', firstTimestamp: '0' });
+    expect(decoded.value).toBeNull();
+    expect(decoded.headers).toEqual({ tenant: null, hop: [Buffer.from('gateway-a'), null, Buffer.from('router-c')], bin: Buffer.from([0, 255, 1]), empty: Buffer.alloc(0) });
+    // "tenant" (varint length 6 zig-zag = 12), then the value's length -1 (zig-zag 1), nothing after it.
+    const at = encoded.indexOf(Buffer.concat([Buffer.from([12]), Buffer.from('tenant')]));
+    expect(encoded[at + 7]).toBe(1);
+  });
+});

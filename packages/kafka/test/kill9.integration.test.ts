@@ -55,7 +55,7 @@ describe('kill -9 of the pipeline process (real broker)', () => {
       expect(await run.exited).toBe(null);
       killedAt.push(run.delivered);
     }
-    const committedBefore = [...(await committedOffsets(brokers(), group, input)).values()].reduce((a, b) => a + b, 0n);
+    const committedBefore = [...(await committedOffsets(brokers(), group, input)).values()].reduce((a, b) => a + BigInt(b), 0n);
     expect(committedBefore).toBeLessThan(BigInt(TOTAL));
 
     const last = startPipeline(env);

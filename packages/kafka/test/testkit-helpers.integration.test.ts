@@ -17,7 +17,7 @@ describe('@rxml/kafka-testkit helpers (real broker)', () => {
     expect(n).toBe(3_000);
     const ends = await endOffsets(brokers(), topic);
     expect(ends.size).toBe(3);
-    expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBe(3_000n);
+    expect([...ends.values()].reduce((a, b) => a + BigInt(b), 0n)).toBe(3_000n);
     const records = await readTopic(brokers(), topic);
     expect(records.length).toBe(3_000);
     expect(new Set(records.map((r) => r.value)).size).toBe(3_000);
@@ -27,6 +27,12 @@ describe('@rxml/kafka-testkit helpers (real broker)', () => {
     // One offset type across the packages: a decimal string, JSON-safe like KafkaRecord.offset.
     expect(typeof k42?.offset).toBe('string');
     expect(() => JSON.stringify(records[0])).not.toThrow();
+    // endOffsets carries the same type: JSON round-trips, and each partition's end is its last record's offset + 1.
+    expect(JSON.parse(JSON.stringify(Object.fromEntries(ends)))).toEqual(Object.fromEntries(ends));
+    for (const [partition, end] of ends) {
+      const last = records.filter((r) => r.partition === partition).at(-1);
+      expect(last === undefined ? '0' : String(BigInt(last.offset) + 1n)).toBe(end);
+    }
   });
 
   it('reads a topic that does not exist as empty, at once, without creating it', async () => {
@@ -56,6 +62,7 @@ describe('@rxml/kafka-testkit helpers (real broker)', () => {
       'the commit to land',
     );
     await consumer.disconnect();
-    expect([...(await committedOffsets(brokers(), group, topic))]).toEqual([[1, 7n]]);
+    // A decimal string like every offset of rxml: JSON-safe (a bigint would make JSON.stringify throw).
+    expect(JSON.stringify([...(await committedOffsets(brokers(), group, topic))])).toBe('[[1,"7"]]');
   });
 });

@@ -5,6 +5,8 @@
  * line and the demo's live page.
  */
 
+import type { KafkaOffset } from '@rxml/core/contract';
+
 /** One assigned partition as the source last reported it. */
 export interface PartitionState {
   readonly group: string;
@@ -12,8 +14,8 @@ export interface PartitionState {
   readonly partition: number;
   /** End offset − committed offset, records; undefined until the source reported it. */
   readonly lag: number | undefined;
-  /** Last committed offset (the next offset to consume), as Kafka commits it. */
-  readonly committed: string | undefined;
+  /** Last committed offset (the next offset to consume), as Kafka commits it: a decimal string. */
+  readonly committed: KafkaOffset | undefined;
   /** When the partition last made progress: its committed offset advanced or its lag was 0 (ms since epoch). */
   readonly progressAt: number;
 }
@@ -83,7 +85,7 @@ export class PipelineState {
     });
   }
 
-  committed(group: string, topic: string, partition: number, offset: string): void {
+  committed(group: string, topic: string, partition: number, offset: KafkaOffset): void {
     const key = keyOf(group, topic, partition);
     const before = this.partitions.get(key);
     if (before?.committed === offset) return;

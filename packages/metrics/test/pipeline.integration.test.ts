@@ -104,7 +104,7 @@ describe('metrics of a real pipeline (fromKafka → predictIris → toKafka on t
     );
 
     const ends = await endOffsets(brokers, input);
-    expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBe(BigInt(TOTAL));
+    expect([...ends.values()].reduce((a, b) => a + BigInt(b), 0n)).toBe(BigInt(TOTAL));
     await until(async () => delivered === TOTAL, 120_000, 'every record delivered');
     // Completed offsets are committed every 200 ms: the lag gauge of every partition reaches 0.
     const lagOf = (s: Map<string, number>, partition: number): number | undefined =>

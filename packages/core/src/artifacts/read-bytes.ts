@@ -87,11 +87,45 @@ async function fetchBytes(url: string, max: number): Promise<Uint8Array> {
     await response.body?.cancel();
     throw tooLarge(url, declared, max);
   }
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  if (bytes.byteLength > max) throw tooLarge(url, bytes.byteLength, max);
+  return readBody(response, max, url);
+}
+
+/**
+ * Reads a fetch `Response` body, failing with `MODEL_LOAD_ERROR` as soon as more than `max` bytes
+ * arrived (a body without `Content-Length` is never buffered past the limit).
+ * @internal
+ */
+export async function readBody(response: Response, max: number, url: string): Promise<Uint8Array> {
+  if (response.body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
+  for (;;) {
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (cause) {
+      throw new RxmlError('MODEL_LOAD_ERROR', `cannot read ${url}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause, retriable: true });
+    }
+    if (chunk.done) break;
+    total += chunk.value.byteLength;
+    if (total > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(url, total, max);
+    }
+    chunks.push(chunk.value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const c of chunks) {
+    bytes.set(c, offset);
+    offset += c.byteLength;
+  }
   return bytes;
 }
 
-function tooLarge(what: string, size: number, max: number): RxmlError {
+/** @internal */
+export function tooLarge(what: string, size: number, max: number): RxmlError {
   return new RxmlError('MODEL_LOAD_ERROR', `${what} is ${size} bytes, over the limit of ${max} bytes (option maxBytes)`);
 }

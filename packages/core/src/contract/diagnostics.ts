@@ -1,5 +1,6 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { RxmlError, RxmlErrorCode } from './errors.js';
+import type { KafkaOffset } from './offset.js';
 
 /**
  * One way to observe rxml: every package publishes to these `node:diagnostics_channel` channels, and
@@ -12,7 +13,7 @@ import type { RxmlError, RxmlErrorCode } from './errors.js';
  * | `rxml:predict:batch` | {@link PredictBatchMessage} | after every model call (ok or failed) |
  * | `rxml:predict:result` | {@link PredictResultMessage} | for every result an operator emits |
  * | `rxml:model:load` | {@link ModelLoadMessage} | a model finished loading (or failed to) |
- * | `rxml:model:lifecycle` | {@link ModelLifecycleMessage} | a model version is swapped in, refused, rolled back or released |
+ * | `rxml:model:lifecycle` | {@link ModelLifecycleMessage} | a model version is swapped in, refused, rolled back or released, or a model source failed |
  * | `rxml:source` | {@link SourceMessage} | a source event (fetch, commit, pause, rebalance, lag, crash, …) |
  * | `rxml:sink` | {@link SinkMessage} | a sink event (delivered, dead-lettered, produce error, …) |
  * | `rxml:remote:request` | {@link RemoteRequestMessage} | a remote model server call ended (ok, retried or failed) |
@@ -73,14 +74,39 @@ export interface ModelLoadMessage {
   readonly error?: RxmlError;
 }
 
+/**
+ * One event of a model version's life inside an operator that runs on a `ModelSource` stream:
+ *
+ * - `swap`: a version passed validation and serves the next batches (also the first one, then
+ *   without `previousVersion`);
+ * - `rollback`: as `swap`, for a version this operator served before (`reason` says so);
+ * - `refused`: a version failed to validate (signature, trial batch) or was superseded before it
+ *   was validated; it was disposed and the current one keeps serving (`reason`, `error`). Model
+ *   sources (`watchModel`, `pollModel`, `modelsFromKafka`) publish `refused` too, with `source`, for
+ *   a version they could not read, verify or load (it never reached the operator);
+ * - `released`: a version the operator owned was disposed, after its last model call returned
+ *   (replaced, or the stream ended);
+ * - `source-error`: the model source failed after the first model; `name`/`version` are the model
+ *   that keeps serving, `error` the failure.
+ */
 export interface ModelLifecycleMessage {
-  readonly type: 'swap' | 'refused' | 'rollback' | 'released';
+  readonly type: 'swap' | 'refused' | 'rollback' | 'released' | 'source-error';
+  /** `Model.name` / `Model.version` of the version concerned. */
   readonly name: string;
   readonly version: string;
   /** The version that was serving before (swap, rollback). */
   readonly previousVersion?: string;
-  /** Why a version was refused or rolled back. */
+  /** Why a version was refused, rolled back or released, in words. */
   readonly reason?: string;
+  /**
+   * Where the version came from, for events published by a model source: e.g.
+   * `watchModel /models/iris`, `pollModel https://…/iris.json`, `modelsFromKafka models`.
+   */
+  readonly source?: string;
+  /** The operator that owns the model, e.g. `predict`, `predictIris`. */
+  readonly operator?: string;
+  /** The error behind a `refused` or `source-error` event (load failure, hash mismatch, size limit, …). */
+  readonly error?: RxmlError;
 }
 
 /**
@@ -97,8 +123,11 @@ export interface SourceMessage {
   /** Consumer group / pipeline identity, when the source has one. */
   readonly group?: string;
   readonly topic?: string;
+  /** The URL a source reads (`pollModel`), when it is not a Kafka topic. */
+  readonly url?: string;
   readonly partition?: number;
-  readonly offset?: string;
+  /** A Kafka offset as a decimal string (see `KafkaOffset`): the record's, or the committed one. */
+  readonly offset?: KafkaOffset;
   /** Records concerned (fetched, committed, …). */
   readonly count?: number;
   /** End offset − committed offset of `topic`/`partition`. */

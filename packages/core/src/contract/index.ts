@@ -8,4 +8,6 @@ export { INPUT_ERROR, inputErrorOf, withInputError, type PredictFailure, type Pr
 export type { DType, Model, ModelIdentity, TensorData, TensorSpec } from './model.js';
 export { isModelStream, type ModelSource } from './model-source.js';
 export type { Acknowledgeable, Acknowledgement } from './ack.js';
+export type { KafkaOffset } from './offset.js';
 export * from './diagnostics.js';
+export { ModelVersions, type ModelCandidate, type ModelSourceEventOptions } from '../sources/model-versions.js';

@@ -6,6 +6,7 @@ export interface PredictSuccess<In, Out> {
   readonly ok: true;
   readonly input: In;
   readonly value: Out;
+  /** The model that ran this record's batch: with a `ModelSource` stream, the version serving when the batch started. */
   readonly model: ModelIdentity;
   /** Time from the record entering the operator to its batch's result, in milliseconds. */
   readonly latencyMs: number;
@@ -18,6 +19,8 @@ export interface PredictFailure<In> {
   readonly ok: false;
   readonly input: In;
   readonly error: RxmlError;
+  /** The model whose call failed (`MODEL_ERROR` of a batch); absent when the record never reached a model. */
+  readonly model?: ModelIdentity;
   /** The `splitModels` variant the record was routed to, when it got that far; absent without a split. */
   readonly variant?: string;
 }

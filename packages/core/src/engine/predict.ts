@@ -1,10 +1,13 @@
 import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import type { PredictBatchMessage } from '../contract/diagnostics.js';
-import type { Model, TensorData } from '../contract/model.js';
+import type { ModelLifecycleMessage, PredictBatchMessage } from '../contract/diagnostics.js';
+import { RxmlError } from '../contract/errors.js';
+import type { TensorData } from '../contract/model.js';
+import type { ModelSource } from '../contract/model-source.js';
 import type { PredictResult } from '../contract/result.js';
 import type { BatchOptions } from './internal/batcher.js';
-import { resolvePredictConfig } from './internal/config.js';
-import { predictInternals } from './internal/predict-internals.js';
+import { checkModelSource, resolveCodec, resolvePredictConfig, type StreamOptions } from './internal/config.js';
+import { signatureMismatch } from './internal/model-slot.js';
+import { predictInternals, type ModelPlan } from './internal/predict-internals.js';
 import { predictShadowed } from './predict-shadow.js';
 import { predictSplit } from './predict-split.js';
 import type { ShadowOptions } from './shadow.js';
@@ -34,6 +37,14 @@ export interface BackpressureOptions {
  * operator's clock), `ok` and, when the call failed, `error`.
  */
 export type BatchEvent = PredictBatchMessage;
+
+/**
+ * What `onModelEvent` gets when the operator runs on an `Observable<Model>`: the
+ * `rxml:model:lifecycle` payload — `type` (`swap`, `rollback`, `refused`, `released`,
+ * `source-error`), `name` and `version` of the version concerned, `previousVersion` (swap,
+ * rollback), `reason` in words, `error` (refused, source-error) and `operator` (e.g. `predictIris`).
+ */
+export type ModelEvent = ModelLifecycleMessage;
 
 export interface PredictOptions<In, S, Out> {
   /**
@@ -69,16 +80,24 @@ export interface PredictOptions<In, S, Out> {
    */
   readonly onBatch?: (event: BatchEvent) => unknown;
   /**
+   * Called for each model lifecycle event when the model is an `Observable<Model>` (never for a
+   * plain `Model`): a version swapped in or rolled back, refused, released (disposed), or the model
+   * source failing — the `rxml:model:lifecycle` payload, also published there. Guarded like
+   * `onBatch`: a throw or a rejected promise goes to `rxml:callback:error` and changes nothing.
+   */
+  readonly onModelEvent?: (event: ModelEvent) => unknown;
+  /**
    * Scheduler for the batch latency timer and the clock of `latencyMs`/`durationMs` (its `now()`,
    * ms). Default: `asyncScheduler` for the timer and `performance.now()` for timestamps. Pass RxJS's
    * `TestScheduler` to test batching in virtual time.
    */
   readonly scheduler?: SchedulerLike;
   /**
-   * A shadow model that sees the same records and whose results never reach this output: each
-   * record's main and shadow results are compared (`onComparison`, `comparisons`,
-   * `rxml:shadow:comparison`). Bounded: records beyond `maxQueued` waiting for the shadow are
-   * dropped for it (counted), never delaying the main path. See {@link ShadowOptions}.
+   * A shadow model that sees the same records (the same samples: `select` runs once) and whose
+   * results never reach this output: each record's main and shadow results are compared
+   * (`onComparison`, `comparisons`, `rxml:shadow:comparison`). Bounded: records beyond `maxQueued`
+   * waiting for the shadow are dropped for it (counted), never delaying the main path. See
+   * {@link ShadowOptions}.
    */
   readonly shadow?: ShadowOptions<In, Out>;
 }
@@ -104,13 +123,27 @@ export type PredictDefaults = typeof PREDICT_DEFAULTS;
  * records into micro-batches, runs one model call per batch with bounded concurrency, and emits one
  * `PredictResult` per element — in input order unless `ordered: false`. A record that fails gets a
  * failure result of its own; the stream goes on; only an error of the source errors the output.
- * Owns nothing of the caller's: the model is never disposed here; all tensors are created and freed
- * inside `model.run`. Publishes `rxml:predict:batch` per model call and `rxml:predict:result` per
- * result (see `@rxml/core/contract`).
+ * All tensors are created and freed inside `model.run`. Publishes `rxml:predict:batch` per model
+ * call and `rxml:predict:result` per result (see `@rxml/core/contract`), each naming the model
+ * (name, version) that ran the batch.
+ *
+ * `model` is a `ModelSource`:
+ * - a `Model`: the caller's; never disposed here.
+ * - an `Observable<Model>` of versions (`watchModel`, `pollModel`, `modelsFromKafka` or your own),
+ *   subscribed once per subscription of the operator. Records that arrive before the first model
+ *   are held (bounded by `backpressure`). Each version is validated off the hot path — same number
+ *   of inputs and outputs, dtypes and fixed dimensions as the first model, and a trial batch of
+ *   zeros (`null` dimensions = 1) whose float outputs are all finite — then swapped in between
+ *   batches: a batch runs on the version serving when its call starts, so calls in flight finish
+ *   on the old one. The operator owns every model the observable emits: it disposes a replaced
+ *   version after its last call returns, a refused one at once, the current one when the stream
+ *   ends (after calls in flight). Events go to `onModelEvent` and `rxml:model:lifecycle`. If the
+ *   observable errors or completes before any version passed validation, the output errors with
+ *   `MODEL_LOAD_ERROR`; afterwards the current version keeps serving.
  *
  * `model` may also be a `splitModels(...)` A/B split: each record goes to one variant by a stable
- * hash of its key, each variant batches and calls its own model, and results carry `variant`.
- * With `shadow`, a second model scores the same records for comparison only.
+ * hash of its key, each variant batches and calls its own model (each a `ModelSource`), and
+ * results carry `variant`. With `shadow`, a second model scores the same records for comparison only.
  *
  * Options are checked here, when the operator is created: a bad value throws
  * `RxmlError('INVALID_CONFIG')` naming the option and the value. The work is done by
@@ -125,9 +158,33 @@ export type PredictDefaults = typeof PREDICT_DEFAULTS;
  *   }),
  * ).subscribe((r) => console.log(r.ok ? r.value : r.error.message));
  */
-export function predict<In, S = In, Out = unknown>(model: Model | SplitModels<In>, options: PredictOptions<In, S, Out>): OperatorFunction<In, PredictResult<In, Out>> {
-  if (typeof options === 'object' && options !== null && options.shadow !== undefined) return predictShadowed(model, options, predict);
-  if (isSplitModels(model)) return predictSplit(model, options, predict);
-  const config = resolvePredictConfig(model, options, PREDICT_DEFAULTS);
-  return (source) => new Observable<PredictResult<In, Out>>((subscriber) => predictInternals(source, subscriber, model, config));
+export function predict<In, S = In, Out = unknown>(model: ModelSource | SplitModels<In>, options: PredictOptions<In, S, Out>): OperatorFunction<In, PredictResult<In, Out>> {
+  if (!isSplitModels(model)) checkModelSource(model);
+  const codec = resolveCodec(options);
+  return predictWithPlan(
+    model,
+    {
+      operator: 'predict',
+      check(candidate, first) {
+        const problem = first === undefined ? undefined : signatureMismatch(candidate, first);
+        if (problem !== undefined) throw new RxmlError('INVALID_CONFIG', `predict: model '${candidate.name}' version ${candidate.version} does not match the first model's signature: ${problem}`);
+      },
+      probe: undefined,
+      codec: () => codec,
+    },
+    options,
+  );
+}
+
+/**
+ * @internal The operator behind `predict` and `predictTask`: a model source, the plan (how the
+ * operator encodes records and judges new versions) and the stream options, checked here.
+ */
+export function predictWithPlan<In, S, Out>(model: ModelSource | SplitModels<In>, plan: ModelPlan<In, S, Out>, options: StreamOptions): OperatorFunction<In, PredictResult<In, Out>> {
+  // A split and a shadow are composed of this same operator, one per model source.
+  if (typeof options === 'object' && options !== null && options.shadow !== undefined) return predictShadowed(model, plan, options, predictWithPlan);
+  if (isSplitModels(model)) return predictSplit(model, plan, options, predictWithPlan);
+  checkModelSource(model);
+  const config = resolvePredictConfig(options, PREDICT_DEFAULTS);
+  return (source) => new Observable<PredictResult<In, Out>>((subscriber) => predictInternals(source, subscriber, model, plan, config));
 }

@@ -1,6 +1,6 @@
 import type { Observer } from 'rxjs';
 import type { RxmlErrorCode } from '../contract/errors.js';
-import type { Model } from '../contract/model.js';
+import type { ModelSource } from '../contract/model-source.js';
 import type { PredictSuccess } from '../contract/result.js';
 
 /** What a `compare` function says about one record scored by both models. */
@@ -60,10 +60,14 @@ export type ShadowComparison<In, Out> = PredictSuccess<In, ShadowVerdict<Out>>;
  */
 export interface ShadowOptions<In, Out> {
   /**
-   * The shadow model; it must have the main model's signature (inputs and outputs: count, dtype,
-   * fixed dimensions), checked at creation (`INVALID_CONFIG`). Stays the caller's (never disposed).
+   * The shadow model source; it must fit the operator (e.g. `predictIris`' task) and have the main
+   * model's signature (inputs and outputs: count, dtype, fixed dimensions) — checked at creation
+   * for plain models (`INVALID_CONFIG`), version by version for an `Observable<Model>`. A `Model`
+   * stays the caller's (never disposed); the versions of an `Observable<Model>` are owned by the
+   * operator like any `ModelSource` (lifecycle events name the operator `<operator>:shadow`). A
+   * shadow source that fails stops the shadow (a `failed` event); the main path goes on.
    */
-  readonly model: Model;
+  readonly model: ModelSource;
   /**
    * Most records handed to the shadow and not yet compared; a positive integer. Beyond it records
    * are dropped for the shadow (the main path is not affected). Default: `batch.size ×

@@ -1,13 +1,19 @@
 import { createHash } from 'node:crypto';
 import { RxmlError, invalidConfig } from '../contract/errors.js';
 import type { Model } from '../contract/model.js';
+import { isModelStream, type ModelSource } from '../contract/model-source.js';
 
 /** One arm of an A/B split: a name for the results, its model and its share of the keys. */
 export interface ModelVariant {
   /** Names the variant in results (`PredictResult.variant`) and events; non-empty, unique within the split. */
   readonly name: string;
-  /** The model that scores this variant's records. It stays the caller's (never disposed by the operator). */
-  readonly model: Model;
+  /**
+   * The model source that scores this variant's records: a `Model` (the caller's, never disposed
+   * by the operator) or an `Observable<Model>` of versions, which the operator owns and swaps
+   * between batches like any `ModelSource` (its lifecycle events name the operator
+   * `<operator>:<variant name>`, e.g. `predictIris:candidate`).
+   */
+  readonly model: ModelSource;
   /**
    * Share of the key space, relative to the sum of all weights (e.g. 90 and 10, or 0.9 and 0.1);
    * a finite number >= 0. A variant of weight 0 gets no records.
@@ -87,8 +93,8 @@ export function splitModels<In>(variants: readonly ModelVariant[], options: Spli
     if (typeof name !== 'string' || name === '') throw invalidConfig(WHERE, `variants[${i}].name`, 'a non-empty string', name);
     if (names.has(name)) throw new RxmlError('INVALID_CONFIG', `${WHERE}: variants[${i}].name "${name}" is used by another variant; names must be unique`);
     names.add(name);
-    if (typeof model !== 'object' || model === null || typeof (model as Partial<Model>).run !== 'function') {
-      throw invalidConfig(WHERE, `variants[${i}].model ("${name}")`, 'a Model (an object with run(inputs))', model);
+    if (!isModelStream(model) && (typeof model !== 'object' || model === null || typeof (model as Partial<Model>).run !== 'function')) {
+      throw invalidConfig(WHERE, `variants[${i}].model ("${name}")`, 'a Model (an object with run(inputs)) or an Observable<Model>', model);
     }
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw invalidConfig(WHERE, `variants[${i}].weight ("${name}")`, 'a finite number >= 0', weight);
     total += weight;

@@ -10,3 +10,4 @@ export { tfjsModel, type TfjsNetwork } from './tfjs/tfjs-model.js';
 export { activeBackend, initBackend, type BackendInfo, type BackendName, type InitBackendOptions } from './tfjs/backend.js';
 export { contentVersion, describeSource, isHttpUrl, locationOf, readBytes, type ByteSource, type ReadBytesOptions } from '../artifacts/index.js';
 export { observedLoad } from './observed-load.js';
+export { loadModelBytes, type LoadModelBytesOptions } from '../formats/tfjs/load-model.js';

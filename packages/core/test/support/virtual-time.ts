@@ -68,38 +68,53 @@ export interface VirtualCall {
 
 export interface VirtualModel extends Model {
   readonly calls: VirtualCall[];
+  /** Virtual times at which `dispose()` was called (more than one entry is a bug). */
+  readonly disposedAt: number[];
+}
+
+export interface VirtualBehaviour {
+  readonly delay?: (call: number) => number;
+  readonly fails?: (call: number) => boolean;
+  /** `Model.version`; default `v1`. */
+  readonly version?: string;
+  /** What each input value becomes; default × 10. */
+  readonly output?: (x: number) => number;
+  /** The input specs; default one `[null, 1]` float32 input. */
+  readonly inputs?: Model['inputs'];
 }
 
 /**
  * An in-test `Model` for marble tests of the engine only (the behaviour of real models is tested
- * with real tfjs models elsewhere): input `[n, 1]` float32, output the input × 10. Each call takes
- * `delay(call)` virtual ms on `scheduler` and throws `model call N failed` when `fails(call)`.
- * `run` returns a {@link VirtualPromise} (cast: the `Model` type says Promise) so the engine sees
- * the call end inside the virtual frame.
+ * with real tfjs models elsewhere): input `[n, 1]` float32, output the input × 10 (or
+ * `behaviour.output`). Each call takes `delay(call)` virtual ms on `scheduler` and throws
+ * `model call N failed` when `fails(call)`. `run` returns a {@link VirtualPromise} (cast: the
+ * `Model` type says Promise) so the engine sees the call end inside the virtual frame.
  */
-export function virtualModel(
-  scheduler: SchedulerLike,
-  behaviour: { readonly delay?: (call: number) => number; readonly fails?: (call: number) => boolean } = {},
-): VirtualModel {
+export function virtualModel(scheduler: SchedulerLike, behaviour: VirtualBehaviour = {}): VirtualModel {
   const calls: VirtualCall[] = [];
+  const disposedAt: number[] = [];
+  const output = behaviour.output ?? ((x: number) => x * 10);
   return {
     name: 'times-ten',
-    version: 'v1',
+    version: behaviour.version ?? 'v1',
     runtime: 'in-test',
-    inputs: [{ name: 'x', shape: [null, 1], dtype: 'float32' }],
+    inputs: behaviour.inputs ?? [{ name: 'x', shape: [null, 1], dtype: 'float32' }],
     outputs: [{ name: 'y', shape: [null, 1], dtype: 'float32' }],
     calls,
+    disposedAt,
     run(inputs: readonly TensorData[]): Promise<TensorData[]> {
       const call = calls.length;
       const input = inputs[0]!;
       calls.push({ size: input.shape[0] ?? 0, at: scheduler.now() });
       const settled = VirtualPromise.settleAfter(scheduler, behaviour.delay?.(call) ?? 0, () => {
         if (behaviour.fails?.(call) === true) throw new Error(`model call ${call} failed`);
-        return [{ data: Float32Array.from(input.data, (x) => x * 10), shape: input.shape }];
+        return [{ data: Float32Array.from(input.data, output), shape: input.shape }];
       });
       return settled as unknown as Promise<TensorData[]>;
     },
-    dispose() {},
+    dispose() {
+      disposedAt.push(scheduler.now());
+    },
   };
 }
 

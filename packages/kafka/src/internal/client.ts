@@ -5,11 +5,13 @@
  * speaks KIP-848) can replace one without changing the public API.
  */
 
+import type { KafkaOffset } from '@rxml/core/contract';
+
 /** Header values as Kafka clients deliver them. */
 export type RawHeaders = Readonly<Record<string, Buffer | string | readonly (Buffer | string)[] | undefined>>;
 
 export interface FetchedMessage {
-  readonly offset: string;
+  readonly offset: KafkaOffset;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly headers?: RawHeaders | undefined;
@@ -30,9 +32,9 @@ export interface FetchedBatch {
    * record, a compacted gap): when every message is taken, the position moves past it, so the
    * committed offset reaches the end offset like the Java consumer's. Absent = the last message's.
    */
-  readonly lastOffset?: string;
+  readonly lastOffset?: KafkaOffset;
   /** The partition's end offset (high watermark) the broker reported with this fetch. */
-  readonly highWatermark?: string;
+  readonly highWatermark?: KafkaOffset;
 }
 
 export interface TopicPartition {
@@ -41,8 +43,8 @@ export interface TopicPartition {
 }
 
 export interface PartitionOffset extends TopicPartition {
-  /** The next offset to consume (last processed + 1), as Kafka commits it. */
-  readonly offset: string;
+  /** The next offset to consume (last processed + 1), as Kafka commits it: a decimal string. */
+  readonly offset: KafkaOffset;
 }
 
 export interface ConsumerHandlers {
@@ -121,3 +123,27 @@ export interface ProducerClient {
 
 /** Whether retrying a failed client call can help (connection loss, leader change, timeouts). */
 export type RetriableCheck = (error: unknown) => boolean;
+
+/** A partition's offsets: `low` = earliest kept, `high` = end (next offset to be written). */
+export interface PartitionRange {
+  readonly partition: number;
+  readonly low: bigint;
+  readonly high: bigint;
+}
+
+/**
+ * Reads every partition of one topic from its beginning, without committing anything (the models
+ * topic: each reader rebuilds the latest state from the log). `modelsFromKafka` talks to this.
+ */
+export interface TopicReaderClient {
+  /** Each partition's earliest and end offsets now (the end to reach before the reader is caught up). */
+  offsets(): Promise<readonly PartitionRange[]>;
+  /** Connects and starts fetching from the earliest offset of every partition. */
+  start(handlers: { onBatch(batch: FetchedBatch): void; onCrash(error: Error, restarting: boolean): void }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Creates a topic (nothing when it exists) with Kafka topic configs such as `cleanup.policy`. */
+export interface TopicAdminClient {
+  createTopic(topic: string, partitions: number, configs: Readonly<Record<string, string>>): Promise<boolean>;
+}

@@ -50,7 +50,7 @@ export function isPerRecordError(error: unknown, depth = 0): boolean {
   for (const field of [e.type, e.apiId, e.code]) if (typeof field === 'string' && PER_RECORD_TYPES.has(field)) return true;
   for (const field of [e.errorCode, e.code]) if (typeof field === 'number' && PER_RECORD_CODES.has(field)) return true;
   if (typeof e.message === 'string' && PER_RECORD_MESSAGE.test(e.message)) return true;
-  // A local encoding failure (e.g. kafkajs and a null header value): Node's argument type errors.
+  // A local encoding failure (a value or header the client cannot encode): Node's argument type errors.
   if (e.code === 'ERR_INVALID_ARG_TYPE') return true;
   if (Array.isArray(e.errors) && e.errors.some((x) => isPerRecordError(x, depth + 1))) return true;
   return isPerRecordError(e.cause, depth + 1) || isPerRecordError(e.originalError, depth + 1);
@@ -99,8 +99,9 @@ export interface WhereFrom {
 /**
  * The dead letter of a record the broker refused (or the client could not encode): no value (the
  * likely culprit), the original key, and headers saying why, with the refused value's size and
- * SHA-256 so it can be matched with its source. `level` 1 keeps the message's own headers (null
- * values dropped), level 2 keeps only rxml's: used when level 1 is refused as well.
+ * SHA-256 so it can be matched with its source. `level` 1 keeps the message's own headers as they
+ * are (repeated names and null values included), level 2 keeps only rxml's: used when level 1 is
+ * refused as well.
  */
 export function refusedDeadLetter(
   message: OutgoingMessage,
@@ -112,7 +113,10 @@ export function refusedDeadLetter(
 ): OutgoingMessage {
   const value = bytesOf(message.value);
   const own = message.headerList ?? Object.entries(message.headers);
-  const kept: [string, Bytes | null][] = level === 1 ? own.filter(([name, v]) => v !== null && !name.startsWith('rxml-refused-')).map(([n, v]) => [n, v]) : own.filter(([name, v]) => v !== null && /^rxml-(error|source)-/.test(name)).map(([n, v]) => [n, v]);
+  const kept: [string, Bytes | null][] =
+    level === 1
+      ? own.filter(([name]) => !name.startsWith('rxml-refused-')).map(([n, v]) => [n, v])
+      : own.filter(([name, v]) => v !== null && /^rxml-(error|source)-/.test(name)).map(([n, v]) => [n, v]);
   const has = (name: string): boolean => kept.some(([n]) => n === name);
   if (!has('rxml-error-code')) kept.push(['rxml-error-code', code]);
   if (!has('rxml-error-message')) kept.push(['rxml-error-message', `the broker refused the record: ${reasonOf(error)}`]);

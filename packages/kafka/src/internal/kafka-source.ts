@@ -1,4 +1,4 @@
-import { CHANNELS, hasSubscribers, publish, RxmlError, withInputError } from '@rxml/core/contract';
+import { CHANNELS, hasSubscribers, publish, RxmlError, withInputError, type KafkaOffset } from '@rxml/core/contract';
 import type { Subscriber } from 'rxjs';
 import type { Deserializer } from '../deserialize.js';
 import type { KafkaRecord } from '../record.js';
@@ -25,16 +25,16 @@ export type KafkaSourceEvent =
       readonly type: 'offset-reset';
       readonly topic: string;
       readonly partition: number;
-      readonly from: string | undefined;
-      readonly to: string;
+      readonly from: KafkaOffset | undefined;
+      readonly to: KafkaOffset;
     }
   | {
       /** Per partition, at every commit and every `lagIntervalMs`: `endOffset` − `committed`. */
       readonly type: 'lag';
       readonly topic: string;
       readonly partition: number;
-      readonly endOffset: string;
-      readonly committed: string;
+      readonly endOffset: KafkaOffset;
+      readonly committed: KafkaOffset;
       readonly lag: number;
     }
   | { readonly type: 'closed'; readonly inFlight: number; readonly drained: boolean };

@@ -7,8 +7,11 @@ import type {
   ConsumerHandlers,
   OutgoingMessage,
   PartitionOffset,
+  PartitionRange,
   ProducerClient,
+  TopicAdminClient,
   TopicPartition,
+  TopicReaderClient,
 } from './client.js';
 import { registerKafkaCodecs } from './codecs.js';
 import { compressionId, type KafkaCompression } from './compression.js';
@@ -307,9 +310,9 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
 
 /**
  * kafkajs writes a header array as repeated headers (in array order), so an exact header list
- * becomes an object of arrays; names interleaved with others (a, b, a) are written grouped (a, a, b).
- * kafkajs cannot encode a null header value (it throws): that message then fails on its own and
- * is dead-lettered without its null headers (see toKafka).
+ * becomes an object of arrays; names interleaved with others (a, b, a) are written grouped (a, a, b)
+ * (kafkajs' decoder has already grouped them that way on input). A null value is written as a
+ * header without a value (length -1, Kafka's record format; patches/kafkajs@2.2.4.patch).
  */
 function withListHeaders(message: OutgoingMessage): OutgoingMessage {
   if (message.headerList === undefined) return message;
@@ -329,4 +332,79 @@ export function isRetriableKafkaError(error: unknown): boolean {
   if (e.name === 'KafkaJSNumberOfRetriesExceeded') return isRetriableKafkaError(e.cause ?? e.originalError);
   // Connection-level failures while a broker restarts.
   return e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSBrokerNotFound';
+}
+
+export interface KafkajsReaderSettings {
+  readonly topic: string;
+  /**
+   * kafkajs can only consume as a group member: a group id used by this reader alone, never
+   * committed to (Kafka forgets an empty group without offsets after `offsets.retention.minutes`).
+   */
+  readonly groupId: string;
+  /** Most bytes fetched per partition per request (at least one whole record is always returned). */
+  readonly maxBytesPerPartition: number;
+  /** Longest a crashed reader is restarted for, ms (see `KafkajsConsumerSettings.restartWindowMs`). */
+  readonly restartWindowMs?: number;
+}
+
+/** `TopicReaderClient` on kafkajs: a consumer in a group of its own, from the beginning, no commits. */
+export function kafkajsTopicReader(connection: KafkaConnectionOptions, settings: KafkajsReaderSettings): TopicReaderClient {
+  const consumer = kafkajsConsumer(connection, {
+    groupId: settings.groupId,
+    topics: [settings.topic],
+    fromBeginning: true,
+    consumer: { maxBytesPerPartition: settings.maxBytesPerPartition, maxBytes: Math.max(10 * 1024 * 1024, settings.maxBytesPerPartition), maxWaitTimeInMs: 250, sessionTimeout: 30_000, heartbeatInterval: 3_000 },
+    topicWaitMs: 60_000,
+    ...(settings.restartWindowMs === undefined ? {} : { restartWindowMs: settings.restartWindowMs }),
+  });
+  const { kafka, gate } = kafkaOf(connection);
+  return {
+    async offsets(): Promise<readonly PartitionRange[]> {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const offsets = await admin.fetchTopicOffsets(settings.topic);
+        return offsets.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    start: (handlers) =>
+      consumer.start({
+        onBatch: (batch) => {
+          handlers.onBatch(batch);
+          return batch.messages.length;
+        },
+        onRebalancing: () => {},
+        onAssigned: () => {},
+        onCrash: (error, restarting) => handlers.onCrash(error, restarting),
+      }),
+    async stop(): Promise<void> {
+      try {
+        await consumer.stop();
+      } finally {
+        gate.closed = true;
+      }
+    },
+  };
+}
+
+/** `TopicAdminClient` on kafkajs' admin. */
+export function kafkajsTopicAdmin(connection: KafkaConnectionOptions): TopicAdminClient {
+  return {
+    async createTopic(topic, partitions, configs): Promise<boolean> {
+      const { kafka, gate } = kafkaOf(connection);
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        return await admin.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic, numPartitions: partitions, configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
+        });
+      } finally {
+        await admin.disconnect();
+        gate.closed = true;
+      }
+    },
+  };
 }

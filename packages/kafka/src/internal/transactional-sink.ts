@@ -4,6 +4,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import type { KafkaSourced } from '../record.js';
 import type { OutgoingMessage } from './client.js';
+import { isPerRecordError } from './dead-letters.js';
 import { sessionOf, type PartitionSession } from './partition-session.js';
 
 /** One result ready to write, as `toKafka` prepares it (output or dead letter). */
@@ -28,9 +29,29 @@ export interface TransactionalSinkSettings extends KafkaConnectionOptions {
 }
 
 interface Item<D> {
-  readonly prepared: PreparedMessage<D>;
+  /** What the transaction writes: the result's message, or its dead letter after a refusal. */
+  prepared: PreparedMessage<D>;
   readonly record: KafkaSourced;
   readonly offset: number;
+  /** The message first refused and why, once the broker refused this item (its dead letter replaces it). */
+  refused?: { readonly prepared: PreparedMessage<D>; readonly reason: unknown; level: number };
+}
+
+/**
+ * Replaces a message the broker refused (MESSAGE_TOO_LARGE, INVALID_RECORD, …) with its dead letter:
+ * `level` 1 without the value, 2 with only rxml's headers (level 1 was refused too). Returns the
+ * stream's error instead when there is no dead-letter topic or `level` is over 2.
+ */
+export type RefusedHandler<D> = (refused: PreparedMessage<D>, reason: unknown, level: number) => PreparedMessage<D> | RxmlError;
+
+/** A transaction's records were refused by the broker for one record's sake (not the cluster's). */
+class RefusedRun<D> extends Error {
+  constructor(
+    readonly items: readonly Item<D>[],
+    readonly reason: unknown,
+  ) {
+    super(`the broker refused a record: ${describe(reason)}`);
+  }
 }
 
 /** Per input partition session: the results waiting for their transaction and the producer that owns it. */
@@ -49,18 +70,24 @@ interface PartitionQueue<D> {
   busy: boolean;
   failingSince: number | undefined;
   failures: number;
+  /**
+   * While a refused record is being isolated: most items per transaction (halved at each refusal of
+   * a run of several), until the committed offset passes `limitUntil`.
+   */
+  limit: number | undefined;
+  limitUntil: number;
 }
 
 /**
  * kafkajs writes a header array as repeated headers; a dead letter's exact header list becomes an
- * object of arrays. kafkajs cannot encode a null header value: those are left out (a transaction
- * cannot fail one record alone).
+ * object of arrays (null values included: the patched kafkajs encoder writes them as length -1).
  */
 function kafkajsHeaders(message: OutgoingMessage): Record<string, Buffer | string | (Buffer | string)[]> {
   if (message.headerList === undefined) return { ...message.headers };
-  const headers: Record<string, (Buffer | string)[]> = {};
-  for (const [name, value] of message.headerList) if (value !== null) (headers[name] ??= []).push(value);
-  return headers;
+  const headers: Record<string, (Buffer | string | null)[]> = {};
+  for (const [name, value] of message.headerList) (headers[name] ??= []).push(value);
+  // kafkajs' types have no null header value; its (patched) encoder takes one.
+  return headers as Record<string, (Buffer | string)[]>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -117,6 +144,7 @@ export function transactionalSink<R, D>(
   settings: TransactionalSinkSettings,
   prepare: (result: R) => PreparedMessage<D> | RxmlError,
   inputOf: (result: R) => unknown,
+  refuse: RefusedHandler<D>,
 ): OperatorFunction<R, D> {
   return (source) =>
     new Observable<D>((subscriber) => {
@@ -198,6 +226,8 @@ export function transactionalSink<R, D>(
             busy: false,
             failingSince: undefined,
             failures: 0,
+            limit: undefined,
+            limitUntil: -1,
           };
           queues.set(session, queue);
         }
@@ -276,9 +306,10 @@ export function transactionalSink<R, D>(
         while (skipped < items.length && items[skipped]!.offset < floor) skipped++;
         let end = skipped;
         let bytes = 0;
+        const most = Math.min(settings.maxBatchMessages, queue.limit ?? Number.POSITIVE_INFINITY);
         while (
           end < items.length &&
-          end - skipped < settings.maxBatchMessages &&
+          end - skipped < most &&
           (end === skipped || bytes + items[end]!.prepared.size <= settings.maxBatchBytes)
         ) {
           bytes += items[end]!.prepared.size;
@@ -295,11 +326,18 @@ export function transactionalSink<R, D>(
           if (list === undefined) byTopic.set(message.topic, (list = []));
           list.push({ key: message.key, value: message.value, headers: kafkajsHeaders(message) });
         }
-        await transaction.sendBatch({
-          acks: -1,
-          ...(settings.compression === undefined ? {} : { compression: settings.compression }),
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        });
+        try {
+          await transaction.sendBatch({
+            acks: -1,
+            ...(settings.compression === undefined ? {} : { compression: settings.compression }),
+            topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+          });
+        } catch (error) {
+          // About one record (too large, invalid): the transaction is abandoned like any failed one,
+          // and `run` narrows the next ones down to that record, which then goes as a dead letter.
+          if (isPerRecordError(error) && !isFatal(error)) throw new RefusedRun(items.slice(skipped, end), error);
+          throw error;
+        }
         const next = items[end - 1]!.offset + 1;
         await transaction.sendOffsets({
           consumerGroupId: session.groupId,
@@ -318,6 +356,7 @@ export function transactionalSink<R, D>(
             queue.floor = outcome.floor;
             queue.failingSince = undefined;
             queue.failures = 0;
+            if (queue.limit !== undefined && outcome.floor > queue.limitUntil) queue.limit = undefined;
             // `accept` only appends, so the front of `ready` is still what the transaction saw.
             release(queue.ready.splice(0, outcome.skipped));
             const batch = queue.ready.splice(0, outcome.written);
@@ -332,6 +371,14 @@ export function transactionalSink<R, D>(
             // An attempt past its deadline may still be retrying (and reconnecting) inside kafkajs:
             // disconnect its producer again once it gave up, so no socket outlives the stream.
             if (abandoned !== undefined) void attempt.catch(() => undefined).finally(() => abandoned.disconnect().catch(() => undefined));
+            if (error instanceof RefusedRun) {
+              // Not a failure of the cluster: no backoff, no delivery timeout. Several records: the
+              // next transactions take half as many, until the refused one is alone; alone, it is
+              // replaced by its dead letter (then by a smaller one if that is refused too), written
+              // with the others and the offsets in the next transaction.
+              isolate(queue, error as RefusedRun<D>);
+              return;
+            }
             const now = Date.now();
             queue.failingSince ??= now;
             queue.failures++;
@@ -353,6 +400,21 @@ export function transactionalSink<R, D>(
             schedule();
           }
         })();
+      };
+
+      const isolate = (queue: PartitionQueue<D>, refused: RefusedRun<D>): void => {
+        const { items, reason } = refused;
+        if (items.length > 1) {
+          queue.limit = Math.ceil(items.length / 2);
+          queue.limitUntil = Math.max(queue.limitUntil, items.at(-1)!.offset);
+          return;
+        }
+        const item = items[0]!;
+        item.refused ??= { prepared: item.prepared, reason, level: 0 };
+        item.refused.level++;
+        const replacement = refuse(item.refused.prepared, item.refused.reason, item.refused.level);
+        if (replacement instanceof RxmlError) fail(replacement);
+        else item.prepared = replacement;
       };
 
       const finish = (): void => {

@@ -8,7 +8,8 @@ import { inject } from 'vitest';
 /** A record as the Java client (kafka-clients 4.x) writes or reads it. Headers in record order. */
 export interface JavaRecord {
   readonly partition?: number;
-  readonly offset?: bigint;
+  /** Decimal string, like every offset in rxml (`KafkaOffset`). */
+  readonly offset?: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly headers: readonly (readonly [string, Buffer | null])[];
@@ -62,7 +63,7 @@ export async function javaProduce(
   topic: string,
   steps: Iterable<JavaStep>,
   props: Readonly<Record<string, string | number>> = {},
-): Promise<{ partition: number; offset: bigint }[]> {
+): Promise<{ partition: number; offset: string }[]> {
   const lines: string[] = [];
   for (const step of steps) {
     if (typeof step === 'string') lines.push(step);
@@ -73,7 +74,7 @@ export async function javaProduce(
   if (errors.length > 0) throw new Error(`Java producer: ${errors[0]}`);
   return out.filter((l) => l.startsWith('A ')).map((l) => {
     const [, partition, offset] = l.split(' ');
-    return { partition: Number(partition), offset: BigInt(offset!) };
+    return { partition: Number(partition), offset: offset! };
   });
 }
 
@@ -88,7 +89,7 @@ export async function javaConsume(
     .filter((l) => l.startsWith('M '))
     .map((l) => {
       const [, partition, offset, key, value, headers] = l.split(' ') as [string, string, string, string, string, string];
-      return { partition: Number(partition), offset: BigInt(offset), key: parse(key), value: parse(value), headers: parseHeaders(headers) };
+      return { partition: Number(partition), offset, key: parse(key), value: parse(value), headers: parseHeaders(headers) };
     });
 }
 

@@ -1,17 +1,24 @@
-import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, isObservable, type SchedulerLike } from 'rxjs';
 import { invalidConfig } from '../../contract/errors.js';
-import type { PredictBatchMessage } from '../../contract/diagnostics.js';
+import type { ModelLifecycleMessage, PredictBatchMessage } from '../../contract/diagnostics.js';
 import type { Model } from '../../contract/model.js';
 import type { PredictDefaults, PredictOptions } from '../predict.js';
 import type { Decode } from './model-call.js';
 import type { Encode } from './encode.js';
 import type { FlowGuardConfig } from './flow-guard.js';
 
-/** `predict`'s options with every default applied and every value checked. */
-export interface PredictConfig<In, S, Out> {
+/** `predict`'s stream options (everything but `select`/`encode`/`decode`), as the family operators pass them. */
+export type StreamOptions = Omit<PredictOptions<never, never, never>, 'select' | 'encode' | 'decode'>;
+
+/** How records become model inputs and outputs become values: `predict`'s own functions, or a task's. */
+export interface Codec<In, S, Out> {
   readonly select: (input: In) => S | PromiseLike<S>;
   readonly encode: Encode<S>;
   readonly decode: Decode<S, Out>;
+}
+
+/** `predict`'s stream options with every default applied and every value checked. */
+export interface PredictConfig {
   readonly batchSize: number;
   readonly maxLatencyMs: number;
   readonly concurrency: number;
@@ -19,6 +26,7 @@ export interface PredictConfig<In, S, Out> {
   readonly ordered: boolean;
   readonly backpressure: FlowGuardConfig | undefined;
   readonly onBatch: ((event: PredictBatchMessage) => unknown) | undefined;
+  readonly onModelEvent: ((event: ModelLifecycleMessage) => unknown) | undefined;
   /** Runs the batcher's latency timer. */
   readonly scheduler: SchedulerLike;
   /** Timestamps for `latencyMs` / `durationMs`, ms. */
@@ -41,20 +49,32 @@ function optionalFunction<F>(option: string, value: F | undefined): F | undefine
   return value;
 }
 
+/** Checks the model argument: a `Model` (an object with `run`) or an `Observable<Model>`. */
+export function checkModelSource(model: unknown): void {
+  if (isObservable(model)) return;
+  if (typeof model !== 'object' || model === null || !isFunction((model as Partial<Model>).run)) {
+    throw invalidConfig(WHERE, 'model', 'a Model (an object with run(inputs)) or an Observable<Model>', model);
+  }
+}
+
+/** Checks `predict`'s `encode`, `decode` and `select` (default: the element itself). */
+export function resolveCodec<In, S, Out>(options: PredictOptions<In, S, Out>): Codec<In, S, Out> {
+  if (typeof options !== 'object' || options === null) throw invalidConfig(WHERE, 'options', 'an object with encode and decode', options);
+  if (!isFunction(options.encode)) throw invalidConfig(WHERE, 'encode', 'a function', options.encode);
+  if (!isFunction(options.decode)) throw invalidConfig(WHERE, 'decode', 'a function', options.decode);
+  const select = optionalFunction('select', options.select) ?? ((input: In) => input as unknown as S);
+  return { select, encode: options.encode, decode: options.decode };
+}
+
 /**
  * Stage 0, config: applies the defaults (`PREDICT_DEFAULTS`) and checks every option once, when the operator is
  * created — a bad value throws `RxmlError('INVALID_CONFIG')` naming the option and the value, e.g.
  * `predict: batch.size must be a positive integer, got 0`.
  */
-export function resolvePredictConfig<In, S, Out>(model: Model, options: PredictOptions<In, S, Out>, defaults: PredictDefaults): PredictConfig<In, S, Out> {
-  if (typeof model !== 'object' || model === null || !isFunction((model as Partial<Model>).run)) {
-    throw invalidConfig(WHERE, 'model', 'a Model (an object with run(inputs))', model);
-  }
-  if (typeof options !== 'object' || options === null) throw invalidConfig(WHERE, 'options', 'an object with encode and decode', options);
-  if (!isFunction(options.encode)) throw invalidConfig(WHERE, 'encode', 'a function', options.encode);
-  if (!isFunction(options.decode)) throw invalidConfig(WHERE, 'decode', 'a function', options.decode);
-  const select = optionalFunction('select', options.select) ?? ((input: In) => input as unknown as S);
+export function resolvePredictConfig(options: StreamOptions, defaults: PredictDefaults): PredictConfig {
+  if (typeof options !== 'object' || options === null) throw invalidConfig(WHERE, 'options', 'an object', options);
   const onBatch = optionalFunction('onBatch', options.onBatch);
+  const onModelEvent = optionalFunction('onModelEvent', options.onModelEvent);
 
   const batch = options.batch ?? {};
   if (typeof batch !== 'object' || batch === null) throw invalidConfig(WHERE, 'batch', 'an object { size?, maxLatencyMs? }', batch);
@@ -74,9 +94,6 @@ export function resolvePredictConfig<In, S, Out>(model: Model, options: PredictO
   }
 
   return {
-    select,
-    encode: options.encode,
-    decode: options.decode,
     batchSize,
     maxLatencyMs,
     concurrency,
@@ -84,6 +101,7 @@ export function resolvePredictConfig<In, S, Out>(model: Model, options: PredictO
     ordered,
     backpressure: resolveBackpressure(options.backpressure, defaultHighWaterMark(batchSize, concurrency, defaults)),
     onBatch,
+    onModelEvent,
     scheduler: scheduler ?? asyncScheduler,
     clock: scheduler === undefined ? () => performance.now() : () => scheduler.now(),
   };

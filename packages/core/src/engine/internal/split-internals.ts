@@ -67,7 +67,7 @@ export function splitInternals<In, Out>(
   variants.forEach((variant, i) => {
     subscriptions.push(
       inputs[i]!.pipe(variant.operator).subscribe({
-        next: (r) => settle(r.input.seq, r.ok ? { ...r, input: r.input.input, variant: variant.name } : { ok: false, input: r.input.input, error: r.error, variant: variant.name }),
+        next: (r) => settle(r.input.seq, { ...r, input: r.input.input, variant: variant.name }),
         error: (error: unknown) => subscriber.error(error),
         complete: () => {
           variantsDone++;

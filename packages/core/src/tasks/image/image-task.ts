@@ -49,10 +49,16 @@ export const IMAGE_BATCH = Object.freeze({ size: 8, maxLatencyMs: 20 });
  * labels. Throws `INVALID_CONFIG` for a bad `topK` or limit.
  */
 export function imageTask(model: ImageModel, options: ImageTaskOptions = {}): Task<ImageInput, Float32Array, ImagePrediction> {
+  return imageTaskFactory(options)(model);
+}
+
+/**
+ * `imageTask` in two steps: the options are checked now (`INVALID_CONFIG` for a bad `topK` or
+ * limit), the task is made for a model later — for a model stream, when its first version arrives.
+ */
+export function imageTaskFactory(options: ImageTaskOptions = {}): (model: ImageModel) => Task<ImageInput, Float32Array, ImagePrediction> {
   const wantedTopK = options.topK ?? 5;
   if (!Number.isInteger(wantedTopK) || wantedTopK < 1) throw invalidConfig('predictImage', 'topK', 'a positive integer', wantedTopK);
-  const topK = Math.min(wantedTopK, model.labels.length);
-  const size = model.inputSize;
   const limits = {
     maxInputBytes: options.maxInputBytes ?? DEFAULT_LIMITS.maxInputBytes,
     maxPixels: options.maxPixels ?? DEFAULT_LIMITS.maxPixels,
@@ -61,6 +67,12 @@ export function imageTask(model: ImageModel, options: ImageTaskOptions = {}): Ta
   for (const [option, value] of Object.entries(limits)) {
     if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) throw invalidConfig('predictImage', option, 'a number > 0', value);
   }
+  return (model) => imageTaskFor(model, options, wantedTopK, limits);
+}
+
+function imageTaskFor(model: ImageModel, options: ImageTaskOptions, wantedTopK: number, limits: Required<ImageLimits>): Task<ImageInput, Float32Array, ImagePrediction> {
+  const topK = Math.min(wantedTopK, model.labels.length);
+  const size = model.inputSize;
   return {
     name: 'predictImage',
     batch: IMAGE_BATCH,

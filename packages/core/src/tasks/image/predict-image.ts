@@ -1,10 +1,18 @@
-import type { OperatorFunction } from 'rxjs';
+import { isObservable, map, type Observable, type OperatorFunction } from 'rxjs';
+import type { Model } from '../../contract/model.js';
 import type { PredictResult } from '../../contract/result.js';
-import { predictTask, type PredictTaskOptions } from '../task.js';
-import { imageTask, type ImageInput, type ImagePrediction, type ImageTaskOptions } from './image-task.js';
+import { RxmlError } from '../../contract/errors.js';
+import { modelMismatch, predictFamily, type PredictTaskOptions, type Task } from '../task.js';
+import { IMAGE_BATCH, imageTaskFactory, type ImageInput, type ImagePrediction, type ImageTaskOptions } from './image-task.js';
 import type { ImageModel } from './load-image-model.js';
 
 export { IMAGE_BATCH, type ImageInput, type ImageLabel, type ImagePrediction, type ImageTaskOptions } from './image-task.js';
+
+/**
+ * What `predictImage` runs on: one `ImageModel` (the caller's) or an `Observable<ImageModel>` of
+ * versions, which the operator owns (it calls their `dispose()`; see `predict` for swapping).
+ */
+export type ImageModelSource = ImageModel | Observable<ImageModel>;
 
 /**
  * `predictImage`'s options: the shared `PredictTaskOptions` (`select` returns an `ImageInput` or a
@@ -23,6 +31,11 @@ export interface PredictImageOptions<In> extends PredictTaskOptions<In, ImageInp
  * model call: the next batch decodes while the current one runs. A bad image yields an
  * `INVALID_INPUT` (or `LIMIT_EXCEEDED`) result for that record and the stream goes on.
  *
+ * `model` is an `ImageModel` (the caller's, never disposed here) or an `Observable<ImageModel>`:
+ * images are decoded for the first version's input size and normalization and labelled with its
+ * labels, so a later version must have the same input size, normalization, labels and signature
+ * (else it is refused); see `predict` for validation, swapping between batches and ownership.
+ *
  * @example
  * const mobilenet = await loadImageModel('mobilenet_v1_0.75_224');
  * paths$.pipe(
@@ -30,9 +43,9 @@ export interface PredictImageOptions<In> extends PredictTaskOptions<In, ImageInp
  *   predictImage(mobilenet, { root: '/srv/images', topK: 3 }),
  * ).subscribe((r) => console.log(r.ok ? r.value.label : r.error.message));
  */
-export function predictImage<In = ImageInput>(model: ImageModel, options: PredictImageOptions<In> = {}): OperatorFunction<In, PredictResult<In, ImagePrediction>> {
+export function predictImage<In = ImageInput>(model: ImageModelSource, options: PredictImageOptions<In> = {}): OperatorFunction<In, PredictResult<In, ImagePrediction>> {
   const { root, topK, fit, maxInputBytes, maxPixels, decodeTimeoutMs, decodeConcurrency, ...stream } = options;
-  const task = imageTask(model, {
+  const taskFor = imageTaskFactory({
     ...(root === undefined ? {} : { root }),
     ...(topK === undefined ? {} : { topK }),
     ...(fit === undefined ? {} : { fit }),
@@ -41,5 +54,64 @@ export function predictImage<In = ImageInput>(model: ImageModel, options: Predic
     ...(decodeTimeoutMs === undefined ? {} : { decodeTimeoutMs }),
   });
   const selectConcurrency = stream.selectConcurrency ?? decodeConcurrency;
-  return predictTask(model.model, task, { ...stream, ...(selectConcurrency === undefined ? {} : { selectConcurrency }) });
+  const streamOptions = { ...stream, ...(selectConcurrency === undefined ? {} : { selectConcurrency }) };
+  const family = { name: 'predictImage', batch: IMAGE_BATCH, fromFirstModel: true };
+  if (!isObservable(model)) {
+    if (typeof model !== 'object' || model === null) throw new RxmlError('INVALID_CONFIG', `predictImage: model must be an ImageModel or an Observable<ImageModel>, got ${String(model)}`);
+    const task = taskFor(model);
+    return predictFamily(model.model, family, () => task, streamOptions);
+  }
+  // Each ImageModel becomes one Model (the same object every time it is emitted) whose dispose() is the ImageModel's.
+  const images = new WeakMap<Model, ImageModel>();
+  const wrappers = new WeakMap<ImageModel, Model>();
+  const models = model.pipe(map((image) => (isImageModel(image) ? ownedModel(image, images, wrappers) : (image as unknown as Model))));
+  return predictFamily(models, family, (m) => imageFamilyTask(m, images, taskFor), streamOptions);
+}
+
+function isImageModel(value: unknown): value is ImageModel {
+  return typeof value === 'object' && value !== null && typeof (value as Partial<ImageModel>).model === 'object' && Array.isArray((value as Partial<ImageModel>).labels);
+}
+
+function ownedModel(image: ImageModel, images: WeakMap<Model, ImageModel>, wrappers: WeakMap<ImageModel, Model>): Model {
+  let wrapper = wrappers.get(image);
+  if (wrapper === undefined) {
+    const inner = image.model;
+    wrapper = {
+      name: inner.name,
+      version: inner.version,
+      runtime: inner.runtime,
+      inputs: inner.inputs,
+      outputs: inner.outputs,
+      run: (inputs) => inner.run(inputs),
+      dispose: () => image.dispose(),
+    };
+    wrappers.set(image, wrapper);
+    images.set(wrapper, image);
+  }
+  return wrapper;
+}
+
+/** The image task of `model`'s ImageModel; its `validate` also requires a candidate to read images the same way. */
+function imageFamilyTask(
+  model: Model,
+  images: WeakMap<Model, ImageModel>,
+  taskFor: (image: ImageModel) => Task<ImageInput, Float32Array, ImagePrediction>,
+): Task<ImageInput, Float32Array, ImagePrediction> {
+  const image = images.get(model);
+  if (image === undefined) throw modelMismatch('predictImage', model, 'the model source must emit ImageModels (from loadImageModel)');
+  const task = taskFor(image);
+  return {
+    ...task,
+    validate(candidate) {
+      task.validate(candidate);
+      const other = images.get(candidate);
+      if (other === undefined) throw modelMismatch('predictImage', candidate, 'the model source must emit ImageModels (from loadImageModel)');
+      if (other === image) return;
+      if (other.inputSize !== image.inputSize) throw modelMismatch('predictImage', candidate, `input size ${other.inputSize}, the first model's is ${image.inputSize}`);
+      if (JSON.stringify(other.normalization) !== JSON.stringify(image.normalization)) throw modelMismatch('predictImage', candidate, "its normalization differs from the first model's");
+      if (other.labels.length !== image.labels.length || other.labels.some((label, i) => label !== image.labels[i])) {
+        throw modelMismatch('predictImage', candidate, "its labels differ from the first model's");
+      }
+    },
+  };
 }
