@@ -67,7 +67,7 @@ export interface OwnCpu {
 }
 
 /** A stand-in with the Iris model's identity and specs whose `run` costs nothing: constant probabilities. */
-function constantModel(model: Model): Model {
+export function constantModel(model: Model): Model {
   return {
     name: model.name,
     version: model.version,
@@ -235,57 +235,7 @@ function rxmlPipeline(brokers: string[], model: Model, producer: ProducerName, f
 
 /** See `OwnCpu`. Best of 3 runs each, alternating. */
 export async function measureOwnCpu(irisModel: Model, bytes: number, records: number): Promise<OwnCpu> {
-  const values = Array.from({ length: 1000 }, (_, i) => irisValue(i, bytes));
-  const run = async (model: Model): Promise<number> => {
-    let handlers: ConsumerHandlers | undefined;
-    let paused = false;
-    let fed = 0;
-    const next = [0, 0, 0];
-    const pump = (): void => {
-      while (handlers !== undefined && !paused && fed < records) {
-        const partition = fed % PARTITIONS;
-        const messages: FetchedMessage[] = [];
-        for (let i = 0; i < 500; i++) messages.push({ offset: String(next[partition]! + i), key: Buffer.from(String(fed + i)), value: values[(fed + i) % values.length]!, timestamp: '1700000000000' });
-        const taken = handlers.onBatch({ topic: 'in', partition, messages });
-        next[partition]! += taken;
-        fed += taken;
-        if (taken < messages.length) break;
-      }
-      if (fed < records && !paused) setImmediate(pump);
-    };
-    const client: ConsumerClient = {
-      start: (h) => {
-        handlers = h;
-        return Promise.resolve();
-      },
-      pause: () => void (paused = true),
-      resume: () => {
-        paused = false;
-        pump();
-      },
-      commit: () => Promise.resolve(),
-      stop: () => Promise.resolve(),
-    };
-    const producer: ProducerClient = { connect: () => Promise.resolve(), send: () => Promise.resolve(), isRetriable: () => false, disconnect: () => Promise.resolve() };
-    let done = 0;
-    const abort = new AbortController();
-    const finished = new Promise<void>((resolve) => {
-      fromKafkaWith({ topic: 'in', groupId: 'own', deserialize: 'json', signal: abort.signal }, () => client)
-        .pipe(
-          predictIris(model, { select: (r) => r.value as IrisInput }),
-          toKafkaWith({ topic: 'out', deadLetterTopic: 'dlq' }, () => producer),
-        )
-        .subscribe({ next: () => void (++done === records && resolve()) });
-    });
-    await new Promise((r) => setTimeout(r, 10));
-    handlers?.onAssigned(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: 'in', partition })), 'member');
-    const cpu0 = process.cpuUsage();
-    pump();
-    await finished;
-    const cpu = process.cpuUsage(cpu0);
-    abort.abort();
-    return (cpu.user + cpu.system) / records;
-  };
+  const run = (model: Model): Promise<number> => ownCpuOnce(model, bytes, records);
   const constant = constantModel(irisModel);
   let own = Number.POSITIVE_INFINITY;
   let withModel = Number.POSITIVE_INFINITY;
@@ -296,6 +246,59 @@ export async function measureOwnCpu(irisModel: Model, bytes: number, records: nu
   const result = { valueBytes: bytes, records, rxmlCpuUsPerRecord: round(own, 2), withModelCpuUsPerRecord: round(withModel, 2), loadAvg1m: load1() };
   process.stderr.write(`[kafka] ${bytes} B rxml's own CPU (no client library, no broker, constant model): ${result.rxmlCpuUsPerRecord} µs/record; with the Iris model ${result.withModelCpuUsPerRecord} µs/record (load average ${result.loadAvg1m})\n`);
   return result;
+}
+
+/** One run of the own-CPU scenario (see `OwnCpu`): process CPU per record, µs. */
+export async function ownCpuOnce(model: Model, bytes: number, records: number): Promise<number> {
+  const values = Array.from({ length: 1000 }, (_, i) => irisValue(i, bytes));
+  let handlers: ConsumerHandlers | undefined;
+  let paused = false;
+  let fed = 0;
+  const next = [0, 0, 0];
+  const pump = (): void => {
+    while (handlers !== undefined && !paused && fed < records) {
+      const partition = fed % PARTITIONS;
+      const messages: FetchedMessage[] = [];
+      for (let i = 0; i < 500; i++) messages.push({ offset: String(next[partition]! + i), key: Buffer.from(String(fed + i)), value: values[(fed + i) % values.length]!, timestamp: '1700000000000' });
+      const taken = handlers.onBatch({ topic: 'in', partition, messages });
+      next[partition]! += taken;
+      fed += taken;
+      if (taken < messages.length) break;
+    }
+    if (fed < records && !paused) setImmediate(pump);
+  };
+  const client: ConsumerClient = {
+    start: (h) => {
+      handlers = h;
+      return Promise.resolve();
+    },
+    pause: () => void (paused = true),
+    resume: () => {
+      paused = false;
+      pump();
+    },
+    commit: () => Promise.resolve(),
+    stop: () => Promise.resolve(),
+  };
+  const producer: ProducerClient = { connect: () => Promise.resolve(), send: () => Promise.resolve(), isRetriable: () => false, disconnect: () => Promise.resolve() };
+  let done = 0;
+  const abort = new AbortController();
+  const finished = new Promise<void>((resolve) => {
+    fromKafkaWith({ topic: 'in', groupId: 'own', deserialize: 'json', signal: abort.signal }, () => client)
+      .pipe(
+        predictIris(model, { select: (r) => r.value as IrisInput }),
+        toKafkaWith({ topic: 'out', deadLetterTopic: 'dlq' }, () => producer),
+      )
+      .subscribe({ next: () => void (++done === records && resolve()) });
+  });
+  await new Promise((r) => setTimeout(r, 10));
+  handlers?.onAssigned(Array.from({ length: PARTITIONS }, (_, partition) => ({ topic: 'in', partition })), 'member');
+  const cpu0 = process.cpuUsage();
+  pump();
+  await finished;
+  const cpu = process.cpuUsage(cpu0);
+  abort.abort();
+  return (cpu.user + cpu.system) / records;
 }
 
 /** Offers `OFFERED_PER_SEC` records for `seconds` (keys carry the send time) and reads them back from `out`. */

@@ -37,6 +37,11 @@ const SIGNATURES: readonly { readonly bytes: readonly number[]; readonly what: s
   { bytes: [0x4f, 0x62, 0x6a, 0x01], what: 'an Avro object container file' },
 ];
 
+/** 1 at the first byte of the Schema Registry framing (0) and of each signature. */
+const SIGNATURE_START = new Uint8Array(256);
+SIGNATURE_START[0] = 1;
+for (const signature of SIGNATURES) SIGNATURE_START[signature.bytes[0]!] = 1;
+
 const hex = (bytes: Buffer, n = 8): string =>
   [...bytes.subarray(0, n)].map((b) => b.toString(16).padStart(2, '0')).join(' ') + (bytes.length > n ? ' …' : '');
 
@@ -46,6 +51,8 @@ const hex = (bytes: Buffer, n = 8): string =>
  * registry-aware deserializer". `undefined` when nothing is recognised.
  */
 export function describeBinaryValue(value: Buffer): string | undefined {
+  // Text (JSON, CSV) never starts with a signature's first byte: one table look-up per record.
+  if (value.length === 0 || SIGNATURE_START[value[0]!] === 0) return undefined;
   if (value.length >= 5 && value[0] === 0) {
     const schemaId = value.readUInt32BE(1);
     return (
@@ -92,6 +99,11 @@ export const jsonDeserializer: Deserializer<unknown> = (value) => {
 
 /** The bytes as they are (null for a tombstone). */
 export const bytesDeserializer: Deserializer<Buffer | null> = (value) => value;
+
+/** The built-in deserializers: they never read their context, so the source passes none per record. */
+export function isContextFree(deserialize: Deserializer<unknown>): boolean {
+  return deserialize === jsonDeserializer || deserialize === stringDeserializer || deserialize === bytesDeserializer;
+}
 
 export function deserializerFor(name: DeserializerName): Deserializer<unknown> {
   switch (name) {

@@ -266,11 +266,16 @@ export function toKafkaWith<In, Out>(
       if (!withLatency && extraHeaders === undefined) {
         headers = model.shared;
         size = model.size;
+      } else if (withModelHeaders && extraHeaders === undefined) {
+        // The default: one literal of fixed shape per record, the two model buffers shared.
+        const latency = formatLatency(result.latencyMs);
+        headers = { 'rxml-model': model.model, 'rxml-model-version': model.version, 'rxml-latency-ms': latency };
+        size = model.size + LATENCY_HEADER_SIZE + latency.length;
       } else {
         const own: Record<string, Bytes> = withModelHeaders ? { 'rxml-model': model.model, 'rxml-model-version': model.version } : {};
         size = model.size;
         if (withLatency) {
-          const latency = String(Math.round(result.latencyMs * 1000) / 1000);
+          const latency = formatLatency(result.latencyMs);
           own['rxml-latency-ms'] = latency;
           size += LATENCY_HEADER_SIZE + latency.length;
         }

@@ -1,9 +1,10 @@
 import { CHANNELS, hasSubscribers, publish, RxmlError, withInputError, type KafkaOffset } from '@rxml/core/contract';
 import type { Subscriber } from 'rxjs';
-import type { Deserializer } from '../deserialize.js';
+import { isContextFree, type DeserializeContext, type Deserializer } from '../deserialize.js';
 import type { KafkaRecord } from '../record.js';
 import type { ConsumerClient, FetchedBatch, FetchedMessage, PartitionOffset, RawHeaders, TopicPartition } from './client.js';
-import { OffsetTracker } from './offset-tracker.js';
+import type { SkippedBatch } from './codecs.js';
+import { OffsetTracker, type TrackedOffset } from './offset-tracker.js';
 import { createSession, SOURCE_SEQ, SOURCE_SESSION, type IsolationLevel, type SourceSession } from './partition-session.js';
 
 /** What the source reports as it runs (for logs and metrics). */
@@ -37,6 +38,26 @@ export type KafkaSourceEvent =
       readonly committed: KafkaOffset;
       readonly lag: number;
     }
+  | {
+      /**
+       * A compressed record batch would inflate past `maxDecompressedBatchBytes`: it was not
+       * inflated, and one `LIMIT_EXCEEDED` error record (offset `lastOffset`, also in `error`)
+       * stands for its records `firstOffset`..`lastOffset` (dead-lettered by the sink).
+       */
+      readonly type: 'batch-skipped';
+      readonly topic: string;
+      readonly partition: number;
+      readonly firstOffset: string;
+      readonly lastOffset: string;
+      /** Records its header says it holds. */
+      readonly records: number;
+      readonly codec: SkippedBatch['codec'];
+      readonly compressedBytes: number;
+      /** At least this many bytes once inflated (see `SkippedBatch`). */
+      readonly decompressedBytes: number;
+      readonly limit: number;
+      readonly error: RxmlError;
+    }
   | { readonly type: 'closed'; readonly inFlight: number; readonly drained: boolean };
 
 export interface KafkaSourceSettings<V> {
@@ -60,6 +81,8 @@ export interface KafkaSourceSettings<V> {
 }
 
 const NO_HEADERS: RawHeaders = Object.freeze({});
+/** What the built-in deserializers get as context (they never read it). */
+const NO_CONTEXT: DeserializeContext = Object.freeze({ topic: '', partition: -1, offset: '', headers: NO_HEADERS });
 
 /**
  * What one record in flight costs beyond its key and value bytes: the fetched message, the
@@ -75,6 +98,27 @@ export function recordBytes(message: FetchedMessage): number {
 }
 
 const keyOf = (topic: string, partition: number): string => `${partition}\u0000${topic}`;
+
+/** The error of a compressed batch that was not inflated, naming its partition, offsets, codec and sizes. */
+function skippedBatchError(topic: string, partition: number, b: SkippedBatch): RxmlError {
+  const inflated = b.codec === 'lz4' ? `can inflate to up to ${b.decompressedBytes} bytes (from its frame's block sizes)` : b.codec === 'snappy' ? `declares ${b.decompressedBytes} bytes inflated` : `inflates to more than ${b.limit} bytes`;
+  return new RxmlError(
+    'LIMIT_EXCEEDED',
+    `record batch ${topic}[${partition}]@${b.firstOffset}..${b.lastOffset} (${b.records} records, ${b.codec}, ${b.compressedBytes} bytes compressed) ${inflated}, over maxDecompressedBatchBytes ${b.limit}: not inflated, its records skipped`,
+  );
+}
+
+/** Headers of the stand-in record of a skipped batch (copied into its dead letter). */
+function skippedBatchHeaders(b: SkippedBatch): RawHeaders {
+  return {
+    'rxml-batch-first-offset': Buffer.from(b.firstOffset),
+    'rxml-batch-last-offset': Buffer.from(b.lastOffset),
+    'rxml-batch-records': Buffer.from(String(b.records)),
+    'rxml-batch-codec': Buffer.from(b.codec),
+    'rxml-batch-compressed-bytes': Buffer.from(String(b.compressedBytes)),
+    'rxml-batch-decompressed-bytes': Buffer.from(String(b.decompressedBytes)),
+  };
+}
 
 /** Longest a failing source waits for in-flight records and its last commit, ms (bounded by `drainTimeoutMs`). */
 const FAIL_COMMIT_TIMEOUT_MS = 10_000;
@@ -109,6 +153,8 @@ export class KafkaSource<V> {
   private commitsHandedOver = false;
   private readonly lowWaterBytes: number;
   private readonly onAbort = (): void => void this.close('drain');
+  /** The deserializer is a built-in one, which never reads its context. */
+  private readonly contextFree: boolean;
 
   constructor(
     private readonly client: ConsumerClient,
@@ -119,6 +165,7 @@ export class KafkaSource<V> {
     // still in flight must cover that sleep or the model starves.
     this.lowWater = Math.floor(settings.maxInFlight * 0.75);
     this.lowWaterBytes = Math.floor(settings.maxInFlightBytes * 0.75);
+    this.contextFree = isContextFree(settings.deserialize);
   }
 
   start(): void {
@@ -167,6 +214,10 @@ export class KafkaSource<V> {
     let taken = 0;
     let emitted = 0;
     const { maxInFlight, maxInFlightBytes } = this.settings;
+    // Once per batch, not per record: the partition's session, and the emission time, which only
+    // the `rxml:source` channel's `completed` events use (the batch is emitted in one go).
+    const session = this.sessionOf(tracker);
+    const emittedAt = hasSubscribers(CHANNELS.source) ? performance.now() : undefined;
     for (const message of batch.messages) {
       const offset = Number(message.offset);
       if (tracker.next !== undefined && offset < tracker.next) {
@@ -176,7 +227,7 @@ export class KafkaSource<V> {
       }
       if (this.inFlight >= maxInFlight || this.inFlightBytes >= maxInFlightBytes) break;
       const bytes = recordBytes(message);
-      const record = this.record(batch.topic, batch.partition, message, offset, bytes, tracker);
+      const record = this.record(batch.topic, batch.partition, message, offset, bytes, tracker, session, emittedAt);
       this.inFlight++;
       this.inFlightBytes += bytes;
       taken++;
@@ -246,24 +297,37 @@ export class KafkaSource<V> {
     }
   }
 
-  private record(topic: string, partition: number, message: FetchedMessage, offset: number, bytes: number, tracker: OffsetTracker): KafkaRecord<V> {
-    const done = tracker.add(offset);
-    const emittedAt = performance.now();
+  private record(
+    topic: string,
+    partition: number,
+    message: FetchedMessage,
+    offset: number,
+    bytes: number,
+    tracker: OffsetTracker,
+    session: SourceSession,
+    emittedAt: number | undefined,
+  ): KafkaRecord<V> {
+    const entry = tracker.track(offset);
     const headers = message.headers ?? NO_HEADERS;
     let value: V | undefined;
     let error: RxmlError | undefined;
     const size = message.value?.length ?? 0;
-    if (size > this.settings.maxMessageBytes) {
+    const skipped = message.skippedBatch;
+    if (skipped !== undefined) {
+      error = skippedBatchError(topic, partition, skipped);
+      this.settings.onEvent?.({ type: 'batch-skipped', topic, partition, ...skipped, error });
+    } else if (size > this.settings.maxMessageBytes) {
       error = new RxmlError('LIMIT_EXCEEDED', `value of ${size} bytes exceeds maxMessageBytes ${this.settings.maxMessageBytes}`);
     } else {
       try {
-        value = this.settings.deserialize(message.value, { topic, partition, offset: message.offset, headers });
+        // The built-in deserializers ignore the context: no object per record for them.
+        value = this.settings.deserialize(message.value, this.contextFree ? NO_CONTEXT : { topic, partition, offset: message.offset, headers });
       } catch (thrown) {
         const detail = thrown instanceof Error ? thrown.message : String(thrown);
         error = new RxmlError('DESERIALIZATION_ERROR', `cannot deserialize ${topic}[${partition}]@${message.offset}: ${detail}`, { cause: thrown });
       }
     }
-    const session = this.sessionOf(tracker);
+    // One closure per record (`complete` stays an own property: it may be passed around detached).
     const record: KafkaRecord<V> & { [SOURCE_SESSION]: SourceSession; [SOURCE_SEQ]: number } = {
       [SOURCE_SESSION]: session,
       [SOURCE_SEQ]: session.emitted++,
@@ -273,17 +337,27 @@ export class KafkaSource<V> {
       key: message.key,
       value: value as V,
       rawValue: message.value,
-      headers,
+      headers: skipped === undefined ? headers : skippedBatchHeaders(skipped),
       timestamp: Number(message.timestamp),
-      complete: () => {
-        if (!done()) return;
-        if (hasSubscribers(CHANNELS.source)) {
-          publish(CHANNELS.source, { source: 'kafka', type: 'completed', group: this.settings.group, topic, partition, count: 1, durationMs: performance.now() - emittedAt });
-        }
-        this.completed(tracker, bytes);
-      },
+      complete: () => this.completeRecord(tracker, entry, bytes, emittedAt),
     };
     return error === undefined ? record : withInputError(record, error);
+  }
+
+  private completeRecord(tracker: OffsetTracker, entry: TrackedOffset, bytes: number, emittedAt: number | undefined): void {
+    if (!tracker.complete(entry)) return;
+    if (emittedAt !== undefined && hasSubscribers(CHANNELS.source)) {
+      publish(CHANNELS.source, {
+        source: 'kafka',
+        type: 'completed',
+        group: this.settings.group,
+        topic: tracker.topic,
+        partition: tracker.partition,
+        count: 1,
+        durationMs: performance.now() - emittedAt,
+      });
+    }
+    this.completed(tracker, bytes);
   }
 
   private sessionOf(tracker: OffsetTracker): SourceSession {

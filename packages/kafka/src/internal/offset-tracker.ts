@@ -1,7 +1,10 @@
-interface Entry {
+/** One emitted offset, from {@link OffsetTracker.track}; completed with {@link OffsetTracker.complete}. */
+export interface TrackedOffset {
   readonly offset: number;
   done: boolean;
 }
+
+type Entry = TrackedOffset;
 
 /**
  * Offsets of one assigned partition that were emitted and not yet completed, in emission order.
@@ -33,16 +36,25 @@ export class OffsetTracker {
 
   /** Registers an emitted offset; returns the handle to complete it. */
   add(offset: number): () => boolean {
+    const entry = this.track(offset);
+    return () => this.complete(entry);
+  }
+
+  /** Registers an emitted offset; {@link complete} it when done (no closure per offset). */
+  track(offset: number): TrackedOffset {
     const entry: Entry = { offset, done: false };
     this.entries.push(entry);
     this.base ??= offset;
     this.next = offset + 1;
-    return () => {
-      if (entry.done) return false;
-      entry.done = true;
-      if (!this.revoked) this.advance();
-      return true;
-    };
+    return entry;
+  }
+
+  /** Marks a tracked offset done; false when it already was (completion is idempotent). */
+  complete(entry: TrackedOffset): boolean {
+    if (entry.done) return false;
+    entry.done = true;
+    if (!this.revoked) this.advance();
+    return true;
   }
 
   /**

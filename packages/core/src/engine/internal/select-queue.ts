@@ -1,5 +1,5 @@
 import { toRxmlError, type RxmlError } from '../../contract/errors.js';
-import { whenSettled } from './settle.js';
+import { isThenable, whenSettled } from './settle.js';
 
 /** A record on its way through the engine: its place in the input, the element and its model input. */
 export interface Entry<In, S> {
@@ -44,23 +44,32 @@ export function createSelectQueue<In, S>(stage: SelectQueueStage<In, S>): Select
   let closed = false;
 
   function start(seq: number, input: In, enteredAt: number): void {
-    let async = false;
+    // Synchronous `select` (the common case: picking a field) goes straight through: no closures,
+    // no promise machinery per record.
+    let selected: S | PromiseLike<S>;
+    try {
+      selected = stage.select(input);
+    } catch (cause) {
+      if (!closed) stage.failed(seq, input, toRxmlError(cause, 'INVALID_INPUT'));
+      return;
+    }
+    if (!isThenable(selected)) {
+      if (!closed) stage.selected({ seq, input, sample: selected, enteredAt });
+      return;
+    }
+    pending++;
+    const thenable = selected;
     whenSettled(
-      () => {
-        const selected = stage.select(input);
-        async = typeof (selected as { then?: unknown } | null)?.then === 'function';
-        if (async) pending++;
-        return selected;
-      },
+      () => thenable,
       (sample) => {
-        if (async) pending--;
+        pending--;
         if (!closed) stage.selected({ seq, input, sample, enteredAt });
-        if (async) afterAsync();
+        afterAsync();
       },
       (cause) => {
-        if (async) pending--;
+        pending--;
         if (!closed) stage.failed(seq, input, toRxmlError(cause, 'INVALID_INPUT'));
-        if (async) afterAsync();
+        afterAsync();
       },
       stage.bug,
     );

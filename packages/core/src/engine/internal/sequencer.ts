@@ -25,7 +25,13 @@ export function createSequencer<T>(ordered: boolean, emit: (result: T) => void):
         emit(result);
         return;
       }
-      ready.set(seq, result);
+      if (seq === nextToEmit) {
+        // In order already (a batch settling in input order): no map entry per record.
+        nextToEmit++;
+        outstanding--;
+        emit(result);
+        if (ready.size === 0) return;
+      } else ready.set(seq, result);
       while (ready.has(nextToEmit)) {
         const next = ready.get(nextToEmit) as T;
         ready.delete(nextToEmit);

@@ -86,8 +86,16 @@ function splitCsv(line: string): string[] {
   }
 }
 
+/** A measurement that needs no further checks: a finite number in [0, MAX_CM] (NaN fails both comparisons). */
+const plain = (value: unknown): value is number => typeof value === 'number' && value >= 0 && value <= MAX_CM;
+
 /** Validates one record and returns its four measurements in model order; throws `INVALID_INPUT`. */
 export function parseIrisInput(input: unknown): [number, number, number, number] {
+  if (typeof input === 'object' && input !== null && !Array.isArray(input) && !ArrayBuffer.isView(input)) {
+    // Fast path for the common case (JSON objects of plain numbers); anything else takes the checks below.
+    const { sepalLength, sepalWidth, petalLength, petalWidth } = input as Partial<Record<IrisFeature, unknown>>;
+    if (plain(sepalLength) && plain(sepalWidth) && plain(petalLength) && plain(petalWidth)) return [sepalLength, sepalWidth, petalLength, petalWidth];
+  }
   if (typeof input === 'string') {
     const text = input.trim();
     if (text === '') throw invalid(input === '' ? 'the record is empty' : 'the record is only whitespace');

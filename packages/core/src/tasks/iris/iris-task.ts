@@ -35,15 +35,27 @@ export const IRIS_TASK: Task<IrisInput, Row, IrisPrediction> = {
   parse: (raw) => parseIrisInput(raw),
   encode(rows) {
     const data = new Float32Array(rows.length * 4);
-    rows.forEach((row, i) => data.set(row, i * 4));
+    for (let i = 0, o = 0; i < rows.length; i++, o += 4) {
+      const row = rows[i]!;
+      data[o] = row[0];
+      data[o + 1] = row[1];
+      data[o + 2] = row[2];
+      data[o + 3] = row[3];
+    }
     return { data, shape: [rows.length, 4] };
   },
   decode([probabilities], rows) {
-    return rows.map((_, i) => {
-      const p = probabilities!.data.subarray(i * 3, i * 3 + 3);
-      const best = p[0]! >= p[1]! ? (p[0]! >= p[2]! ? 0 : 2) : p[1]! >= p[2]! ? 1 : 2;
-      return { species: IRIS_SPECIES[best], probabilities: { setosa: p[0]!, versicolor: p[1]!, virginica: p[2]! } };
-    });
+    const data = probabilities!.data;
+    const values: IrisPrediction[] = [];
+    for (let i = 0, o = 0; i < rows.length; i++, o += 3) {
+      // Read in place: no typed-array view per record.
+      const p0 = data[o]!;
+      const p1 = data[o + 1]!;
+      const p2 = data[o + 2]!;
+      const best = p0 >= p1 ? (p0 >= p2 ? 0 : 2) : p1 >= p2 ? 1 : 2;
+      values.push({ species: IRIS_SPECIES[best], probabilities: { setosa: p0, versicolor: p1, virginica: p2 } });
+    }
+    return values;
   },
   /** Shadow default: the same species; difference = max |Δ probability| over the 3 species. */
   compare(main, shadow) {

@@ -1,0 +1,75 @@
+/**
+ * rxml's own CPU per record, alone (the kafka suite's `OwnCpu` scenario with the constant model: a
+ * scripted consumer and an instant producer behind the client seam, no client library, no broker),
+ * for profiling the hot path without a broker.
+ *
+ * Usage: node dist/own-cpu.js [--bytes 100] [--records 200000] [--runs 5] [--profile out.cpuprofile]
+ *
+ * Prints each run's process CPU (user + system) per record in µs and the best. With `--profile`,
+ * the V8 sampling profiler records the last run only (the earlier ones warm the JIT up) and a
+ * summary of the top self-time frames is printed.
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { loadavg } from 'node:os';
+import { loadIrisModel } from '@rxml/core';
+import { constantModel, ownCpuOnce } from './suites/kafka.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : (process.argv[i + 1] ?? fallback);
+}
+
+const bytes = Number(arg('bytes', '100'));
+const records = Number(arg('records', '200000'));
+const runs = Number(arg('runs', '5'));
+const profilePath = arg('profile', '');
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly hitCount?: number;
+}
+
+/** Self time per frame (function + file:line), as a share of all samples. */
+function summarize(profile: { readonly nodes: readonly ProfileNode[]; readonly samples?: readonly number[] }, top: number): string {
+  const total = profile.samples?.length ?? profile.nodes.reduce((n, node) => n + (node.hitCount ?? 0), 0);
+  const self = new Map<string, number>();
+  for (const node of profile.nodes) {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url.replace(/^.*\/(packages|node_modules)\//, '$1/');
+    const key = `${functionName || '(anonymous)'} ${file === '' ? '' : `${file}:${lineNumber + 1}`}`.trim();
+    self.set(key, (self.get(key) ?? 0) + (node.hitCount ?? 0));
+  }
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([key, hits]) => `${((hits * 100) / total).toFixed(1).padStart(5)} %  ${key}`)
+    .join('\n');
+}
+
+const model = constantModel(await loadIrisModel());
+const results: number[] = [];
+for (let i = 0; i < runs; i++) {
+  const last = i === runs - 1;
+  let session: Session | undefined;
+  if (last && profilePath !== '') {
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 100 });
+    await session.post('Profiler.start');
+  }
+  results.push(await ownCpuOnce(model, bytes, records));
+  if (session !== undefined) {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    writeFileSync(profilePath, JSON.stringify(profile));
+    process.stdout.write(`${summarize(profile as never, 30)}\n`);
+  }
+  process.stdout.write(`run ${i + 1}: ${results.at(-1)!.toFixed(2)} µs/record\n`);
+}
+process.stdout.write(
+  `${bytes} B, ${records} records: best ${Math.min(...results).toFixed(2)} µs/record, median ${[...results].sort((a, b) => a - b)[Math.floor(results.length / 2)]!.toFixed(2)} (load average ${loadavg()[0]!.toFixed(2)})\n`,
+);
+process.exit(0);
