@@ -236,6 +236,20 @@ describe('predict on a model stream, in virtual time', () => {
     });
   });
 
+  it('passes an error of the record source through and disposes the version it owns once its call in flight returns', () => {
+    const ts = scheduler();
+    let v1!: VirtualModel;
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      v1 = virtualModel(ts, { delay: (call) => (call === 0 ? 1 : 4) });
+      const models = cold<Model>('a', { a: v1 });
+      const records = cold<number>('--a-#', values, new Error('source broke'));
+      expectObservable(records.pipe(predict(models, options(ts, [])))).toBe('----#', undefined, new Error('source broke'));
+      expectSubscriptions(models.subscriptions).toBe('^---!');
+    });
+    expect(v1.calls.map((c) => c.at)).toEqual([0, 2]);
+    expect(v1.disposedAt).toEqual([6]); // a's call (2–6) was in flight at the error
+  });
+
   it('does not complete while a never-ending source is open; keeps swapping', () => {
     const ts = scheduler();
     ts.run(({ cold, hot, expectObservable }) => {

@@ -3,6 +3,7 @@ import { Observable } from 'rxjs';
 import { invalidConfig } from '@rxml/core/contract';
 import { deserializerFor, type Deserializer, type DeserializerName } from './deserialize.js';
 import type { ConsumerClient } from './internal/client.js';
+import { DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES } from './internal/codecs.js';
 import { KafkaSource, type KafkaSourceEvent } from './internal/kafka-source.js';
 import type { IsolationLevel } from './internal/partition-session.js';
 import { kafkajsConsumer } from './internal/kafkajs-client.js';
@@ -70,6 +71,16 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
   /** Most bytes per fetch response. Default 10 MiB. */
   readonly maxBytes?: number;
   /**
+   * Most bytes one compressed record batch (gzip, snappy, lz4, zstd) may inflate to. A batch over
+   * it is not inflated (gzip and zstd stop at the bound; snappy and lz4 are checked before, from
+   * the sizes their framing declares), so a small "zip bomb" batch cannot exhaust memory: it
+   * becomes one `LIMIT_EXCEEDED` error record (offset = the batch's last offset, no key or value,
+   * headers `rxml-batch-*` naming its offsets, record count, codec and sizes → the dead-letter
+   * topic) and a `batch-skipped` event; the pipeline goes on and commits past it. Its records are
+   * not processed. Default: `maxBytes` (10 MiB unless set), the most one fetch response may carry.
+   */
+  readonly maxDecompressedBatchBytes?: number;
+  /**
    * Longest a fetch waits for data, ms. kafkajs also sleeps this long whenever every partition is
    * paused, so it delays every resume: keep it short. Default 100.
    */
@@ -117,6 +128,10 @@ export function fromKafkaWith<V>(
       : (deserializerFor(options.deserialize ?? 'string') as Deserializer<V>);
   const maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
   if (typeof maxInFlight !== 'number' || !(maxInFlight >= 1)) throw invalidConfig('fromKafka', 'maxInFlight', 'a number of records >= 1', maxInFlight);
+  const maxDecompressedBatchBytes = options.maxDecompressedBatchBytes ?? options.maxBytes ?? DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES;
+  if (typeof maxDecompressedBatchBytes !== 'number' || !Number.isSafeInteger(maxDecompressedBatchBytes) || maxDecompressedBatchBytes < 1) {
+    throw invalidConfig('fromKafka', 'maxDecompressedBatchBytes', 'a whole number of bytes >= 1', maxDecompressedBatchBytes);
+  }
   const maxInFlightBytes = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
   if (typeof maxInFlightBytes !== 'number' || !(maxInFlightBytes >= 1)) throw invalidConfig('fromKafka', 'maxInFlightBytes', 'a number of bytes >= 1', maxInFlightBytes);
   return new Observable<KafkaRecord<V>>((subscriber) => {
@@ -141,6 +156,7 @@ export function fromKafkaWith<V>(
 }
 
 function kafkajsClient<V>(options: FromKafkaOptions<V>, topics: readonly string[]): ConsumerClient {
+  const maxDecompressedBatchBytes = options.maxDecompressedBatchBytes ?? options.maxBytes ?? DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES;
   const consumer: Record<string, unknown> = {
     maxWaitTimeInMs: options.maxWaitTimeInMs ?? 100,
     readUncommitted: options.isolationLevel === 'read_uncommitted',
@@ -154,6 +170,7 @@ function kafkajsClient<V>(options: FromKafkaOptions<V>, topics: readonly string[
     fromBeginning: options.fromBeginning ?? true,
     consumer,
     topicWaitMs: options.topicWaitMs ?? 60_000,
+    maxDecompressedBatchBytes,
     onWaitingForTopic: (missing) => {
       console.error(`[rxml:kafka] waiting for input topic ${missing.join(', ')} to exist (up to ${Math.round((options.topicWaitMs ?? 60_000) / 1000)} s)`);
       publish(CHANNELS.source, { source: 'kafka', type: 'waiting-for-topic', group: options.groupId, topic: missing.join(',') });

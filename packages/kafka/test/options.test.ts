@@ -28,6 +28,13 @@ describe('fromKafka and toKafka options', () => {
     });
   });
 
+  it('needs maxDecompressedBatchBytes to be a whole number of bytes >= 1', async () => {
+    expect(await errorOf(() => fromKafka({ brokers: ['localhost:1'], groupId: 'g', topic: 't', maxDecompressedBatchBytes: 0 }))).toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: 'fromKafka: maxDecompressedBatchBytes must be a whole number of bytes >= 1, got 0',
+    });
+  });
+
   it('needs brokers or a kafka client', async () => {
     expect(await errorOf(() => fromKafka({ brokers: [], groupId: 'g', topic: 't' }))).toMatchObject({
       code: 'INVALID_CONFIG',

@@ -6,6 +6,7 @@
  */
 
 import type { KafkaOffset } from '@rxml/core/contract';
+import type { SkippedBatch } from './codecs.js';
 
 /** Header values as Kafka clients deliver them. */
 export type RawHeaders = Readonly<Record<string, Buffer | string | readonly (Buffer | string)[] | undefined>>;
@@ -16,6 +17,11 @@ export interface FetchedMessage {
   readonly value: Buffer | null;
   readonly headers?: RawHeaders | undefined;
   readonly timestamp: string;
+  /**
+   * Set on the one stand-in message of a compressed batch that was not inflated (over
+   * `maxDecompressedBatchBytes`): its offset is the batch's last offset, key and value are null.
+   */
+  readonly skippedBatch?: SkippedBatch;
 }
 
 export interface FetchedBatch {

@@ -3,6 +3,7 @@ import type { Subscriber } from 'rxjs';
 import { isContextFree, type DeserializeContext, type Deserializer } from '../deserialize.js';
 import type { KafkaRecord } from '../record.js';
 import type { ConsumerClient, FetchedBatch, FetchedMessage, PartitionOffset, RawHeaders, TopicPartition } from './client.js';
+import type { SkippedBatch } from './codecs.js';
 import { OffsetTracker, type TrackedOffset } from './offset-tracker.js';
 import { createSession, SOURCE_SEQ, SOURCE_SESSION, type IsolationLevel, type SourceSession } from './partition-session.js';
 
@@ -36,6 +37,26 @@ export type KafkaSourceEvent =
       readonly endOffset: KafkaOffset;
       readonly committed: KafkaOffset;
       readonly lag: number;
+    }
+  | {
+      /**
+       * A compressed record batch would inflate past `maxDecompressedBatchBytes`: it was not
+       * inflated, and one `LIMIT_EXCEEDED` error record (offset `lastOffset`, also in `error`)
+       * stands for its records `firstOffset`..`lastOffset` (dead-lettered by the sink).
+       */
+      readonly type: 'batch-skipped';
+      readonly topic: string;
+      readonly partition: number;
+      readonly firstOffset: string;
+      readonly lastOffset: string;
+      /** Records its header says it holds. */
+      readonly records: number;
+      readonly codec: SkippedBatch['codec'];
+      readonly compressedBytes: number;
+      /** At least this many bytes once inflated (see `SkippedBatch`). */
+      readonly decompressedBytes: number;
+      readonly limit: number;
+      readonly error: RxmlError;
     }
   | { readonly type: 'closed'; readonly inFlight: number; readonly drained: boolean };
 
@@ -77,6 +98,27 @@ export function recordBytes(message: FetchedMessage): number {
 }
 
 const keyOf = (topic: string, partition: number): string => `${partition}\u0000${topic}`;
+
+/** The error of a compressed batch that was not inflated, naming its partition, offsets, codec and sizes. */
+function skippedBatchError(topic: string, partition: number, b: SkippedBatch): RxmlError {
+  const inflated = b.codec === 'lz4' ? `can inflate to up to ${b.decompressedBytes} bytes (from its frame's block sizes)` : b.codec === 'snappy' ? `declares ${b.decompressedBytes} bytes inflated` : `inflates to more than ${b.limit} bytes`;
+  return new RxmlError(
+    'LIMIT_EXCEEDED',
+    `record batch ${topic}[${partition}]@${b.firstOffset}..${b.lastOffset} (${b.records} records, ${b.codec}, ${b.compressedBytes} bytes compressed) ${inflated}, over maxDecompressedBatchBytes ${b.limit}: not inflated, its records skipped`,
+  );
+}
+
+/** Headers of the stand-in record of a skipped batch (copied into its dead letter). */
+function skippedBatchHeaders(b: SkippedBatch): RawHeaders {
+  return {
+    'rxml-batch-first-offset': Buffer.from(b.firstOffset),
+    'rxml-batch-last-offset': Buffer.from(b.lastOffset),
+    'rxml-batch-records': Buffer.from(String(b.records)),
+    'rxml-batch-codec': Buffer.from(b.codec),
+    'rxml-batch-compressed-bytes': Buffer.from(String(b.compressedBytes)),
+    'rxml-batch-decompressed-bytes': Buffer.from(String(b.decompressedBytes)),
+  };
+}
 
 /** Longest a failing source waits for in-flight records and its last commit, ms (bounded by `drainTimeoutMs`). */
 const FAIL_COMMIT_TIMEOUT_MS = 10_000;
@@ -270,7 +312,11 @@ export class KafkaSource<V> {
     let value: V | undefined;
     let error: RxmlError | undefined;
     const size = message.value?.length ?? 0;
-    if (size > this.settings.maxMessageBytes) {
+    const skipped = message.skippedBatch;
+    if (skipped !== undefined) {
+      error = skippedBatchError(topic, partition, skipped);
+      this.settings.onEvent?.({ type: 'batch-skipped', topic, partition, ...skipped, error });
+    } else if (size > this.settings.maxMessageBytes) {
       error = new RxmlError('LIMIT_EXCEEDED', `value of ${size} bytes exceeds maxMessageBytes ${this.settings.maxMessageBytes}`);
     } else {
       try {
@@ -291,7 +337,7 @@ export class KafkaSource<V> {
       key: message.key,
       value: value as V,
       rawValue: message.value,
-      headers,
+      headers: skipped === undefined ? headers : skippedBatchHeaders(skipped),
       timestamp: Number(message.timestamp),
       complete: () => this.completeRecord(tracker, entry, bytes, emittedAt),
     };

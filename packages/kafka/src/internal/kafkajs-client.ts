@@ -13,7 +13,7 @@ import type {
   TopicPartition,
   TopicReaderClient,
 } from './client.js';
-import { registerKafkaCodecs } from './codecs.js';
+import { decompressionBound, DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES, registerKafkaCodecs } from './codecs.js';
 import { compressionId, type KafkaCompression } from './compression.js';
 import { tlsWatch } from './tls-watch.js';
 
@@ -39,6 +39,8 @@ export interface KafkajsConsumerSettings {
    * (e.g. `KafkaJSGroupCoordinatorNotFound`, which kafkajs treats as fatal), ms. Default 60000.
    */
   readonly restartWindowMs?: number;
+  /** Most bytes one compressed record batch may inflate to (see `fromKafka`'s `maxDecompressedBatchBytes`). Default 10 MiB. */
+  readonly maxDecompressedBatchBytes?: number;
 }
 
 /** kafkajs' message when it resets a fetch position after OFFSET_OUT_OF_RANGE (consumerGroup.js, 2.2.4). */
@@ -130,8 +132,9 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
   let crashedSince: number | undefined;
   let restarts = 0;
 
+  // The fetch loop kafkajs starts here runs in this async context: its codecs read the bound from it.
   const run = (h: ConsumerHandlers): Promise<void> =>
-    consumer.run({
+    decompressionBound.run(settings.maxDecompressedBatchBytes ?? DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES, () => consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       // Returns at once: the records are handed to the stream, the model runs outside this call, so
@@ -152,7 +155,7 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         if (last !== undefined) payload.resolveOffset(last.offset);
         return Promise.resolve();
       },
-    });
+    }));
 
   /** kafkajs gave up (no restart of its own) on a transient error: restart it, for a while. */
   const restart = (h: ConsumerHandlers): void => {

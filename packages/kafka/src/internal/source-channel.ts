@@ -33,6 +33,9 @@ export function publishingSourceEvents(group: string, onEvent: ((event: KafkaSou
         case 'closed':
           messages.push({ ...base, type: event.type, count: event.inFlight });
           break;
+        case 'batch-skipped':
+          messages.push({ ...base, type: event.type, topic: event.topic, partition: event.partition, offset: event.lastOffset, count: event.records, error: event.error });
+          break;
         case 'offset-reset':
           messages.push({ ...base, type: event.type, topic: event.topic, partition: event.partition, offset: event.to });
           break;
