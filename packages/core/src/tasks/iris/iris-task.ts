@@ -71,7 +71,7 @@ export const IRIS_TASK: Task<IrisInput, Row, IrisPrediction> = {
       const p1 = data[o + 1]!;
       const p2 = data[o + 2]!;
       const best = p0 >= p1 ? (p0 >= p2 ? 0 : 2) : p1 >= p2 ? 1 : 2;
-      values.push(new IrisPredictionValue(IRIS_SPECIES[best]!, { setosa: p0, versicolor: p1, virginica: p2 }));
+      values.push(new IrisPredictionValue(IRIS_SPECIES[best], { setosa: p0, versicolor: p1, virginica: p2 }));
     }
     return values;
   },
