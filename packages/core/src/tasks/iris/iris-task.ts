@@ -75,4 +75,9 @@ export const IRIS_TASK: Task<IrisInput, Row, IrisPrediction> = {
     }
     return values;
   },
+  /** Shadow default: the same species; difference = max |Δ probability| over the 3 species. */
+  compare(main, shadow) {
+    const difference = Math.max(...IRIS_SPECIES.map((s) => Math.abs(main.probabilities[s] - shadow.probabilities[s])));
+    return { agree: main.species === shadow.species, difference };
+  },
 };
