@@ -7,6 +7,8 @@ export * from './runtimes/index.js';
 export { PREDICT_DEFAULTS, predict, type BackpressureOptions, type BatchEvent, type FlowControl, type ModelEvent, type PredictDefaults, type PredictOptions } from './engine/predict.js';
 export type { BatchOptions } from './engine/internal/batcher.js';
 export { values, failures } from './engine/values.js';
+export { splitModels, isSplitModels, type ModelVariant, type SplitModels, type SplitModelsOptions } from './engine/split-models.js';
+export { compareValues, type ShadowAgreement, type ShadowComparison, type ShadowOptions, type ShadowSide, type ShadowVerdict } from './engine/shadow.js';
 export { predictTask, type PredictTaskOptions, type Task } from './tasks/task.js';
 export { predictIris, type IrisPrediction, type PredictIrisOptions } from './tasks/iris/predict-iris.js';
 export { IRIS_FEATURES, IRIS_SPECIES, parseIrisInput, type IrisFeature, type IrisInput, type IrisMeasurements, type IrisSpecies } from './tasks/iris/iris-input.js';

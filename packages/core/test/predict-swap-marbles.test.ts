@@ -193,7 +193,7 @@ describe('predict on a model stream, in virtual time', () => {
         undefined,
         expect.objectContaining({
           code: 'MODEL_LOAD_ERROR',
-          message: 'predict: the model source failed before a first model passed validation: predict: model source: cannot reach the model registry',
+          message: 'predict: the model source failed before a first model passed validation: cannot reach the model registry',
         }),
       );
     });
@@ -234,6 +234,31 @@ describe('predict on a model stream, in virtual time', () => {
       expectObservable(cold<number>('|').pipe(predict(models, options(ts, [])))).toBe('|');
       expectSubscriptions(models.subscriptions).toBe('(^!)');
     });
+  });
+
+  it('passes an error of the record source through and disposes the version it owns once its call in flight returns', () => {
+    const ts = scheduler();
+    let v1!: VirtualModel;
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      v1 = virtualModel(ts, { delay: (call) => (call === 0 ? 1 : 4) });
+      const models = cold<Model>('a', { a: v1 });
+      const records = cold<number>('--a-#', values, new Error('source broke'));
+      expectObservable(records.pipe(predict(models, options(ts, [])))).toBe('----#', undefined, new Error('source broke'));
+      expectSubscriptions(models.subscriptions).toBe('^---!');
+    });
+    expect(v1.calls.map((c) => c.at)).toEqual([0, 2]);
+    expect(v1.disposedAt).toEqual([6]); // a's call (2–6) was in flight at the error
+  });
+
+  it('refuses something that is not a Model without touching it, and keeps serving', () => {
+    const ts = scheduler();
+    const events: ModelEvent[] = [];
+    ts.run(({ cold, expectObservable }) => {
+      const v1 = virtualModel(ts, { delay: () => 1 });
+      const models = cold<Model>('a-b', { a: v1, b: { name: 'junk', version: '0' } as unknown as Model });
+      expectObservable(cold<number>('---a|', values).pipe(predict(models, options(ts, events)))).toBe('----(x|)', { x: ok(v1, 1, 1) });
+    });
+    expect(summary(events)).toEqual(['swap v1', 'refused 0: predict: the model source emitted something that is not a Model (an object with run(inputs))', 'released v1']);
   });
 
   it('does not complete while a never-ending source is open; keeps swapping', () => {

@@ -121,6 +121,9 @@ export function enableMetrics(options: EnableMetricsOptions = {}): MetricsHandle
     const modelLoadBytes = counter('model_load_bytes_total', 'Artifact bytes read by model loads.', ['model']);
     const modelLifecycle = counter('model_lifecycle_events_total', 'Model versions swapped in, refused, rolled back or released.', ['model', 'version', 'type']);
     const modelInfo = gauge('model_info', '1 for each model version serving (last to run a batch, load or be swapped in).', ['model', 'version']);
+    // --- shadow models ---
+    const shadowComparisons = counter('shadow_comparisons_total', 'Records scored by both a main and a shadow model, by outcome (agree, disagree, error: a side failed).', ['model', 'shadow_model', 'outcome']);
+    const shadowDropped = counter('shadow_dropped_total', 'Records a shadow model did not see because its queue was full (or still held at the end).', ['shadow_model']);
     // --- remote model servers ---
     const remoteRequests = counter('remote_requests_total', 'Calls to remote model servers, by outcome (ok, retry, failed, circuit-open).', ['model', 'protocol', 'transport', 'outcome']);
     const remoteDuration = histogram('remote_request_duration_seconds', 'Time of one remote model server call.', ['model', 'protocol', 'transport'], latency);
@@ -273,6 +276,14 @@ export function enableMetrics(options: EnableMetricsOptions = {}): MetricsHandle
       },
       'rxml:callback:error': (m) => {
         callbackErrors.inc({ callback: m.callback });
+      },
+      'rxml:shadow:comparison': (m) => {
+        if (m.type === 'compared') {
+          const outcome = m.code !== undefined || m.shadowCode !== undefined ? 'error' : m.agree === true ? 'agree' : 'disagree';
+          shadowComparisons.inc({ model: m.model ?? '', shadow_model: m.shadowModel ?? '', outcome });
+        } else if (m.type === 'dropped') {
+          shadowDropped.inc({ shadow_model: m.shadowModel ?? '' }, m.count ?? 0);
+        }
       },
     };
 

@@ -32,6 +32,11 @@ describe('enableMetrics', () => {
     publish(CHANNELS.modelLoad, { name: 'iris', version: 'v1', runtime: 'tfjs-wasm', format: 'tfjs', durationMs: 150, bytes: 1000, ok: true });
     publish(CHANNELS.modelLifecycle, { type: 'swap', name: 'iris', version: 'v2', previousVersion: 'v1' });
     publish(CHANNELS.callbackError, { callback: 'onBatch', error: new Error('boom') });
+    publish(CHANNELS.shadowComparison, { type: 'compared', model: 'iris', version: 'v1', shadowModel: 'iris-next', shadowVersion: 'v9', agree: true, difference: 0.01 });
+    publish(CHANNELS.shadowComparison, { type: 'compared', model: 'iris', version: 'v1', shadowModel: 'iris-next', shadowVersion: 'v9', agree: false, difference: 0.4 });
+    publish(CHANNELS.shadowComparison, { type: 'compared', model: 'iris', version: 'v1', shadowModel: 'iris-next', shadowVersion: 'v9', agree: false, shadowCode: 'MODEL_ERROR' });
+    publish(CHANNELS.shadowComparison, { type: 'dropped', shadowModel: 'iris-next', shadowVersion: 'v9', count: 100 });
+    publish(CHANNELS.shadowComparison, { type: 'dropped', shadowModel: 'iris-next', shadowVersion: 'v9', count: 7 });
 
     const text = await registry.metrics();
     expect(sample(text, 'rxml_records_in_total{source="kafka",topic="in"}')).toBe(5);
@@ -61,6 +66,10 @@ describe('enableMetrics', () => {
     expect(sample(text, 'rxml_model_info{model="iris",version="v2"}')).toBe(1);
     expect(sample(text, 'rxml_model_info{model="iris",version="v1"}')).toBeUndefined();
     expect(sample(text, 'rxml_callback_errors_total{callback="onBatch"}')).toBe(1);
+    expect(sample(text, 'rxml_shadow_comparisons_total{model="iris",shadow_model="iris-next",outcome="agree"}')).toBe(1);
+    expect(sample(text, 'rxml_shadow_comparisons_total{model="iris",shadow_model="iris-next",outcome="disagree"}')).toBe(1);
+    expect(sample(text, 'rxml_shadow_comparisons_total{model="iris",shadow_model="iris-next",outcome="error"}')).toBe(1);
+    expect(sample(text, 'rxml_shadow_dropped_total{shadow_model="iris-next"}')).toBe(107);
     expect(sample(text, 'rxml_tensors_held')).toBe(42);
     expect(sample(text, 'rxml_healthy')).toBe(1);
     expect(text).toMatch(/# TYPE rxml_model_call_duration_seconds histogram/);

@@ -18,6 +18,7 @@ import type { KafkaOffset } from './offset.js';
  * | `rxml:sink` | {@link SinkMessage} | a sink event (delivered, dead-lettered, produce error, …) |
  * | `rxml:remote:request` | {@link RemoteRequestMessage} | a remote model server call ended (ok, retried or failed) |
  * | `rxml:callback:error` | {@link CallbackErrorMessage} | a user callback threw (its result was ignored) |
+ * | `rxml:shadow:comparison` | {@link ShadowComparisonMessage} | a shadow model's result was compared with the main one's; records dropped by a full shadow queue; a shadow that stopped |
  */
 export const CHANNELS = {
   predictBatch: 'rxml:predict:batch',
@@ -28,6 +29,7 @@ export const CHANNELS = {
   sink: 'rxml:sink',
   remoteRequest: 'rxml:remote:request',
   callbackError: 'rxml:callback:error',
+  shadowComparison: 'rxml:shadow:comparison',
 } as const;
 
 export type ChannelName = (typeof CHANNELS)[keyof typeof CHANNELS];
@@ -173,6 +175,43 @@ export interface CallbackErrorMessage {
   readonly error: unknown;
 }
 
+/**
+ * A shadow model's event (the `shadow` option of `predict` and the family operators).
+ * - `compared`: one record scored by both the main model (`model`/`version`, and `variant` under a
+ *   `splitModels` split) and the shadow (`shadowModel`/`shadowVersion`): `agree` and `difference` as
+ *   the operator's `compare` says (e.g. Iris: same species, max |Δ probability|), each side's
+ *   latency in ms, and the error code of a side that failed (`code`, `shadowCode`; then `agree` is false).
+ * - `dropped`: `count` records the shadow did not see because its queue was full (`maxQueued`) or
+ *   still held at the end of the stream — published every 100 drops and when the operator ends.
+ * - `failed`: the shadow stopped (its model source failed, `error`); the main path goes on.
+ */
+export interface ShadowComparisonMessage {
+  readonly type: 'compared' | 'dropped' | 'failed';
+  /** Main model that answered (`compared`; absent when the main side failed before a model ran). */
+  readonly model?: string;
+  readonly version?: string;
+  /** The `splitModels` variant that answered on the main side. */
+  readonly variant?: string;
+  /** The shadow model (its latest known identity for `dropped` / `failed`). */
+  readonly shadowModel?: string;
+  readonly shadowVersion?: string;
+  /** `compared`: both sides succeeded and `compare` says they agree. */
+  readonly agree?: boolean;
+  /** `compared`: `compare`'s value difference (e.g. max |Δ| of the outputs), when both succeeded. */
+  readonly difference?: number;
+  /** Main side: time from the record entering the operator to its result, ms. */
+  readonly latencyMs?: number;
+  /** Shadow side: time from the hand-off to the shadow to its result, ms. */
+  readonly shadowLatencyMs?: number;
+  /** Error code of a failed main / shadow side. */
+  readonly code?: RxmlErrorCode;
+  readonly shadowCode?: RxmlErrorCode;
+  /** `dropped`: records not compared since the previous `dropped` message of this operator. */
+  readonly count?: number;
+  /** `failed`: why the shadow stopped. */
+  readonly error?: RxmlError;
+}
+
 export interface ChannelMessages {
   'rxml:predict:batch': PredictBatchMessage;
   'rxml:predict:result': PredictResultMessage;
@@ -182,6 +221,7 @@ export interface ChannelMessages {
   'rxml:sink': SinkMessage;
   'rxml:remote:request': RemoteRequestMessage;
   'rxml:callback:error': CallbackErrorMessage;
+  'rxml:shadow:comparison': ShadowComparisonMessage;
 }
 
 const channels = new Map<string, diagnosticsChannel.Channel>();

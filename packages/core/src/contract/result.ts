@@ -10,6 +10,8 @@ export interface PredictSuccess<In, Out> {
   readonly model: ModelIdentity;
   /** Time from the record entering the operator to its batch's result, in milliseconds. */
   readonly latencyMs: number;
+  /** Which variant of a `splitModels` A/B split answered (its `name`); absent without a split. */
+  readonly variant?: string;
 }
 
 /** A record that could not be scored; every other record of the stream goes on. */
@@ -19,6 +21,8 @@ export interface PredictFailure<In> {
   readonly error: RxmlError;
   /** The model whose call failed (`MODEL_ERROR` of a batch); absent when the record never reached a model. */
   readonly model?: ModelIdentity;
+  /** The `splitModels` variant the record was routed to, when it got that far; absent without a split. */
+  readonly variant?: string;
 }
 
 export type PredictResult<In, Out> = PredictSuccess<In, Out> | PredictFailure<In>;

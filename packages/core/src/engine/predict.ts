@@ -8,6 +8,10 @@ import type { BatchOptions } from './internal/batcher.js';
 import { checkModelSource, resolveCodec, resolvePredictConfig, type StreamOptions } from './internal/config.js';
 import { signatureMismatch } from './internal/model-slot.js';
 import { predictInternals, type ModelPlan } from './internal/predict-internals.js';
+import { predictShadowed } from './predict-shadow.js';
+import { predictSplit } from './predict-split.js';
+import type { ShadowOptions } from './shadow.js';
+import { isSplitModels, type SplitModels } from './split-models.js';
 
 /** How a pull-based source is told to stop and restart pushing. */
 export interface FlowControl {
@@ -88,6 +92,14 @@ export interface PredictOptions<In, S, Out> {
    * `TestScheduler` to test batching in virtual time.
    */
   readonly scheduler?: SchedulerLike;
+  /**
+   * A shadow model that sees the same records (the same samples: `select` runs once) and whose
+   * results never reach this output: each record's main and shadow results are compared
+   * (`onComparison`, `comparisons`, `rxml:shadow:comparison`). Bounded: records beyond `maxQueued`
+   * waiting for the shadow are dropped for it (counted), never delaying the main path. See
+   * {@link ShadowOptions}.
+   */
+  readonly shadow?: ShadowOptions<In, Out>;
 }
 
 /**
@@ -129,6 +141,10 @@ export type PredictDefaults = typeof PREDICT_DEFAULTS;
  *   observable errors or completes before any version passed validation, the output errors with
  *   `MODEL_LOAD_ERROR`; afterwards the current version keeps serving.
  *
+ * `model` may also be a `splitModels(...)` A/B split: each record goes to one variant by a stable
+ * hash of its key, each variant batches and calls its own model (each a `ModelSource`), and
+ * results carry `variant`. With `shadow`, a second model scores the same records for comparison only.
+ *
  * Options are checked here, when the operator is created: a bad value throws
  * `RxmlError('INVALID_CONFIG')` naming the option and the value. The work is done by
  * `predictInternals` (engine/internal/), one named stage per file.
@@ -142,8 +158,8 @@ export type PredictDefaults = typeof PREDICT_DEFAULTS;
  *   }),
  * ).subscribe((r) => console.log(r.ok ? r.value : r.error.message));
  */
-export function predict<In, S = In, Out = unknown>(model: ModelSource, options: PredictOptions<In, S, Out>): OperatorFunction<In, PredictResult<In, Out>> {
-  checkModelSource(model);
+export function predict<In, S = In, Out = unknown>(model: ModelSource | SplitModels<In>, options: PredictOptions<In, S, Out>): OperatorFunction<In, PredictResult<In, Out>> {
+  if (!isSplitModels(model)) checkModelSource(model);
   const codec = resolveCodec(options);
   return predictWithPlan(
     model,
@@ -164,7 +180,10 @@ export function predict<In, S = In, Out = unknown>(model: ModelSource, options: 
  * @internal The operator behind `predict` and `predictTask`: a model source, the plan (how the
  * operator encodes records and judges new versions) and the stream options, checked here.
  */
-export function predictWithPlan<In, S, Out>(model: ModelSource, plan: ModelPlan<In, S, Out>, options: StreamOptions): OperatorFunction<In, PredictResult<In, Out>> {
+export function predictWithPlan<In, S, Out>(model: ModelSource | SplitModels<In>, plan: ModelPlan<In, S, Out>, options: StreamOptions): OperatorFunction<In, PredictResult<In, Out>> {
+  // A split and a shadow are composed of this same operator, one per model source.
+  if (typeof options === 'object' && options !== null && options.shadow !== undefined) return predictShadowed(model, plan, options, predictWithPlan);
+  if (isSplitModels(model)) return predictSplit(model, plan, options, predictWithPlan);
   checkModelSource(model);
   const config = resolvePredictConfig(options, PREDICT_DEFAULTS);
   return (source) => new Observable<PredictResult<In, Out>>((subscriber) => predictInternals(source, subscriber, model, plan, config));

@@ -7,6 +7,8 @@ import type { BatchOptions } from '../engine/internal/batcher.js';
 import { checkModelSource, type Codec } from '../engine/internal/config.js';
 import { signatureMismatch, zeroProbe } from '../engine/internal/model-slot.js';
 import { PREDICT_DEFAULTS, predictWithPlan, type BackpressureOptions, type BatchEvent, type ModelEvent } from '../engine/predict.js';
+import { compareValues, type ShadowAgreement, type ShadowOptions } from '../engine/shadow.js';
+import { isSplitModels, type SplitModels } from '../engine/split-models.js';
 
 /**
  * What a model family knows about its models — everything `predict` needs besides the stream
@@ -48,6 +50,11 @@ export interface Task<Raw, S, Out> {
   encode(samples: readonly S[]): TensorData | readonly TensorData[];
   /** Model outputs → one value per sample, in order. */
   decode(outputs: readonly TensorData[], samples: readonly S[]): readonly Out[];
+  /**
+   * The family's default `shadow.compare`: whether a main and a shadow value agree (e.g. the same
+   * class) and how far apart they are. Without it, `predict`'s default (deep equality, max |Δ|).
+   */
+  compare?(main: Out, shadow: Out): ShadowAgreement;
 }
 
 /**
@@ -55,7 +62,7 @@ export interface Task<Raw, S, Out> {
  * `predictTask`) accepts: one type, so they cannot drift apart. Each field is `predict`'s; only
  * `select` is typed by the family's raw input.
  */
-export interface PredictTaskOptions<In, Raw> {
+export interface PredictTaskOptions<In, Raw, Out = unknown> {
   /**
    * Picks the family's input out of each element (e.g. a Kafka record's `value`); may return a
    * promise, resolved `selectConcurrency` at a time. Throwing (or rejecting) marks that record
@@ -81,6 +88,12 @@ export interface PredictTaskOptions<In, Raw> {
   readonly onModelEvent?: (event: ModelEvent) => unknown;
   /** Scheduler for the batch timer and clock (RxJS `TestScheduler` in tests). Default `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
+  /**
+   * A shadow model (a `ModelSource`) scored on the same parsed samples and compared with the main
+   * model record by record; its results never reach this output. It must fit the task and have
+   * the main model's signature; `compare` defaults to the family's (`Task.compare`). See `ShadowOptions`.
+   */
+  readonly shadow?: ShadowOptions<In, Out>;
 }
 
 function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
@@ -93,11 +106,17 @@ function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
  * element, as `predict` documents. `model` is a `ModelSource`: a plain `Model` (validated here,
  * never disposed) or an `Observable<Model>` whose versions are each validated by `task.validate`
  * and a trial batch (`task.probe`, default zeros) before they are swapped in between batches; the
- * operator owns and disposes those (see `predict`).
+ * operator owns and disposes those (see `predict`). `model` may also be a `splitModels(...)` A/B
+ * split (each plain variant validated here), and `options.shadow` a shadow model (validated too;
+ * `compare` defaults to `task.compare`).
  *
  * @throws RxmlError `INVALID_CONFIG` (at creation) when a plain model does not fit the task or an option is invalid.
  */
-export function predictTask<In, Raw, S, Out>(model: ModelSource, task: Task<Raw, S, Out>, options: PredictTaskOptions<In, Raw> = {}): OperatorFunction<In, PredictResult<In, Out>> {
+export function predictTask<In, Raw, S, Out>(
+  model: ModelSource | SplitModels<In>,
+  task: Task<Raw, S, Out>,
+  options: PredictTaskOptions<In, Raw, Out> = {},
+): OperatorFunction<In, PredictResult<In, Out>> {
   return predictFamily(model, { name: task.name, batch: task.batch, fromFirstModel: false }, () => task, options);
 }
 
@@ -119,14 +138,20 @@ export interface FamilyPlan {
  * model, and for each candidate version to validate it).
  */
 export function predictFamily<In, Raw, S, Out>(
-  model: ModelSource,
+  model: ModelSource | SplitModels<In>,
   family: FamilyPlan,
   taskOf: (model: Model) => Task<Raw, S, Out>,
-  options: PredictTaskOptions<In, Raw> = {},
+  options: PredictTaskOptions<In, Raw, Out> = {},
 ): OperatorFunction<In, PredictResult<In, Out>> {
-  checkModelSource(model);
-  const fixed = isModelStream(model) ? undefined : taskOf(model);
-  if (fixed !== undefined) fixed.validate(model as Model);
+  // A split: every variant is a model source; the plain ones are validated now (the first one's
+  // task stands for all when the task is built from the model).
+  const sources = isSplitModels(model) ? model.variants.map((v) => v.model) : [model];
+  for (const each of sources) checkModelSource(each);
+  const plain = sources.filter((m): m is Model => !isModelStream(m));
+  const fixed = plain.length === 0 ? undefined : taskOf(plain[0]!);
+  for (const each of plain) (family.fromFirstModel ? fixed! : taskOf(each)).validate(each);
+  // The task that decided the last codec: the family's compare for a shadow whose main model is a stream.
+  let latest = fixed;
   const pick = options.select ?? ((input: In) => input as unknown as Raw);
   const codecOf = (task: Task<Raw, S, Out>): Codec<In, S, Out> => {
     const parse = (raw: Raw): S | PromiseLike<S> => task.parse(raw);
@@ -153,14 +178,21 @@ export function predictFamily<In, Raw, S, Out>(
         if (problem !== undefined) throw modelMismatch(family.name, candidate, `version ${candidate.version} does not match the first model's signature: ${problem}`);
       },
       probe: (candidate) => taskOf(candidate).probe?.(candidate) ?? zeroProbe(candidate.inputs),
-      codec: (first) => codecOf(fixed ?? taskOf(first)),
+      codec: (first) => codecOf((latest = fixed ?? taskOf(first))),
     },
     {
       ...options,
+      ...(options.shadow === undefined ? {} : { shadow: withTaskCompare(options.shadow, () => latest) }),
       // Field by field over the family's policy; a non-object is passed on for predict to refuse.
       batch: typeof options.batch === 'object' && options.batch !== null ? { ...family.batch, ...options.batch } : (options.batch ?? family.batch),
     },
   );
+}
+
+/** The shadow options with the task's `compare` as default (read when a record is compared: the task may come from the first model). */
+function withTaskCompare<In, Raw, S, Out>(shadow: ShadowOptions<In, Out>, taskNow: () => Task<Raw, S, Out> | undefined): ShadowOptions<In, Out> {
+  if (typeof shadow !== 'object' || shadow === null || shadow.compare !== undefined) return shadow; // a bad value is predict's to refuse
+  return { ...shadow, compare: (main, shadowValue) => (taskNow()?.compare?.(main, shadowValue) ?? compareValues(main, shadowValue)) };
 }
 
 /** The engine's default batch (`PREDICT_DEFAULTS.batch`), for families with no policy of their own. */

@@ -366,6 +366,12 @@ export function kafkajsTopicReader(connection: KafkaConnectionOptions, settings:
       const admin = kafka.admin();
       await admin.connect();
       try {
+        // A models topic that does not exist yet is waited for, like fromKafka's input topic.
+        const deadline = Date.now() + 60_000;
+        while (!(await admin.listTopics()).includes(settings.topic)) {
+          if (Date.now() > deadline) throw new RxmlError('KAFKA_ERROR', `topic ${settings.topic} did not appear within 60 s: create it (createModelsTopic) or check the name`);
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
         const offsets = await admin.fetchTopicOffsets(settings.topic);
         return offsets.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
       } finally {
@@ -400,10 +406,22 @@ export function kafkajsTopicAdmin(connection: KafkaConnectionOptions): TopicAdmi
       const admin = kafka.admin();
       await admin.connect();
       try {
-        return await admin.createTopics({
-          waitForLeaders: true,
+        const created = await admin.createTopics({
+          // kafkajs' own leader wait trips over a transient UNKNOWN_TOPIC_OR_PARTITION on a new topic: wait here.
+          waitForLeaders: false,
           topics: [{ topic, numPartitions: partitions, configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })) }],
         });
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          try {
+            const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+            if (topics[0] !== undefined && topics[0].partitions.length > 0 && topics[0].partitions.every((p) => p.leader >= 0)) return created;
+          } catch (error) {
+            if (!isRetriableKafkaError(error) || Date.now() > deadline) throw error;
+          }
+          if (Date.now() > deadline) throw new RxmlError('KAFKA_ERROR', `topic ${topic} has no leader after 30 s`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
       } finally {
         await admin.disconnect();
         gate.closed = true;

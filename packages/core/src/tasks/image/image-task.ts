@@ -97,6 +97,8 @@ function imageTaskFor(model: ImageModel, options: ImageTaskOptions, wantedTopK: 
       const classes = model.labels.length;
       return samples.map((_, row) => topClasses(probs.data.subarray(row * classes, (row + 1) * classes), model.labels, topK));
     },
+    /** Shadow default: the same top-1 label; difference = |Δ| of the top-1 probabilities. */
+    compare: (main, shadow) => ({ agree: main.label === shadow.label, difference: Math.abs(main.probability - shadow.probability) }),
   };
 }
 

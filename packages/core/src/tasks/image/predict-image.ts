@@ -21,7 +21,7 @@ export type ImageModelSource = ImageModel | Observable<ImageModel>;
  * default 4 — so the next batch decodes while the current one is in the model) plus the image
  * task's `root`, `topK`, `fit` and limits.
  */
-export interface PredictImageOptions<In> extends PredictTaskOptions<In, ImageInput>, ImageTaskOptions {
+export interface PredictImageOptions<In> extends PredictTaskOptions<In, ImageInput, ImagePrediction>, ImageTaskOptions {
   /** @deprecated the old name of `selectConcurrency`; used only when `selectConcurrency` is not given. */
   readonly decodeConcurrency?: number;
 }

@@ -1,0 +1,92 @@
+import { Observable, isObservable, type OperatorFunction } from 'rxjs';
+import { RxmlError, invalidConfig } from '../contract/errors.js';
+import type { Model } from '../contract/model.js';
+import { isModelStream, type ModelSource } from '../contract/model-source.js';
+import type { PredictResult } from '../contract/result.js';
+import { resolvePredictConfig, type PredictConfig, type StreamOptions } from './internal/config.js';
+import { signatureMismatch } from './internal/model-slot.js';
+import type { ModelPlan } from './internal/predict-internals.js';
+import { shadowInternals, tapSelect, type ShadowConfig, type ShadowEntry, type ShadowOperators, type Shadowed } from './internal/shadow-internals.js';
+import { innerOptions, plainModels, predictSplit, wrapPlan, type PlanRunner } from './predict-split.js';
+import { PREDICT_DEFAULTS } from './predict.js';
+import { compareValues, type ShadowOptions } from './shadow.js';
+import { isSplitModels, withSplitKey, type SplitModels } from './split-models.js';
+
+/** Default `shadow.drainTimeoutMs`: how long a completed stream waits for the shadow's last records. */
+export const SHADOW_DRAIN_TIMEOUT_MS = 5000;
+
+function isModelSource(value: unknown): value is ModelSource {
+  return isObservable(value) || (typeof value === 'object' && value !== null && typeof (value as Partial<Model>).run === 'function');
+}
+
+function resolveShadow<In, S, Out>(where: string, shadow: ShadowOptions<In, Out>, mains: readonly Model[], mainIdentityKnown: boolean, plan: ModelPlan<In, S, Out>, config: PredictConfig): ShadowConfig<In, Out> {
+  if (typeof shadow !== 'object' || shadow === null) throw invalidConfig(where, 'shadow', 'an object { model, maxQueued?, compare?, onComparison?, comparisons? }', shadow);
+  const model = shadow.model;
+  if (!isModelSource(model)) throw invalidConfig(where, 'shadow.model', 'a Model (an object with run(inputs)) or an Observable<Model>', model);
+  if (!isModelStream(model)) {
+    plan.check(model, undefined);
+    const main = mains[0];
+    const problem = main === undefined ? undefined : signatureMismatch(model, main);
+    if (problem !== undefined) throw new RxmlError('INVALID_CONFIG', `${where}: shadow model '${model.name}' does not match the signature of '${main!.name}': ${problem}`);
+  }
+  const maxQueued = shadow.maxQueued ?? config.batchSize * (config.concurrency + PREDICT_DEFAULTS.backpressureHeadroomBatches);
+  if (typeof maxQueued !== 'number' || !Number.isInteger(maxQueued) || maxQueued < 1) throw invalidConfig(where, 'shadow.maxQueued', 'a positive integer', maxQueued);
+  const drainTimeoutMs = shadow.drainTimeoutMs ?? SHADOW_DRAIN_TIMEOUT_MS;
+  if (typeof drainTimeoutMs !== 'number' || !Number.isFinite(drainTimeoutMs) || drainTimeoutMs < 0) throw invalidConfig(where, 'shadow.drainTimeoutMs', 'a finite number of ms >= 0', drainTimeoutMs);
+  for (const option of ['compare', 'onComparison'] as const) {
+    if (shadow[option] !== undefined && typeof shadow[option] !== 'function') throw invalidConfig(where, `shadow.${option}`, 'a function', shadow[option]);
+  }
+  const comparisons = shadow.comparisons;
+  if (comparisons !== undefined && (typeof comparisons !== 'object' || comparisons === null)) {
+    throw invalidConfig(where, 'shadow.comparisons', 'an Observer (e.g. a Subject) with next and complete', comparisons);
+  }
+  const identity = isModelStream(model) ? { name: 'shadow', version: '' } : { name: model.name, version: model.version };
+  const main = mains[0];
+  return {
+    maxQueued,
+    drainTimeoutMs,
+    compare: shadow.compare ?? compareValues,
+    onComparison: shadow.onComparison,
+    comparisons,
+    shadowModel: identity,
+    mainModel: mainIdentityKnown && main !== undefined ? { name: main.name, version: main.version } : undefined,
+    scheduler: config.scheduler,
+  };
+}
+
+/**
+ * `predict` with a `shadow`: checks the options once (as `predict` does, plus the shadow's: a plain
+ * shadow model must pass the operator's check and have the main model's signature), then per
+ * subscription composes the main operator (one model source, or a split) whose `select` hands each
+ * sample to the shadow, and the shadow's own operator on those samples (unordered, no
+ * backpressure, no `onBatch`; its lifecycle events name the operator `<operator>:shadow`), in
+ * `shadowInternals`.
+ */
+export function predictShadowed<In, S, Out>(
+  model: ModelSource | SplitModels<In>,
+  plan: ModelPlan<In, S, Out>,
+  options: StreamOptions,
+  run: PlanRunner,
+): OperatorFunction<In, PredictResult<In, Out>> {
+  const split = isSplitModels(model) ? (model) : undefined;
+  const mains = plainModels(split === undefined ? [model as ModelSource] : split.variants.map((v) => v.model));
+  const config = resolvePredictConfig(options, PREDICT_DEFAULTS);
+  const shadowOptions = options.shadow as ShadowOptions<In, Out>;
+  const shadow = resolveShadow(plan.operator, shadowOptions, mains, split === undefined, plan, config);
+  const mainOptions = innerOptions(options, {}, ['shadow']);
+  const operators: ShadowOperators<In, S, Out> = {
+    main(tap) {
+      const mainPlan = wrapPlan<In, Shadowed<In, Out>, S, Out>(plan, plan.operator, (codec) => tapSelect(codec.select, tap));
+      return split === undefined
+        ? run(model as ModelSource, mainPlan, mainOptions)
+        : predictSplit(withSplitKey(split, (record: Shadowed<In, Out>) => record.input), mainPlan, mainOptions, run);
+    },
+    shadow: run(
+      shadowOptions.model,
+      wrapPlan<In, ShadowEntry<In, Out, S>, S, Out>(plan, `${plan.operator}:shadow`, () => (entry) => entry.sample),
+      innerOptions(options, { ordered: false }, ['shadow', 'backpressure', 'onBatch']),
+    ),
+  };
+  if (split !== undefined) operators.main(() => {}); // checks the split's variants now, at creation
+  return (source) => new Observable<PredictResult<In, Out>>((subscriber) => shadowInternals(source, subscriber, operators, shadow));
+}
