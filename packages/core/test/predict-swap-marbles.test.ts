@@ -193,7 +193,7 @@ describe('predict on a model stream, in virtual time', () => {
         undefined,
         expect.objectContaining({
           code: 'MODEL_LOAD_ERROR',
-          message: 'predict: the model source failed before a first model passed validation: predict: model source: cannot reach the model registry',
+          message: 'predict: the model source failed before a first model passed validation: cannot reach the model registry',
         }),
       );
     });
@@ -248,6 +248,17 @@ describe('predict on a model stream, in virtual time', () => {
     });
     expect(v1.calls.map((c) => c.at)).toEqual([0, 2]);
     expect(v1.disposedAt).toEqual([6]); // a's call (2–6) was in flight at the error
+  });
+
+  it('refuses something that is not a Model without touching it, and keeps serving', () => {
+    const ts = scheduler();
+    const events: ModelEvent[] = [];
+    ts.run(({ cold, expectObservable }) => {
+      const v1 = virtualModel(ts, { delay: () => 1 });
+      const models = cold<Model>('a-b', { a: v1, b: { name: 'junk', version: '0' } as unknown as Model });
+      expectObservable(cold<number>('---a|', values).pipe(predict(models, options(ts, events)))).toBe('----(x|)', { x: ok(v1, 1, 1) });
+    });
+    expect(summary(events)).toEqual(['swap v1', 'refused 0: predict: the model source emitted something that is not a Model (an object with run(inputs))', 'released v1']);
   });
 
   it('does not complete while a never-ending source is open; keeps swapping', () => {

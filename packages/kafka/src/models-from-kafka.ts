@@ -161,7 +161,7 @@ export function modelsFromKafkaWith(options: ModelsFromKafkaOptions, createReade
       versions.offer(newestFirst);
     };
 
-    void (async () => {
+    const running = (async () => {
       try {
         const ranges = await reader.offsets();
         behind = new Map(ranges.filter((r) => r.high > r.low).map((r) => [r.partition, r.high]));
@@ -181,7 +181,8 @@ export function modelsFromKafkaWith(options: ModelsFromKafkaOptions, createReade
     return () => {
       stop.abort();
       versions.close();
-      void reader.stop().catch(() => {});
+      // Stopped once started (a stop during the connection would leave the consumer running).
+      void running.finally(() => reader.stop().catch(() => {}));
     };
   });
 }

@@ -9,7 +9,7 @@ import { publishSent } from './internal/sink-channel.js';
 import { exactlyOnceSink } from './internal/exactly-once.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
-import { invalidConfig } from '@rxml/core/contract';
+import { invalidConfig, jsonTextOf } from '@rxml/core/contract';
 
 /** Bad sizes and timeouts are refused when the sink is created (`INVALID_CONFIG` naming the option). */
 function checkLimits(options: ToKafkaOptions<never, never>): void {
@@ -46,7 +46,11 @@ export interface ToKafkaOptions<In, Out> extends KafkaConnectionOptions {
    * stream (nothing after it is written or committed).
    */
   readonly deadLetterTopic?: string;
-  /** Output value of an `ok` result. Default: `JSON.stringify(result.value)`. */
+  /**
+   * Output value of an `ok` result. Default: the value's own JSON text when it has one
+   * (`JSON_TEXT` in `@rxml/core/contract`; `predictIris`'s predictions: probabilities as the
+   * shortest decimals of their float32 values), else `JSON.stringify(result.value)`.
+   */
   readonly serialize?: (value: Out, result: PredictResult<In, Out>) => Bytes | null;
   /** Output key. Default: the source record's key. */
   readonly key?: (result: PredictResult<In, Out>) => Bytes | null;
@@ -208,7 +212,8 @@ export function toKafkaWith<In, Out>(
   const maxInFlightSends = Math.max(1, options.maxInFlightSends ?? 5);
   const deliveryTimeoutMs = options.deliveryTimeoutMs ?? 120_000;
   const completeRecords = options.complete ?? true;
-  const serialize = options.serialize ?? ((value: Out) => JSON.stringify(value) ?? null);
+  // A value that writes its own JSON text (e.g. predictIris's) skips JSON.stringify's object walk.
+  const serialize = options.serialize ?? ((value: Out) => jsonTextOf(value) ?? JSON.stringify(value) ?? null);
   const withModelHeaders = options.modelHeaders ?? true;
   const withLatency = options.latencyHeader ?? true;
   const extraHeaders = options.headers;

@@ -19,6 +19,15 @@ describe('kafkajs read_committed filter (patched)', () => {
     const kept = filterAbortedMessages({ messages, abortedTransactions: [{ firstOffset: '90', producerId: '7' }, { firstOffset: '95', producerId: '8' }] });
     expect(kept.map((m) => m.offset)).toEqual(['102']);
   });
+
+  it('enters aborted transactions in first-offset order, though the broker lists them in abort-marker order', () => {
+    // Producer 7's transaction started at 100 and was aborted after producer 8's, which started at
+    // 101: the broker's transaction index lists 8 first. Unpatched kafkajs looked only at the head
+    // of the list (101) and returned 7's record at 100.
+    const messages = [record(100, '7'), record(101, '8'), record(102, '9'), record(103, '7')];
+    const kept = filterAbortedMessages({ messages, abortedTransactions: [{ firstOffset: '101', producerId: '8' }, { firstOffset: '100', producerId: '7' }] });
+    expect(kept.map((m) => m.offset)).toEqual(['102']);
+  });
 });
 
 // kafkajs 2.2.4's record encoder and decoder, as installed (with patches/kafkajs@2.2.4.patch).

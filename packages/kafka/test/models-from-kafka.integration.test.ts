@@ -157,13 +157,15 @@ describe('modelsFromKafka / publishModel (real broker)', () => {
     }
   });
 
-  it('an empty topic emits nothing until a model is published; brokers that cannot be reached fail the stream with KAFKA_ERROR', async () => {
+  it('a topic that does not exist yet is waited for; an empty topic emits nothing until a model is published; brokers that cannot be reached fail the stream with KAFKA_ERROR', async () => {
     const topic = fresh('models');
-    await createModelsTopic({ brokers: brokers(), topic, logLevel: logLevel.NOTHING });
     const reader = follow(topic);
     try {
       await new Promise((r) => setTimeout(r, 1_000));
+      await createModelsTopic({ brokers: brokers(), topic, logLevel: logLevel.NOTHING });
+      await new Promise((r) => setTimeout(r, 1_500));
       expect(reader.models).toEqual([]);
+      expect(reader.errors).toEqual([]);
       await publishModel({ brokers: brokers(), topic, name: 'iris', bytes: versions[0]!, logLevel: logLevel.NOTHING });
       await until(() => reader.models.length === 1, 30_000, 'the first version');
       expect(reader.models[0]!.version).toBe(createHash('sha256').update(versions[0]!).digest('hex').slice(0, 16));

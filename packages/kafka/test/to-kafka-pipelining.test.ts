@@ -1,5 +1,5 @@
 import zlib from 'node:zlib';
-import { RxmlError, type PredictResult } from '@rxml/core/contract';
+import { JSON_TEXT, RxmlError, type PredictResult } from '@rxml/core/contract';
 import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { OutgoingMessage, ProducerClient } from '../src/internal/client.js';
@@ -156,4 +156,16 @@ describe('producer choice', () => {
       else process.env['RXML_KAFKA_PRODUCER'] = saved;
     }
   });
+
+  it('writes a value with its own JSON text (JSON_TEXT) as that text, any other value as JSON.stringify writes it', async () => {
+    const producer = new HeldProducer();
+    const results = new Subject<PredictResult<KafkaSourced, unknown>>();
+    results.pipe(toKafkaWith({ topic: 'out' }, () => producer)).subscribe();
+    const own = { species: 'setosa', [JSON_TEXT]: () => '{"species":"setosa","own":true}' };
+    results.next({ ok: true, input: record(0, []), value: own, model, latencyMs: 1 });
+    results.next({ ok: true, input: record(1, []), value: { species: 'setosa', p: 0.5 }, model, latencyMs: 1 });
+    await turn();
+    expect(producer.sends.flatMap((s) => s.messages.map((m) => m.value))).toEqual(['{"species":"setosa","own":true}', '{"species":"setosa","p":0.5}']);
+  });
 });
+

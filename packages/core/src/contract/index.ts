@@ -10,4 +10,5 @@ export { isModelStream, type ModelSource } from './model-source.js';
 export type { Acknowledgeable, Acknowledgement } from './ack.js';
 export type { KafkaOffset } from './offset.js';
 export * from './diagnostics.js';
+export { JSON_TEXT, float32Text, jsonTextOf, type WithJsonText } from './json-text.js';
 export { ModelVersions, type ModelCandidate, type ModelSourceEventOptions } from '../sources/model-versions.js';

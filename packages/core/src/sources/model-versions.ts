@@ -88,6 +88,7 @@ export class ModelVersions {
           try {
             model = await candidate.load();
           } catch (error) {
+            if (this.closed) break;
             this.refuse(candidate.version, error);
             continue;
           }

@@ -5,7 +5,7 @@ import type { KafkaRecord } from '../record.js';
 import type { ConsumerClient, FetchedBatch, FetchedMessage, PartitionOffset, RawHeaders, TopicPartition } from './client.js';
 import type { SkippedBatch } from './codecs.js';
 import { OffsetTracker, type TrackedOffset } from './offset-tracker.js';
-import { createSession, SOURCE_SEQ, SOURCE_SESSION, type IsolationLevel, type SourceSession } from './partition-session.js';
+import { createSession, SOURCE_SEQ, SOURCE_SESSION, type CommitTaker, type IsolationLevel, type SourceSession } from './partition-session.js';
 
 /** What the source reports as it runs (for logs and metrics). */
 export type KafkaSourceEvent =
@@ -151,6 +151,8 @@ export class KafkaSource<V> {
   private readonly sessions = new WeakMap<OffsetTracker, SourceSession>();
   /** Set by an exactly-once sink: offsets are committed in its transactions, never by the source. */
   private commitsHandedOver = false;
+  /** The exactly-once sink that commits instead of the source, once it took over. */
+  private commitTaker: CommitTaker | undefined;
   private readonly lowWaterBytes: number;
   private readonly onAbort = (): void => void this.close('drain');
   /** The deserializer is a built-in one, which never reads its context. */
@@ -240,6 +242,8 @@ export class KafkaSource<V> {
       // aborted records) needs no work, so the committed position may pass it.
       const last = batch.lastOffset ?? batch.messages.at(-1)?.offset;
       if (last !== undefined && tracker.skipTo(Number(last), firstOffset ?? Number(last)) && !tracker.revoked) this.scheduleCommit();
+      // Exactly-once: the sink commits, also past filtered records when nothing else is in flight.
+      if (this.commitTaker !== undefined && !tracker.revoked) this.commitTaker.advanced(session);
     }
     if (hasSubscribers(CHANNELS.source)) this.publishFetch(batch, tracker, emitted);
     if ((this.inFlight >= maxInFlight || this.inFlightBytes >= maxInFlightBytes) && !this.paused && this.state === 'running') {
@@ -369,13 +373,25 @@ export class KafkaSource<V> {
         this.settings.group,
         this.settings.isolationLevel ?? 'read_committed',
         () => !tracker.revoked && this.state !== 'closed',
-        () => {
+        (taker) => {
           this.commitsHandedOver = true;
+          this.commitTaker = taker;
         },
+        () => tracker.next,
+        (offset) => this.committedBySink(tracker, offset),
       );
       this.sessions.set(tracker, session);
     }
     return session;
+  }
+
+  /** The exactly-once sink committed `offset` in a transaction: the source's `committed` and `lag` events. */
+  private committedBySink(tracker: OffsetTracker, offset: number): void {
+    if (tracker.revoked || (tracker.committed !== undefined && offset <= tracker.committed)) return;
+    tracker.committed = offset;
+    if (hasSubscribers(CHANNELS.source)) this.publishCommitted([tracker], 0);
+    this.settings.onEvent?.({ type: 'committed', offsets: [{ topic: tracker.topic, partition: tracker.partition, offset: String(offset) }] });
+    this.reportLag([tracker], false);
   }
 
   private completed(tracker: OffsetTracker, bytes: number): void {

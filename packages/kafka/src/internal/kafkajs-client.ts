@@ -366,6 +366,12 @@ export function kafkajsTopicReader(connection: KafkaConnectionOptions, settings:
       const admin = kafka.admin();
       await admin.connect();
       try {
+        // A models topic that does not exist yet is waited for, like fromKafka's input topic.
+        const deadline = Date.now() + 60_000;
+        while (!(await admin.listTopics()).includes(settings.topic)) {
+          if (Date.now() > deadline) throw new RxmlError('KAFKA_ERROR', `topic ${settings.topic} did not appear within 60 s: create it (createModelsTopic) or check the name`);
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
         const offsets = await admin.fetchTopicOffsets(settings.topic);
         return offsets.map((o) => ({ partition: o.partition, low: BigInt(o.low), high: BigInt(o.high) }));
       } finally {

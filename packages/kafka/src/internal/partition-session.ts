@@ -18,6 +18,16 @@ export type IsolationLevel = 'read_committed' | 'read_uncommitted';
 export const SOURCE_SESSION: unique symbol = Symbol.for('rxml.kafka.partitionSession');
 export const SOURCE_SEQ: unique symbol = Symbol.for('rxml.kafka.partitionSeq');
 
+/** The sink that took over a source's commits: told when a partition's position moved with nothing emitted. */
+export interface CommitTaker {
+  /**
+   * The source moved `session`'s position past records that need no output (transaction markers,
+   * aborted records): the sink may commit up to `session.position` once everything emitted before
+   * is written. Also for sessions the sink has not seen a record of yet.
+   */
+  advanced(session: PartitionSession): void;
+}
+
 /** What the source tells the sink about one assigned partition. */
 export interface PartitionSession {
   readonly topic: string;
@@ -26,8 +36,22 @@ export interface PartitionSession {
   readonly isolationLevel: IsolationLevel;
   /** False once the partition was revoked from this member (or the member lost its membership). */
   readonly owned: boolean;
-  /** From now on the sink commits the source's offsets (in its transactions); the source stops committing. */
-  handOverCommits(): void;
+  /** Records emitted so far in this session. */
+  readonly emitted: number;
+  /**
+   * One past the last offset the source emitted or knows needs no output (transaction markers and
+   * aborted records in a fetched range it took whole): a transaction that has written every
+   * emitted record may commit this instead of its last record + 1, so the committed offset reaches
+   * the end offset like the Java consumer's. Undefined before anything was fetched.
+   */
+  readonly position: number | undefined;
+  /**
+   * From now on `taker` commits the source's offsets (in its transactions); the source stops
+   * committing and tells `taker` when a position moves with nothing emitted.
+   */
+  handOverCommits(taker: CommitTaker): void;
+  /** The sink committed `offset` for this partition (for the source's `committed` and `lag` events). */
+  committed(offset: number): void;
 }
 
 /** The source side of a session: the source owns the counter. */
@@ -49,7 +73,9 @@ export function createSession(
   groupId: string,
   isolationLevel: IsolationLevel,
   owned: () => boolean,
-  handOverCommits: () => void,
+  handOverCommits: (taker: CommitTaker) => void,
+  position: () => number | undefined = () => undefined,
+  committed: (offset: number) => void = () => undefined,
 ): SourceSession {
   return {
     topic,
@@ -60,7 +86,11 @@ export function createSession(
     get owned() {
       return owned();
     },
+    get position() {
+      return position();
+    },
     handOverCommits,
+    committed,
   };
 }
 

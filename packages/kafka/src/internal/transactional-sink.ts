@@ -5,7 +5,7 @@ import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import type { KafkaSourced } from '../record.js';
 import type { OutgoingMessage } from './client.js';
 import { isPerRecordError } from './dead-letters.js';
-import { sessionOf, type PartitionSession } from './partition-session.js';
+import { sessionOf, type CommitTaker, type PartitionSession } from './partition-session.js';
 
 /** One result ready to write, as `toKafka` prepares it (output or dead letter). */
 export interface PreparedMessage<D> {
@@ -214,7 +214,7 @@ export function transactionalSink<R, D>(
             );
           }
           // From now on the source must not commit: its offsets move inside our transactions.
-          session.handOverCommits();
+          session.handOverCommits(taker);
           queue = {
             session,
             transactionalId: `${settings.transactionalId}-${session.topic}-${session.partition}`,
@@ -232,6 +232,31 @@ export function transactionalSink<R, D>(
           queues.set(session, queue);
         }
         return queue;
+      };
+
+      /** Everything the session emitted is written: nothing waits for a transaction. */
+      const caughtUp = (queue: PartitionQueue<D>): boolean => queue.ready.length === 0 && queue.early.size === 0 && queue.session.emitted === queue.nextSeq;
+
+      /**
+       * The source's position passed records that need no output (transaction markers, aborted
+       * records) beyond what was committed, and nothing is in flight: an offsets-only transaction
+       * moves the committed offset there, so the lag reaches 0 on a partition that ends in markers.
+       */
+      const wantsOffsets = (queue: PartitionQueue<D>): boolean => {
+        const position = queue.session.position;
+        return position !== undefined && position > queue.floor && queue.session.owned && caughtUp(queue);
+      };
+
+      const taker: CommitTaker = {
+        advanced: (session) => {
+          if (closed || fatal !== undefined || !session.owned) return;
+          try {
+            queueFor(session);
+          } catch {
+            return; // not read_committed: the first record of it fails the stream
+          }
+          schedule();
+        },
       };
 
       const accept = (result: R): void => {
@@ -273,7 +298,7 @@ export function transactionalSink<R, D>(
        * producer: an attempt abandoned at its deadline may still finish in the background, and only
        * `run` applies an outcome.
        */
-      const transact = async (queue: PartitionQueue<D>): Promise<{ floor: number; skipped: number; written: number }> => {
+      const transact = async (queue: PartitionQueue<D>): Promise<{ floor: number; skipped: number; written: number; committed: boolean }> => {
         const { session } = queue;
         let producer = queue.producer;
         const fresh = producer === undefined;
@@ -315,9 +340,22 @@ export function transactionalSink<R, D>(
           bytes += items[end]!.prepared.size;
           end++;
         }
+        // Everything emitted so far is in this run: the committed offset may go to the source's
+        // position, past the markers and aborted records after the run (records emitted from now on
+        // have offsets at or past it).
+        const lastOfAll = end === items.length && queue.early.size === 0 && session.emitted === queue.nextSeq;
+        const position = lastOfAll ? session.position : undefined;
         if (end === skipped) {
+          if (position !== undefined && position > floor) {
+            await transaction.sendOffsets({
+              consumerGroupId: session.groupId,
+              topics: [{ topic: session.topic, partitions: [{ partition: session.partition, offset: String(position) }] }],
+            });
+            await transaction.commit();
+            return { floor: position, skipped, written: 0, committed: true };
+          }
           await transaction.abort(); // nothing was added: no request
-          return { floor, skipped, written: 0 };
+          return { floor, skipped, written: 0, committed: false };
         }
         const byTopic = new Map<string, { key: Buffer | string | null; value: Buffer | string | null; headers: Record<string, Buffer | string | (Buffer | string)[]> }[]>();
         for (let i = skipped; i < end; i++) {
@@ -338,13 +376,13 @@ export function transactionalSink<R, D>(
           if (isPerRecordError(error) && !isFatal(error)) throw new RefusedRun(items.slice(skipped, end), error);
           throw error;
         }
-        const next = items[end - 1]!.offset + 1;
+        const next = Math.max(items[end - 1]!.offset + 1, position ?? 0);
         await transaction.sendOffsets({
           consumerGroupId: session.groupId,
           topics: [{ topic: session.topic, partitions: [{ partition: session.partition, offset: String(next) }] }],
         });
         await transaction.commit();
-        return { floor: next, skipped, written: end - skipped };
+        return { floor: next, skipped, written: end - skipped, committed: true };
       };
 
       const run = (queue: PartitionQueue<D>): void => {
@@ -361,6 +399,7 @@ export function transactionalSink<R, D>(
             release(queue.ready.splice(0, outcome.skipped));
             const batch = queue.ready.splice(0, outcome.written);
             for (const item of batch) item.record.complete();
+            if (outcome.committed) queue.session.committed(outcome.floor);
             if (!closed) for (const item of batch) subscriber.next(item.prepared.delivered);
           } catch (error) {
             // Whatever failed (a fenced epoch, a lost connection, a broker restart, a timeout), the
@@ -452,7 +491,7 @@ export function transactionalSink<R, D>(
             continue;
           }
           if (queue.ready.length > 0 || queue.early.size > 0) pending = true;
-          if (queue.ready.length > 0 && fatal === undefined) {
+          if (fatal === undefined && (queue.ready.length > 0 || wantsOffsets(queue))) {
             run(queue);
             busy = true;
           }

@@ -100,6 +100,8 @@ export function swappingSlot(models: Observable<Model>, stage: SwapStage): Model
   let closed = false;
   let sourceEnded = false;
   let sourceError: RxmlError | undefined;
+  /** The source's own error message, for the operator's error. */
+  let sourceErrorDetail = '';
   let lastRefusal: string | undefined;
 
   function emit(event: Omit<ModelLifecycleMessage, 'operator'>): void {
@@ -257,7 +259,7 @@ export function swappingSlot(models: Observable<Model>, stage: SwapStage): Model
     const message =
       sourceError === undefined
         ? `${operator}: the model source completed without a model that passed validation${refused}`
-        : `${operator}: the model source failed before a first model passed validation: ${sourceError.message}${refused}`;
+        : `${operator}: the model source failed before a first model passed validation: ${sourceErrorDetail}${refused}`;
     stage.failed(new RxmlError('MODEL_LOAD_ERROR', message, sourceError === undefined ? {} : { cause: sourceError }));
   }
 
@@ -267,6 +269,7 @@ export function swappingSlot(models: Observable<Model>, stage: SwapStage): Model
       if (closed) return;
       sourceEnded = true;
       sourceError = toRxmlError(error, 'MODEL_LOAD_ERROR', `${operator}: model source`);
+      sourceErrorDetail = messageOf(error);
       announceSourceEnd();
     },
     complete: () => {

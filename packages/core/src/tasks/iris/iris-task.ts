@@ -1,3 +1,4 @@
+import { float32Text, JSON_TEXT, type WithJsonText } from '../../contract/json-text.js';
 import type { Model } from '../../contract/model.js';
 import { fitsShape, modelMismatch, shapeText, type Task } from '../task.js';
 import { IRIS_SPECIES, parseIrisInput, type IrisInput, type IrisSpecies } from './iris-input.js';
@@ -8,6 +9,23 @@ export interface IrisPrediction {
 }
 
 type Row = readonly [number, number, number, number];
+
+/**
+ * `IrisPrediction` as `decode` builds it: a plain-data object (own fields `species`, `probabilities`)
+ * whose JSON text sinks write without `JSON.stringify` (`JSON_TEXT`): the same fields and order, the
+ * probabilities as the shortest decimals that read back as the model's float32 values.
+ */
+class IrisPredictionValue implements IrisPrediction, WithJsonText {
+  constructor(
+    readonly species: IrisSpecies,
+    readonly probabilities: Readonly<Record<IrisSpecies, number>>,
+  ) {}
+
+  [JSON_TEXT](): string {
+    const p = this.probabilities;
+    return `{"species":"${this.species}","probabilities":{"setosa":${float32Text(p.setosa)},"versicolor":${float32Text(p.versicolor)},"virginica":${float32Text(p.virginica)}}}`;
+  }
+}
 
 /**
  * The Iris family's batching policy: a 4-16-3 MLP costs almost nothing per record and ~50 µs per
@@ -53,7 +71,7 @@ export const IRIS_TASK: Task<IrisInput, Row, IrisPrediction> = {
       const p1 = data[o + 1]!;
       const p2 = data[o + 2]!;
       const best = p0 >= p1 ? (p0 >= p2 ? 0 : 2) : p1 >= p2 ? 1 : 2;
-      values.push({ species: IRIS_SPECIES[best], probabilities: { setosa: p0, versicolor: p1, virginica: p2 } });
+      values.push(new IrisPredictionValue(IRIS_SPECIES[best], { setosa: p0, versicolor: p1, virginica: p2 }));
     }
     return values;
   },

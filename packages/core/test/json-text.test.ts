@@ -1,0 +1,63 @@
+import { from, lastValueFrom, toArray } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { float32Text, jsonTextOf, JSON_TEXT } from '../src/contract/index.js';
+import { loadIrisModel, predictIris, type Model } from '../src/index.js';
+
+/** Fewest significant digits whose decimal reads back as the same float32 (the reference). */
+function shortestDigits(x: number): number {
+  for (let k = 1; k <= 9; k++) if (Math.fround(Number(x.toPrecision(k))) === x) return k;
+  return 17;
+}
+
+describe('float32Text', () => {
+  it('writes every float32 in [0, 1) as a decimal that reads back as the same float32, never longer than the shortest', () => {
+    // A fixed pseudo-random sequence (LCG) over the whole float32 range of probabilities.
+    let seed = 12345;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 50_000; i++) {
+      const x = Math.fround(next() ** (1 + (i % 6)));
+      const text = float32Text(x);
+      expect(Math.fround(Number(text))).toBe(x);
+      expect(text).toMatch(/^(0|1|0\.\d+|\d(\.\d+)?e-\d+)$/);
+      if (x >= 1e-7 && x < 1) expect(text.replace(/^0\.0*/, '').length).toBeLessThanOrEqual(shortestDigits(x));
+    }
+  });
+
+  it('prints what JSON.stringify prints outside the fast path: 0, 1, numbers that are not float32, tiny and large values; null for NaN and ±Infinity', () => {
+    expect(float32Text(Math.fround(0.9))).toBe('0.9');
+    expect(float32Text(Math.fround(0.1))).toBe('0.1');
+    expect(float32Text(Math.fround(1e-7))).toBe('0.0000001');
+    for (const x of [0, 1, 0.3, 2.5, Math.fround(1e-9), Math.fround(123.45), -0.5]) expect(float32Text(x)).toBe(JSON.stringify(x));
+    for (const x of [NaN, Infinity, -Infinity]) expect(float32Text(x)).toBe('null');
+  });
+
+  it('jsonTextOf calls a value\'s own JSON_TEXT and nothing else', () => {
+    expect(jsonTextOf({ [JSON_TEXT]: () => '{"a":1}' })).toBe('{"a":1}');
+    for (const v of [null, undefined, 1, 'x', { a: 1 }, { [JSON_TEXT]: 'not a function' }]) expect(jsonTextOf(v)).toBeUndefined();
+  });
+});
+
+describe("predictIris's predictions as JSON text", () => {
+  let model: Model;
+  beforeAll(async () => {
+    model = await loadIrisModel();
+  });
+  afterAll(() => model.dispose());
+
+  it('has the fields and order JSON.stringify writes, the same species and the same float32 probabilities', async () => {
+    const inputs = ['5.4,3.9,1.7,0.4', '7.0,3.2,4.7,1.4', '6.7,3.0,5.2,2.3', [5.9, 3.0, 5.1, 1.8], { sepalLength: 4.6, sepalWidth: 3.4, petalLength: 1.4, petalWidth: 0.3 }];
+    const results = await lastValueFrom(from(inputs).pipe(predictIris(model), toArray()));
+    for (const r of results) {
+      if (!r.ok) throw r.error;
+      const text = jsonTextOf(r.value);
+      expect(text).toBeDefined();
+      const own = JSON.parse(text!) as typeof r.value;
+      const standard = JSON.parse(JSON.stringify(r.value)) as typeof r.value;
+      expect(Object.keys(own)).toEqual(Object.keys(standard));
+      expect(Object.keys(own.probabilities)).toEqual(Object.keys(standard.probabilities));
+      expect(own.species).toBe(r.value.species);
+      for (const k of ['setosa', 'versicolor', 'virginica'] as const) expect(Math.fround(own.probabilities[k])).toBe(r.value.probabilities[k]);
+      expect(text!.length).toBeLessThanOrEqual(JSON.stringify(r.value).length);
+    }
+  });
+});
