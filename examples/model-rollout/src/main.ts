@@ -10,7 +10,9 @@
  *    (default 5,000) while the pipeline runs, its model coming from the models topic; when a third
  *    of them are delivered it publishes v2 (retrained on more data, longer);
  * 3. reads the output topic back: each partition switches from v1 to v2 at one point, every flower
- *    was scored exactly once.
+ *    was scored exactly once;
+ * 4. publishes a candidate v3 as 'iris-candidate' and runs it as a shadow of v2 over the same
+ *    flowers: prints the agreement rate (and the same rate computed offline, for reference).
  *
  * Uses the cluster in KAFKA_BROKERS, or starts a local single-node broker (Java 17 + Maven needed).
  * Run: pnpm --filter @rxml/example-model-rollout start [path/to/iris.txt]
@@ -20,7 +22,7 @@ import { evaluateIris, loadModelBytes, predictIris, readIrisDataset, saveModelBy
 import { createModelsTopic, fromKafka, modelsFromKafka, publishModel, toKafka } from '@rxml/kafka';
 import { createTopics, produce, readTopic, startKafka } from '@rxml/kafka-testkit';
 import { logLevel } from 'kafkajs';
-import { count, lastValueFrom, tap } from 'rxjs';
+import { count, from, lastValueFrom, tap, toArray } from 'rxjs';
 
 const dataPath = process.argv[2] ?? fileURLToPath(new URL('../../../../shared/seed/iris.txt', import.meta.url));
 const RECORDS = Number(process.env['ROLLOUT_RECORDS'] ?? 30_000);
@@ -35,8 +37,8 @@ console.log(`kafka ${brokers.join(',')}${kafka.external ? ' (KAFKA_BROKERS)' : '
 // Two real versions: v1 trained briefly on the first half of the training split, v2 retrained on all of it.
 const examples = await readIrisDataset(dataPath);
 const { train, test } = splitIrisDataset(examples);
-async function version(label: string, data: readonly IrisExample[], epochs: number): Promise<Uint8Array> {
-  const network = await trainIrisNetwork(data, { seed: 42, epochs });
+async function version(label: string, data: readonly IrisExample[], epochs: number, seed = 42): Promise<Uint8Array> {
+  const network = await trainIrisNetwork(data, { seed, epochs });
   const bytes = await saveModelBytes(network);
   network.dispose();
   const model = await loadModelBytes(bytes, { name: 'iris', version: label });
@@ -95,4 +97,52 @@ for (const partition of [0, 1, 2]) {
 }
 const keys = new Set(written.map((r) => r.key));
 console.log(`delivered ${total} of ${RECORDS}; output ${written.length} records, ${keys.size} distinct flowers: lost ${RECORDS - keys.size}, duplicated ${written.length - keys.size}`);
+
+// Phase 2, shadow: a candidate v3 (another seed, fewer epochs) published as 'iris-candidate' is scored on the
+// same records as v2, which keeps serving; only comparisons come out of it.
+const v3 = await version('v3', train, 25, 7);
+await publishModel({ ...connection, topic: modelsTopic, name: 'iris-candidate', bytes: v3, version: 'v3' });
+let compared = 0;
+let agreed = 0;
+let sumDifference = 0;
+let dropped = 0;
+const shadowController = new AbortController();
+let scored = 0;
+await lastValueFrom(
+  fromKafka({ ...connection, topic: flowersTopic, groupId: `shadow${suffix}`, fromBeginning: true, signal: shadowController.signal }).pipe(
+    predictIris(modelsFromKafka({ ...connection, topic: modelsTopic, name: 'iris' }), {
+      select: (record) => record.value,
+      shadow: {
+        model: modelsFromKafka({ ...connection, topic: modelsTopic, name: 'iris-candidate' }),
+        // Phase 2 replays a backlog: the main path races ahead while the shadow's own model is still
+        // being read, so the shadow may hold up to this many records (beyond: dropped, counted).
+        maxQueued: 32_768,
+        drainTimeoutMs: 30_000,
+        onComparison: (c) => {
+          compared++;
+          if (c.value.agree) agreed++;
+          sumDifference += c.value.difference ?? 0;
+          dropped = c.value.dropped;
+        },
+      },
+    }),
+    tap((result) => {
+      result.input.complete(); // no sink here: the records are done once scored
+      if (++scored === RECORDS) shadowController.abort();
+    }),
+    count(),
+  ),
+);
+// The same comparison done offline, model against model on the same inputs, for reference.
+const [main, candidate] = await Promise.all([loadModelBytes(v2, { name: 'iris', version: 'v2' }), loadModelBytes(v3, { name: 'iris-candidate', version: 'v3' })]);
+const inputs = Array.from({ length: RECORDS }, (_, i) => examples[i % examples.length]!.features);
+const speciesOf = async (model: typeof main): Promise<string[]> => (await lastValueFrom(from(inputs).pipe(predictIris(model, { select: (x) => x }), toArray()))).map((r) => (r.ok ? r.value.species : r.error.code));
+const [mainSpecies, candidateSpecies] = [await speciesOf(main), await speciesOf(candidate)];
+main.dispose();
+candidate.dispose();
+const offline = mainSpecies.filter((s, i) => s === candidateSpecies[i]).length / RECORDS;
+console.log(
+  `shadow v3 vs v2: ${compared} compared, ${dropped} dropped, agreement ${(100 * agreed / compared).toFixed(2)}%, ` +
+    `mean max|Δp| ${(sumDifference / compared).toFixed(4)} (offline on the same ${RECORDS} inputs: ${(100 * offline).toFixed(2)}%)`,
+);
 await kafka.stop();
