@@ -165,6 +165,8 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
       void (async () => {
         try {
           await consumer.connect();
+          // Stopped while reconnecting: stop() may have disconnected before this connect finished.
+          if (stopped) return void (await consumer.disconnect().catch(() => undefined));
           await run(h);
         } catch (error) {
           if (!stopped) crash(h, error instanceof Error ? error : new Error(String(error)), false);
