@@ -38,6 +38,18 @@ function metered(model: Model, blocked: (ms: number) => void): Model {
   };
 }
 
+/** `fn`, telling `blocked` how long each call took. */
+function timed<A extends unknown[], R>(fn: (...args: A) => R, blocked: (ms: number) => void): (...args: A) => R {
+  return (...args) => {
+    const started = performance.now();
+    try {
+      return fn(...args);
+    } finally {
+      blocked(performance.now() - started);
+    }
+  };
+}
+
 /** A model source whose models are all {@link metered} (an observable's versions keep their ownership: disposing the wrapper disposes the model). */
 function meteredSource(source: ModelSource, blocked: (ms: number) => void): ModelSource {
   return isModelStream(source) ? source.pipe(map((model) => metered(model, blocked))) : metered(source, blocked);
@@ -115,12 +127,19 @@ export function predictShadowed<In, S, Out>(
         ? run(model as ModelSource, mainPlan, mainOptions)
         : predictSplit(withSplitKey(split, (input: MainInput<In, Out>) => elementOf(input)), mainPlan, mainOptions, run);
     },
-    shadow: (blocked) =>
-      run(
-        shadow.maxEventLoopShare >= 1 ? shadowOptions.model : meteredSource(shadowOptions.model, blocked),
-        wrapPlan<In, ShadowEntry<In, Out, S>, S, Out>(plan, `${plan.operator}:shadow`, () => (entry) => entry.sample),
-        shadowInner,
-      ),
+    shadow(blocked) {
+      const shadowPlan = wrapPlan<In, ShadowEntry<In, Out, S>, S, Out>(plan, `${plan.operator}:shadow`, () => (entry) => entry.sample);
+      if (shadow.maxEventLoopShare >= 1) return run(shadowOptions.model, shadowPlan, shadowInner);
+      // Metered: the shadow's encode, the synchronous part of its model calls and its decode.
+      const meteredPlan: ModelPlan<ShadowEntry<In, Out, S>, S, Out> = {
+        ...shadowPlan,
+        codec(first) {
+          const codec = shadowPlan.codec(first);
+          return { select: codec.select, encode: timed(codec.encode, blocked), decode: timed(codec.decode, blocked) };
+        },
+      };
+      return run(meteredSource(shadowOptions.model, blocked), meteredPlan, shadowInner);
+    },
   };
   if (split !== undefined) operators.main(() => {}); // checks the split's variants now, at creation
   return (source) => new Observable<PredictResult<In, Out>>((subscriber) => shadowInternals(source, subscriber, operators, shadow));

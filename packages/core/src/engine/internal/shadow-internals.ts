@@ -40,7 +40,7 @@ export interface ShadowEntry<In, Out, S> {
 /** `ShadowOptions` with defaults applied and values checked. */
 export interface ShadowConfig<In, Out> {
   readonly maxQueued: number;
-  /** Share of wall time the shadow's model calls may block the event loop, in (0, 1]; 1 = no limit. */
+  /** Share of wall time the shadow's work (encode, model calls' synchronous part, decode, comparisons) may take on this thread, in (0, 1]; 1 = no limit. */
   readonly maxEventLoopShare: number;
   readonly drainTimeoutMs: number;
   readonly compare: (main: Out, shadow: Out) => ShadowAgreement;
@@ -59,7 +59,7 @@ export interface ShadowOperators<In, S, Out> {
   readonly main: (tap: (record: ShadowRecord<In, Out>, sample: S) => void) => OperatorFunction<MainInput<In, Out>, PredictResult<MainInput<In, Out>, Out>>;
   /**
    * The shadow's `predict`, unordered, on the main path's samples; `blocked(ms)` is told how long
-   * each shadow model call blocked the event loop (the synchronous part of its `run`).
+   * its encode, decode and the synchronous part of each model call took on this thread.
    */
   readonly shadow: (blocked: (ms: number) => void) => OperatorFunction<ShadowEntry<In, Out, S>, PredictResult<ShadowEntry<In, Out, S>, Out>>;
 }
@@ -71,8 +71,8 @@ const DROP_REPORT_EVERY = 100;
 const BUDGET_WINDOW_MS = 100;
 
 /**
- * A token bucket over the time the shadow's model calls block the event loop: it fills at `share`
- * ms per ms of wall time (up to `share × 1 s`) and each call's blocking time is taken out of it. A
+ * A token bucket over the time the shadow's work takes on this thread: it fills at `share` ms per
+ * ms of wall time (up to `share × 100 ms`) and each piece of work's time is taken out of it. A
  * record is handed to the shadow only while the bucket is not empty, so a shadow that computes on
  * this thread gets at most `share` of it over time, however slow it is.
  */
@@ -108,7 +108,8 @@ function eventLoopBudget(share: number): { allows(): boolean; spend(ms: number):
  *
  * The main results go out as soon as the main `predict` emits them: the shadow never holds them
  * back. What the shadow may take from the main path is bounded twice: records (`maxQueued`) and
- * event-loop time (`maxEventLoopShare` of wall time blocked in its model calls, a token bucket). A record's main result is kept (beside its element) only while its shadow result is
+ * event-loop time (`maxEventLoopShare` of wall time spent in its encode, the synchronous part of
+ * its model calls, its decode and the comparisons, a token bucket). A record's main result is kept (beside its element) only while its shadow result is
  * pending, so at most `maxQueued` records are held for the shadow. The output completes when the
  * main path has completed and the shadow has emptied its queue, or after `drainTimeoutMs` (the
  * records still queued count as dropped). A shadow that fails (its model source errors) stops
@@ -158,11 +159,12 @@ export function shadowInternals<In, S, Out>(
   /** A record entering: a place in the shadow's queue if there is one and the budget allows, else dropped for the shadow. */
   function admit(input: In): MainInput<In, Out> {
     if (ended || shadowStopped) return input;
-    if (inputErrorOf(input) !== undefined) return input; // unreadable: the main path fails it; nothing to compare
     if (queued >= config.maxQueued || !budget.allows()) {
-      drop(1);
+      dropped++;
+      if (++unreportedDrops >= DROP_REPORT_EVERY) reportDrops();
       return input;
     }
+    if (inputErrorOf(input) !== undefined) return input; // unreadable: the main path fails it; nothing to compare
     queued++;
     return new ShadowRecord<In, Out>(input);
   }
@@ -234,6 +236,13 @@ export function shadowInternals<In, S, Out>(
     }
   }
 
+  /** A comparison (compare, callbacks, channel) is the shadow's work on this thread too: it counts against its budget. */
+  function meteredCompare(record: ShadowRecord<In, Out>): void {
+    const started = performance.now();
+    compared(record);
+    budget.spend(performance.now() - started);
+  }
+
   function end(): void {
     if (ended) return;
     ended = true;
@@ -260,7 +269,7 @@ export function shadowInternals<In, S, Out>(
         if (result.ok) shadowIdentity = result.model;
         if (record.state !== QUEUED || ended || shadowStopped) return;
         record.shadow = result;
-        if (record.main !== undefined) compared(record);
+        if (record.main !== undefined) meteredCompare(record);
         completeIfDrained();
       },
       error(error: unknown) {
@@ -302,7 +311,7 @@ export function shadowInternals<In, S, Out>(
         else if (record.state === QUEUED && !ended && !shadowStopped) {
           record.main = main;
           if (record.shadow !== undefined) {
-            compared(record);
+            meteredCompare(record);
             completeIfDrained();
           }
         }
