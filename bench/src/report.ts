@@ -182,6 +182,24 @@ export const RENDERERS: Record<string, Renderer> = {
     parts.push(...unavailableLines(result));
     return { markdown: parts.join('\n') };
   },
+  shadow: (result) => {
+    const run = available(result)[0];
+    const parts: string[] = ['## 8. Shadow model: `predictIris` main-path throughput with a shadow 10× slower than the main model vs none', ''];
+    if (run !== undefined) {
+      const load = run['loadAvg1m'] as number[];
+      parts.push(
+        `${fmt(run['recordsPerRun'])} Iris records per run, arriving in chunks of ${fmt(run['chunk'])} (one macrotask each, like Kafka fetches), batch ${fmt(run['batchSize'])}; main model call ${fmt(run['mainCallMs'])} ms. The shadow's queue holds at most ${fmt(run['maxQueued'])} records (the default, batch × 3); beyond it records are dropped for the shadow. Records/s from the first record to the last main result, best of ${fmt(run['rounds'])} alternating rounds; ratio against no shadow in the same run. "waits": the real model, then a wait up to 10× the main call (a slower server or device); "computes": the real model run 10 times per call on the same thread (the worst case: it shares the main path's CPU). 1-minute load average ${fmt(load[0])} before, ${fmt(load[1])} after (2 cores).`,
+        '',
+        table(
+          ['shadow', 'records/s', 'ratio (target ≥ 0.9)', 'compared', 'dropped', 'shadow ms per call'],
+          (run['points'] as Json[]).map((p) => [String(p['shadow']), fmt(p['recordsPerSec']), p['shadow'] === 'none' ? '1' : verdict(p['ratio'] as number, 0.9), fmt(p['compared']), fmt(p['dropped']), fmt(p['shadowCallMs'])]),
+        ),
+        '',
+      );
+    }
+    parts.push(...unavailableLines(result));
+    return { markdown: parts.join('\n') };
+  },
   kafka: (result) => {
     const run = available(result)[0];
     const parts: string[] = ['## 4. Kafka end to end: the README pipeline (`fromKafka` → `predictIris` → `toKafka`, default options) vs a raw passthrough of the same clients', ''];

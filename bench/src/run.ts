@@ -29,6 +29,7 @@ const BACKENDS: Record<SuiteName, readonly string[]> = {
   runtimes: ['node', 'wasm', 'onnx'],
   kafka: ['wasm'],
   remote: ['wasm'],
+  shadow: ['wasm'],
 };
 
 /** CI smoke (`--quick`): every suite once, on one variant, so the whole run stays well under 2 minutes. */
@@ -40,6 +41,7 @@ const QUICK_BACKENDS: Record<SuiteName, readonly string[]> = {
   runtimes: ['onnx'],
   kafka: ['wasm'],
   remote: ['wasm'],
+  shadow: ['wasm'],
 };
 
 function runSuite(name: SuiteName, backend: string): unknown {

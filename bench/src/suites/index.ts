@@ -5,6 +5,7 @@ import { kafkaSuite } from './kafka.js';
 import { memorySuite } from './memory.js';
 import { remoteSuite } from './remote.js';
 import { runtimesSuite } from './runtimes.js';
+import { shadowSuite } from './shadow.js';
 
 /** Every suite: name → function(quick) → JSON-serialisable result. */
 export const SUITES = {
@@ -15,6 +16,7 @@ export const SUITES = {
   runtimes: runtimesSuite,
   kafka: kafkaSuite,
   remote: remoteSuite,
+  shadow: shadowSuite,
 } as const satisfies Record<string, (quick: boolean) => Promise<unknown>>;
 
 export type SuiteName = keyof typeof SUITES;

@@ -5,7 +5,7 @@
  * comparison channel and side stream, and the RxJS operator checklist.
  */
 import { join } from 'node:path';
-import { EMPTY, NEVER, Subject, concat, defer, from, lastValueFrom, map, of, take, throwError, toArray, type Observable } from 'rxjs';
+import { EMPTY, NEVER, Observable, Subject, concat, defer, from, lastValueFrom, map, of, take, throwError, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CHANNELS,
@@ -14,6 +14,7 @@ import {
   predict,
   predictIris,
   readIrisDataset,
+  splitModels,
   subscribe,
   type CallbackErrorMessage,
   type IrisExample,
@@ -181,6 +182,42 @@ describe('shadow: bounded queue, drop counter', () => {
     }
   });
 
+  it('a shadow that computes on this thread gets at most maxEventLoopShare of the time: calls that block 10 ms each, share 0.1', async () => {
+    const blockingCalls: number[] = [];
+    const busy: Model = {
+      ...copy,
+      name: 'busy',
+      run(inputs) {
+        const until = performance.now() + 10;
+        while (performance.now() < until) {
+          // blocks the event loop like a model 10× the size computing synchronously
+        }
+        blockingCalls.push(inputs[0]!.shape[0]!);
+        return copy.run(inputs);
+      },
+    };
+    const ticks = 40;
+    const started = performance.now();
+    const source = new Observable<number[]>((subscriber) => {
+      let tick = 0;
+      const timer = setInterval(() => {
+        for (let i = 0; i < 10; i++) subscriber.next(rows[(tick * 10 + i) % rows.length]!);
+        if (++tick === ticks) {
+          clearInterval(timer);
+          subscriber.complete();
+        }
+      }, 10);
+      return () => clearInterval(timer);
+    });
+    const { results, comparisons } = await runShadowed(source, { model: busy, maxEventLoopShare: 0.1 }, { batch: { size: 8, maxLatencyMs: 1 } });
+    const wall = performance.now() - started;
+    expect(results.filter((r) => r.ok)).toHaveLength(ticks * 10);
+    // Blocking allowed: 10 % of the wall time plus the bucket's 10 ms, plus the one call that empties it.
+    expect(blockingCalls.length * 10).toBeLessThanOrEqual(0.1 * wall + 10 + 10);
+    expect(comparisons.length).toBeGreaterThan(0);
+    expect(comparisons.at(-1)!.value.dropped).toBeGreaterThan(0);
+  });
+
   it('a shadow that never answers delays neither the results nor, beyond drainTimeoutMs, the completion; its queue counts as dropped', async () => {
     const { messages, stop } = listen();
     try {
@@ -223,6 +260,8 @@ describe('shadow: options are checked at creation', () => {
     [{ maxQueued: 0 }, 'shadow.maxQueued must be a positive integer, got 0'],
     [{ maxQueued: 1.5 }, 'shadow.maxQueued must be a positive integer, got 1.5'],
     [{ drainTimeoutMs: -1 }, 'shadow.drainTimeoutMs must be a finite number of ms >= 0, got -1'],
+    [{ maxEventLoopShare: 0 }, 'shadow.maxEventLoopShare must be a number > 0 and <= 1, got 0'],
+    [{ maxEventLoopShare: 1.5 }, 'shadow.maxEventLoopShare must be a number > 0 and <= 1, got 1.5'],
     [{ compare: 'yes' }, 'shadow.compare must be a function'],
     [{ onComparison: 3 }, 'shadow.onComparison must be a function'],
   ])('%j → INVALID_CONFIG (%s)', (bad, message) => {
@@ -372,5 +411,29 @@ describe('shadow: a model source (Observable<Model>) as the shadow', () => {
     } finally {
       stop();
     }
+  });
+});
+
+describe('shadow over an A/B split', () => {
+  it('each comparison names the variant that answered on the main side; the shadow is compared with whichever variant it was', async () => {
+    const split = splitModels<number[]>(
+      [
+        { name: 'control', model: main, weight: 1 },
+        { name: 'swapped', model: permuted, weight: 1 },
+      ],
+      { key: (x) => x.join(',') },
+    );
+    const comparisons: Comparison[] = [];
+    const results = await lastValueFrom(from(rows).pipe(predictIris(split, { shadow: { model: copy, onComparison: (c) => comparisons.push(c) } }), toArray()));
+    expect(results.map((r) => r.input)).toEqual(rows);
+    expect(comparisons).toHaveLength(150);
+    const variantOf = new Map(results.map((r) => [r.input, r.variant]));
+    for (const c of comparisons) {
+      expect(c.value.variant).toBe(variantOf.get(c.input));
+      // The copy agrees with the control everywhere; with the swapped variant only on versicolor.
+      if (c.value.variant === 'control') expect(c.value.agree && c.value.difference === 0).toBe(true);
+      else expect(c.value.agree).toBe(c.value.shadow.value!.species === 'versicolor');
+    }
+    expect(new Set(comparisons.map((c) => c.value.variant))).toEqual(new Set(['control', 'swapped']));
   });
 });

@@ -3,8 +3,12 @@ import { CHANNELS, ModelVersions, RxmlError, invalidConfig, publish, toRxmlError
 import { Observable } from 'rxjs';
 import type { FetchedMessage, TopicReaderClient } from './internal/client.js';
 import { kafkajsTopicReader } from './internal/kafkajs-client.js';
+import { DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES } from './internal/codecs.js';
 import { MODEL_HEADERS, headerText } from './models-topic.js';
 import type { KafkaConnectionOptions } from './options.js';
+
+/** `maxArtifactBytes` default: 256 MiB. */
+const DEFAULT_MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
 
 /** What `modelsFromKafka` hands its `load` option with the verified artifact bytes. */
 export interface ModelRecordInfo {
@@ -32,7 +36,11 @@ export interface ModelsFromKafkaOptions extends KafkaConnectionOptions, ModelSou
    * becomes a `refused` event.
    */
   readonly load?: (bytes: Uint8Array, info: ModelRecordInfo) => Promise<Model>;
-  /** Largest artifact accepted, bytes, inline or downloaded (a larger one is refused). Default 256 MiB. */
+  /**
+   * Largest artifact accepted, bytes, inline or downloaded (a larger one is refused). Default 256 MiB.
+   * A compressed batch of the models topic may inflate to this + 1 MiB (at least 10 MiB); a bigger
+   * one is not inflated and becomes a `refused` event naming its offsets.
+   */
   readonly maxArtifactBytes?: number;
   /**
    * Which artifact URLs may be downloaded (a record names the URL, so this is a trust decision).
@@ -79,7 +87,9 @@ export type TopicReaderFactory = (options: ModelsFromKafkaOptions, groupId: stri
  * fromKafka({ topic: 'flowers', groupId: 'iris' }).pipe(predictIris(iris, { select: (r) => r.value }), toKafka({ topic: 'species' }));
  */
 export function modelsFromKafka(options: ModelsFromKafkaOptions): Observable<Model> {
-  return modelsFromKafkaWith(options, (o, groupId) => kafkajsTopicReader(o, { topic: o.topic, groupId, maxBytesPerPartition: o.maxBytesPerPartition ?? 8 * 1024 * 1024 }));
+  // A compressed batch may inflate to as much as an inline artifact may be, plus its records' framing.
+  const maxDecompressedBatchBytes = Math.max(DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES, (options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES) + 1024 * 1024);
+  return modelsFromKafkaWith(options, (o, groupId) => kafkajsTopicReader(o, { topic: o.topic, groupId, maxBytesPerPartition: o.maxBytesPerPartition ?? 8 * 1024 * 1024, maxDecompressedBatchBytes }));
 }
 
 const CATCH_UP_FALLBACKS = 3;
@@ -88,7 +98,7 @@ const CATCH_UP_FALLBACKS = 3;
 export function modelsFromKafkaWith(options: ModelsFromKafkaOptions, createReader: TopicReaderFactory): Observable<Model> {
   if (typeof options.topic !== 'string' || options.topic === '') throw invalidConfig('modelsFromKafka', 'topic', 'a topic name', options.topic);
   if (typeof options.name !== 'string' || options.name === '') throw invalidConfig('modelsFromKafka', 'name', 'the model name (the record key)', options.name);
-  const maxArtifactBytes = options.maxArtifactBytes ?? 256 * 1024 * 1024;
+  const maxArtifactBytes = options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
   const downloadTimeoutMs = options.downloadTimeoutMs ?? 60_000;
   if (!(maxArtifactBytes > 0)) throw invalidConfig('modelsFromKafka', 'maxArtifactBytes', 'a positive number of bytes', maxArtifactBytes);
   if (!(downloadTimeoutMs > 0)) throw invalidConfig('modelsFromKafka', 'downloadTimeoutMs', 'a positive number of milliseconds', downloadTimeoutMs);
@@ -135,6 +145,16 @@ export function modelsFromKafkaWith(options: ModelsFromKafkaOptions, createReade
     const onBatch = (batch: { partition: number; messages: readonly FetchedMessage[]; lastOffset?: string }): void => {
       if (stop.signal.aborted) return;
       for (const message of batch.messages) {
+        const skipped = message.skippedBatch;
+        if (skipped !== undefined) {
+          // Not inflated (over maxArtifactBytes + 1 MiB once inflated): it may hold a version of this model.
+          const error = new RxmlError(
+            'LIMIT_EXCEEDED',
+            `model records ${topic}[${batch.partition}]@${skipped.firstOffset}..${skipped.lastOffset}: a ${skipped.codec} batch of ${skipped.records} records inflating to more than ${skipped.limit} bytes (option maxArtifactBytes): not read`,
+          );
+          versions.refuse('unknown', error);
+          continue;
+        }
         if (message.key?.toString('utf8') !== name || message.value === null) continue;
         if (behind !== undefined) {
           backlog.push(message);

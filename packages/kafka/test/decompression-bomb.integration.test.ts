@@ -1,9 +1,9 @@
-import { inputErrorOf, RxmlError, type PredictResult } from '@rxml/core/contract';
+import { CHANNELS, inputErrorOf, RxmlError, subscribe, type ModelLifecycleMessage, type PredictResult } from '@rxml/core/contract';
 import { committedOffsets, createTopics, endOffsets } from '@rxml/kafka-testkit';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { lastValueFrom, map, take, toArray } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fromKafka, registerKafkaCodecs, toKafka, type KafkaRecord, type KafkaSourceEvent } from '../src/index.js';
+import { fromKafka, modelsFromKafka, registerKafkaCodecs, toKafka, type KafkaRecord, type KafkaSourceEvent } from '../src/index.js';
 import { javaConsume, javaProduce, type JavaRecord } from './support/java.js';
 import { brokers, fresh, until } from './support/index.js';
 
@@ -137,4 +137,31 @@ describe('compressed batches that inflate past maxDecompressedBatchBytes (real b
       expect((await javaConsume(brokers(), output, { 'isolation.level': 'read_committed' })).length).toBe(expected - bombs.length);
     },
   );
+
+  it('modelsFromKafka: a batch inflating past maxArtifactBytes + 1 MiB (at least 10 MiB) is a refused event naming its offsets', async () => {
+    const topic = fresh('bomb-models');
+    await createTopics(brokers(), [{ topic, partitions: 1 }]);
+    const producer = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    try {
+      // 12 records of the model, 1 MiB of zeros each, one gzip batch: 12 MiB inflated, over max(10 MiB, 1 MiB + 1 MiB).
+      await producer.send({ topic, compression: CompressionTypes.GZIP, messages: Array.from({ length: 12 }, () => ({ key: 'iris', value: Buffer.alloc(MiB), partition: 0 })) });
+    } finally {
+      await producer.disconnect();
+    }
+    const events: ModelLifecycleMessage[] = [];
+    const off = subscribe(CHANNELS.modelLifecycle, (e) => {
+      if (e.source === `modelsFromKafka ${topic}`) events.push(e);
+    });
+    const subscription = modelsFromKafka({ brokers: brokers(), topic, name: 'iris', maxArtifactBytes: MiB, logLevel: logLevel.NOTHING }).subscribe();
+    try {
+      await until(() => events.some((e) => e.type === 'refused'), 30_000, 'a refused event for the skipped batch');
+    } finally {
+      subscription.unsubscribe();
+      off();
+    }
+    const refused = events.find((e) => e.type === 'refused')!;
+    expect(refused.error?.code).toBe('LIMIT_EXCEEDED');
+    expect(refused.reason).toContain(`${topic}[0]@0..11: a gzip batch of 12 records inflating to more than ${10 * MiB} bytes`);
+  });
 });

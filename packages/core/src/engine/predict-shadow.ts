@@ -1,4 +1,4 @@
-import { Observable, isObservable, type OperatorFunction } from 'rxjs';
+import { Observable, isObservable, map, type OperatorFunction } from 'rxjs';
 import { RxmlError, invalidConfig } from '../contract/errors.js';
 import type { Model } from '../contract/model.js';
 import { isModelStream, type ModelSource } from '../contract/model-source.js';
@@ -6,7 +6,7 @@ import type { PredictResult } from '../contract/result.js';
 import { resolvePredictConfig, type PredictConfig, type StreamOptions } from './internal/config.js';
 import { signatureMismatch } from './internal/model-slot.js';
 import type { ModelPlan } from './internal/predict-internals.js';
-import { shadowInternals, tapSelect, type ShadowConfig, type ShadowEntry, type ShadowOperators, type Shadowed } from './internal/shadow-internals.js';
+import { elementOf, shadowInternals, tapSelect, type MainInput, type ShadowConfig, type ShadowEntry, type ShadowOperators } from './internal/shadow-internals.js';
 import { innerOptions, plainModels, predictSplit, wrapPlan, type PlanRunner } from './predict-split.js';
 import { PREDICT_DEFAULTS } from './predict.js';
 import { compareValues, type ShadowOptions } from './shadow.js';
@@ -14,6 +14,46 @@ import { isSplitModels, withSplitKey, type SplitModels } from './split-models.js
 
 /** Default `shadow.drainTimeoutMs`: how long a completed stream waits for the shadow's last records. */
 export const SHADOW_DRAIN_TIMEOUT_MS = 5000;
+
+/** Default `shadow.maxEventLoopShare`: the shadow's model calls may block the event loop 10 % of the time. */
+export const SHADOW_EVENT_LOOP_SHARE = 0.1;
+
+/** The same model, telling `blocked` how long each `run` call blocked the caller (its synchronous part). */
+function metered(model: Model, blocked: (ms: number) => void): Model {
+  return {
+    name: model.name,
+    version: model.version,
+    runtime: model.runtime,
+    inputs: model.inputs,
+    outputs: model.outputs,
+    run(inputs) {
+      const started = performance.now();
+      try {
+        return model.run(inputs);
+      } finally {
+        blocked(performance.now() - started);
+      }
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+/** `fn`, telling `blocked` how long each call took. */
+function timed<A extends unknown[], R>(fn: (...args: A) => R, blocked: (ms: number) => void): (...args: A) => R {
+  return (...args) => {
+    const started = performance.now();
+    try {
+      return fn(...args);
+    } finally {
+      blocked(performance.now() - started);
+    }
+  };
+}
+
+/** A model source whose models are all {@link metered} (an observable's versions keep their ownership: disposing the wrapper disposes the model). */
+function meteredSource(source: ModelSource, blocked: (ms: number) => void): ModelSource {
+  return isModelStream(source) ? source.pipe(map((model) => metered(model, blocked))) : metered(source, blocked);
+}
 
 function isModelSource(value: unknown): value is ModelSource {
   return isObservable(value) || (typeof value === 'object' && value !== null && typeof (value as Partial<Model>).run === 'function');
@@ -28,6 +68,10 @@ function resolveShadow<In, S, Out>(where: string, shadow: ShadowOptions<In, Out>
     const main = mains[0];
     const problem = main === undefined ? undefined : signatureMismatch(model, main);
     if (problem !== undefined) throw new RxmlError('INVALID_CONFIG', `${where}: shadow model '${model.name}' does not match the signature of '${main!.name}': ${problem}`);
+  }
+  const maxEventLoopShare = shadow.maxEventLoopShare ?? SHADOW_EVENT_LOOP_SHARE;
+  if (typeof maxEventLoopShare !== 'number' || !(maxEventLoopShare > 0 && maxEventLoopShare <= 1)) {
+    throw invalidConfig(where, 'shadow.maxEventLoopShare', 'a number > 0 and <= 1', maxEventLoopShare);
   }
   const maxQueued = shadow.maxQueued ?? config.batchSize * (config.concurrency + PREDICT_DEFAULTS.backpressureHeadroomBatches);
   if (typeof maxQueued !== 'number' || !Number.isInteger(maxQueued) || maxQueued < 1) throw invalidConfig(where, 'shadow.maxQueued', 'a positive integer', maxQueued);
@@ -44,6 +88,7 @@ function resolveShadow<In, S, Out>(where: string, shadow: ShadowOptions<In, Out>
   const main = mains[0];
   return {
     maxQueued,
+    maxEventLoopShare,
     drainTimeoutMs,
     compare: shadow.compare ?? compareValues,
     onComparison: shadow.onComparison,
@@ -74,18 +119,27 @@ export function predictShadowed<In, S, Out>(
   const shadowOptions = options.shadow as ShadowOptions<In, Out>;
   const shadow = resolveShadow(plan.operator, shadowOptions, mains, split === undefined, plan, config);
   const mainOptions = innerOptions(options, {}, ['shadow']);
+  const shadowInner = innerOptions(options, { ordered: false }, ['shadow', 'backpressure', 'onBatch']);
   const operators: ShadowOperators<In, S, Out> = {
     main(tap) {
-      const mainPlan = wrapPlan<In, Shadowed<In, Out>, S, Out>(plan, plan.operator, (codec) => tapSelect(codec.select, tap));
+      const mainPlan = wrapPlan<In, MainInput<In, Out>, S, Out>(plan, plan.operator, (codec) => tapSelect(codec.select, tap));
       return split === undefined
         ? run(model as ModelSource, mainPlan, mainOptions)
-        : predictSplit(withSplitKey(split, (record: Shadowed<In, Out>) => record.input), mainPlan, mainOptions, run);
+        : predictSplit(withSplitKey(split, (input: MainInput<In, Out>) => elementOf(input)), mainPlan, mainOptions, run);
     },
-    shadow: run(
-      shadowOptions.model,
-      wrapPlan<In, ShadowEntry<In, Out, S>, S, Out>(plan, `${plan.operator}:shadow`, () => (entry) => entry.sample),
-      innerOptions(options, { ordered: false }, ['shadow', 'backpressure', 'onBatch']),
-    ),
+    shadow(blocked) {
+      const shadowPlan = wrapPlan<In, ShadowEntry<In, Out, S>, S, Out>(plan, `${plan.operator}:shadow`, () => (entry) => entry.sample);
+      if (shadow.maxEventLoopShare >= 1) return run(shadowOptions.model, shadowPlan, shadowInner);
+      // Metered: the shadow's encode, the synchronous part of its model calls and its decode.
+      const meteredPlan: ModelPlan<ShadowEntry<In, Out, S>, S, Out> = {
+        ...shadowPlan,
+        codec(first) {
+          const codec = shadowPlan.codec(first);
+          return { select: codec.select, encode: timed(codec.encode, blocked), decode: timed(codec.decode, blocked) };
+        },
+      };
+      return run(meteredSource(shadowOptions.model, blocked), meteredPlan, shadowInner);
+    },
   };
   if (split !== undefined) operators.main(() => {}); // checks the split's variants now, at creation
   return (source) => new Observable<PredictResult<In, Out>>((subscriber) => shadowInternals(source, subscriber, operators, shadow));

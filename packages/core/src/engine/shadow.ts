@@ -52,9 +52,10 @@ export type ShadowComparison<In, Out> = PredictSuccess<In, ShadowVerdict<Out>>;
  *
  * The shadow has its own micro-batches and model calls (same `batch` and `concurrency` as the main
  * path). It may fall behind: a record is handed to it only while fewer than `maxQueued` records
- * wait for it, else the record is dropped for the shadow (counted: `dropped`), so the main path
- * never waits for the shadow — its cost is bounded by one hand-off per record plus the shadow's
- * share of the CPU (bench suite `shadow`). When the source completes, the output completes once
+ * wait for it and its work on this thread has taken less than `maxEventLoopShare` of the time;
+ * else the record is dropped for the shadow (counted: `dropped`). The main path never waits
+ * for the shadow: its cost is one hand-off per record plus at most that share of the event loop
+ * (measured by the bench suite `shadow`). When the source completes, the output completes once
  * the shadow has finished the records it holds, or after `drainTimeoutMs` (those still held count
  * as dropped).
  */
@@ -94,6 +95,15 @@ export interface ShadowOptions<In, Out> {
    * `onComparison`. Use one observer per subscription of the operator.
    */
   readonly comparisons?: Partial<Observer<ShadowComparison<In, Out>>>;
+  /**
+   * Largest share of wall time the shadow's work may take on this thread: its encode and decode,
+   * the synchronous part of its `model.run` calls (all of a tfjs call on this thread, next to
+   * nothing for a remote model or ONNX Runtime's thread pool) and the comparisons; a number in
+   * (0, 1], 1 = no limit. A token bucket (bursts up to `share × 100 ms`): while it is empty, records
+   * are dropped for the shadow (counted in `dropped`), so a shadow that is slow because it computes
+   * more cannot take more than this share of the CPU from the main path. Default 0.1.
+   */
+  readonly maxEventLoopShare?: number;
   /** After the source completes, how long to wait for the shadow's last records, ms (>= 0). Default 5000. */
   readonly drainTimeoutMs?: number;
 }

@@ -92,6 +92,39 @@ const NO_CONTEXT: DeserializeContext = Object.freeze({ topic: '', partition: -1,
  */
 export const RECORD_OVERHEAD_BYTES = 1024;
 
+/**
+ * A record as the source emits it: every field an own, enumerable property, `complete` included
+ * (a closure: it may be called detached), as in an object literal — a class only so that each
+ * record is built with one fixed shape (a literal with symbol keys is built property by property).
+ */
+class EmittedRecord<V> implements KafkaRecord<V> {
+  declare readonly [SOURCE_SESSION]: SourceSession;
+  declare readonly [SOURCE_SEQ]: number;
+  declare readonly topic: string;
+  declare readonly partition: number;
+  declare readonly offset: string;
+  declare readonly key: Buffer | null;
+  declare readonly value: V;
+  declare readonly rawValue: Buffer | null;
+  declare readonly headers: RawHeaders;
+  declare readonly timestamp: number;
+  declare readonly complete: () => void;
+
+  constructor(session: SourceSession, seq: number, topic: string, partition: number, message: FetchedMessage, value: V, headers: RawHeaders, timestamp: number, complete: () => void) {
+    this[SOURCE_SESSION] = session;
+    this[SOURCE_SEQ] = seq;
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = message.offset;
+    this.key = message.key;
+    this.value = value;
+    this.rawValue = message.value;
+    this.headers = headers;
+    this.timestamp = timestamp;
+    this.complete = complete;
+  }
+}
+
 /** Bytes a record counts against `maxInFlightBytes`. */
 export function recordBytes(message: FetchedMessage): number {
   return RECORD_OVERHEAD_BYTES + (message.value?.length ?? 0) + (message.key?.length ?? 0);
@@ -155,6 +188,8 @@ export class KafkaSource<V> {
   private commitTaker: CommitTaker | undefined;
   private readonly lowWaterBytes: number;
   private readonly onAbort = (): void => void this.close('drain');
+  private lastTimestampText = '';
+  private lastTimestamp = 0;
   /** The deserializer is a built-in one, which never reads its context. */
   private readonly contextFree: boolean;
 
@@ -332,20 +367,27 @@ export class KafkaSource<V> {
       }
     }
     // One closure per record (`complete` stays an own property: it may be passed around detached).
-    const record: KafkaRecord<V> & { [SOURCE_SESSION]: SourceSession; [SOURCE_SEQ]: number } = {
-      [SOURCE_SESSION]: session,
-      [SOURCE_SEQ]: session.emitted++,
+    const record = new EmittedRecord<V>(
+      session,
+      session.emitted++,
       topic,
       partition,
-      offset: message.offset,
-      key: message.key,
-      value: value as V,
-      rawValue: message.value,
-      headers: skipped === undefined ? headers : skippedBatchHeaders(skipped),
-      timestamp: Number(message.timestamp),
-      complete: () => this.completeRecord(tracker, entry, bytes, emittedAt),
-    };
+      message,
+      value as V,
+      skipped === undefined ? headers : skippedBatchHeaders(skipped),
+      this.timestampOf(message.timestamp),
+      () => this.completeRecord(tracker, entry, bytes, emittedAt),
+    );
     return error === undefined ? record : withInputError(record, error);
+  }
+
+  /** `Number(text)`, reusing the last one: records of a batch mostly share their timestamp (ms). */
+  private timestampOf(text: string): number {
+    if (text !== this.lastTimestampText) {
+      this.lastTimestampText = text;
+      this.lastTimestamp = Number(text);
+    }
+    return this.lastTimestamp;
   }
 
   private completeRecord(tracker: OffsetTracker, entry: TrackedOffset, bytes: number, emittedAt: number | undefined): void {

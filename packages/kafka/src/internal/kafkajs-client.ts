@@ -165,6 +165,8 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
       void (async () => {
         try {
           await consumer.connect();
+          // Stopped while reconnecting: stop() may have disconnected before this connect finished.
+          if (stopped) return void (await consumer.disconnect().catch(() => undefined));
           await run(h);
         } catch (error) {
           if (!stopped) crash(h, error instanceof Error ? error : new Error(String(error)), false);
@@ -348,6 +350,8 @@ export interface KafkajsReaderSettings {
   readonly maxBytesPerPartition: number;
   /** Longest a crashed reader is restarted for, ms (see `KafkajsConsumerSettings.restartWindowMs`). */
   readonly restartWindowMs?: number;
+  /** Most bytes one compressed record batch may inflate to. Default 10 MiB. */
+  readonly maxDecompressedBatchBytes?: number;
 }
 
 /** `TopicReaderClient` on kafkajs: a consumer in a group of its own, from the beginning, no commits. */
@@ -359,6 +363,7 @@ export function kafkajsTopicReader(connection: KafkaConnectionOptions, settings:
     consumer: { maxBytesPerPartition: settings.maxBytesPerPartition, maxBytes: Math.max(10 * 1024 * 1024, settings.maxBytesPerPartition), maxWaitTimeInMs: 250, sessionTimeout: 30_000, heartbeatInterval: 3_000 },
     topicWaitMs: 60_000,
     ...(settings.restartWindowMs === undefined ? {} : { restartWindowMs: settings.restartWindowMs }),
+    ...(settings.maxDecompressedBatchBytes === undefined ? {} : { maxDecompressedBatchBytes: settings.maxDecompressedBatchBytes }),
   });
   const { kafka, gate } = kafkaOf(connection);
   return {

@@ -1,10 +1,8 @@
-/** One emitted offset, from {@link OffsetTracker.track}; completed with {@link OffsetTracker.complete}. */
-export interface TrackedOffset {
-  readonly offset: number;
-  done: boolean;
-}
-
-type Entry = TrackedOffset;
+/**
+ * One emitted offset, from {@link OffsetTracker.track}: its position in the tracker's emission
+ * order (a number, not an object per record); completed with {@link OffsetTracker.complete}.
+ */
+export type TrackedOffset = number;
 
 /**
  * Offsets of one assigned partition that were emitted and not yet completed, in emission order.
@@ -16,8 +14,12 @@ type Entry = TrackedOffset;
  * passes them once everything before them is completed, and the lag reaches zero.
  */
 export class OffsetTracker {
-  private readonly entries: Entry[] = [];
+  /** Emitted offsets in emission order (parallel arrays: no object per record), from `head` on pending or not yet passed. */
+  private entries: number[] = [];
+  private done: boolean[] = [];
   private head = 0;
+  /** Emission position of `entries[0]` (grows as compaction drops the passed prefix). */
+  private first = 0;
   /** Next offset to emit; lower ones were already emitted in this assignment (a re-fetch). */
   next: number | undefined;
   /** Offset to commit (last completed prefix + 1), when it moved past `committed`. */
@@ -40,19 +42,22 @@ export class OffsetTracker {
     return () => this.complete(entry);
   }
 
-  /** Registers an emitted offset; {@link complete} it when done (no closure per offset). */
+  /** Registers an emitted offset; {@link complete} it when done (no closure or object per offset). */
   track(offset: number): TrackedOffset {
-    const entry: Entry = { offset, done: false };
-    this.entries.push(entry);
+    const position = this.first + this.entries.length;
+    this.entries.push(offset);
+    this.done.push(false);
     this.base ??= offset;
     this.next = offset + 1;
-    return entry;
+    return position;
   }
 
   /** Marks a tracked offset done; false when it already was (completion is idempotent). */
-  complete(entry: TrackedOffset): boolean {
-    if (entry.done) return false;
-    entry.done = true;
+  complete(position: TrackedOffset): boolean {
+    const i = position - this.first;
+    // Below `first`: compacted away, which only happens to completed entries.
+    if (i < 0 || this.done[i] !== false) return false;
+    this.done[i] = true;
     if (!this.revoked) this.advance();
     return true;
   }
@@ -64,7 +69,8 @@ export class OffsetTracker {
   skipTo(lastOffset: number, firstOffset: number = lastOffset): boolean {
     if (this.next !== undefined && lastOffset < this.next) return false;
     this.base ??= firstOffset;
-    this.entries.push({ offset: lastOffset, done: true });
+    this.entries.push(lastOffset);
+    this.done.push(true);
     this.next = lastOffset + 1;
     const before = this.committable;
     if (!this.revoked) this.advance();
@@ -98,15 +104,17 @@ export class OffsetTracker {
   }
 
   private advance(): void {
-    let last: number | undefined;
-    while (this.head < this.entries.length && this.entries[this.head]!.done) {
-      last = this.entries[this.head]!.offset;
-      this.head++;
-    }
-    if (last !== undefined) this.committable = last + 1;
-    // Compact now and then so the array does not grow with the stream.
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries.splice(0, this.head);
+    const { entries, done } = this;
+    let head = this.head;
+    if (head >= entries.length || !done[head]) return;
+    while (head < entries.length && done[head]) head++;
+    this.committable = entries[head - 1]! + 1;
+    this.head = head;
+    // Compact now and then so the arrays do not grow with the stream.
+    if (head > 1024 && head * 2 > entries.length) {
+      this.entries = entries.slice(head);
+      this.done = done.slice(head);
+      this.first += head;
       this.head = 0;
     }
   }

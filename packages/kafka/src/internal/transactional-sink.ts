@@ -155,6 +155,8 @@ export function transactionalSink<R, D>(
       let upstreamDone = false;
       let fatal: RxmlError | undefined;
       let closed = false;
+      /** Set by `shutdown`: a client connected after it is disconnected at once (no socket outlives the sink). */
+      let stopped = false;
       let scheduled = false;
 
       const connectedAdmin = (): Promise<Admin> => {
@@ -166,6 +168,11 @@ export function transactionalSink<R, D>(
           } catch (error) {
             adminConnecting = undefined;
             throw error;
+          }
+          if (stopped) {
+            // The sink shut down while this connected: nobody would disconnect it later.
+            void created.disconnect().catch(() => undefined);
+            throw new Error('the sink stopped');
           }
           admin = created;
           adminConnecting = undefined;
@@ -298,9 +305,10 @@ export function transactionalSink<R, D>(
        * producer: an attempt abandoned at its deadline may still finish in the background, and only
        * `run` applies an outcome.
        */
-      const transact = async (queue: PartitionQueue<D>): Promise<{ floor: number; skipped: number; written: number; committed: boolean }> => {
+      const transact = async (queue: PartitionQueue<D>, used: { producer: Producer | undefined }): Promise<{ floor: number; skipped: number; written: number; committed: boolean }> => {
         const { session } = queue;
         let producer = queue.producer;
+        used.producer = producer;
         const fresh = producer === undefined;
         if (producer === undefined) {
           producer = kafka.producer({
@@ -317,6 +325,7 @@ export function transactionalSink<R, D>(
             createPartitioner: Partitioners.DefaultPartitioner,
           });
           queue.producer = producer;
+          used.producer = producer;
           await producer.connect();
           if (queue.producer !== producer) throw new Error('attempt abandoned');
         }
@@ -387,7 +396,15 @@ export function transactionalSink<R, D>(
 
       const run = (queue: PartitionQueue<D>): void => {
         queue.busy = true;
-        const attempt = transact(queue);
+        const used: { producer: Producer | undefined } = { producer: undefined };
+        const attempt = transact(queue, used);
+        // Whenever this attempt ends: if the sink shut down meanwhile, its producer (which may have
+        // finished connecting after shutdown's disconnect) is disconnected again.
+        void attempt
+          .catch(() => undefined)
+          .finally(() => {
+            if (stopped) void used.producer?.disconnect().catch(() => undefined);
+          });
         void (async () => {
           try {
             const outcome = await withDeadline(attempt, settings.transactionTimeoutMs, `transaction of ${queue.transactionalId}`);
@@ -405,7 +422,7 @@ export function transactionalSink<R, D>(
             // Whatever failed (a fenced epoch, a lost connection, a broker restart, a timeout), the
             // transaction is abandoned with its producer; the next attempt starts a new producer whose
             // InitProducerId aborts it, and reads the committed offset again.
-            const abandoned = queue.producer;
+            const abandoned = used.producer ?? queue.producer;
             dropProducer(queue);
             // An attempt past its deadline may still be retrying (and reconnecting) inside kafkajs:
             // disconnect its producer again once it gave up, so no socket outlives the stream.
@@ -465,6 +482,7 @@ export function transactionalSink<R, D>(
       };
 
       const shutdown = (): void => {
+        stopped = true;
         for (const queue of queues.values()) dropProducer(queue);
         const client = admin;
         admin = undefined;

@@ -2,28 +2,46 @@ import { Subject, type Observable, type Observer, type OperatorFunction, type Sc
 import { CHANNELS, guardCallback, hasSubscribers, publish, type ShadowComparisonMessage } from '../../contract/diagnostics.js';
 import { toRxmlError } from '../../contract/errors.js';
 import type { ModelIdentity } from '../../contract/model.js';
-import { inputErrorOf, withInputError, type PredictResult } from '../../contract/result.js';
-import type { ShadowAgreement, ShadowComparison, ShadowSide } from '../shadow.js';
+import { inputErrorOf, type PredictResult } from '../../contract/result.js';
+import type { ShadowAgreement, ShadowComparison, ShadowSide, ShadowVerdict } from '../shadow.js';
 import { isThenable } from './settle.js';
 
-/** A record on the main path when a shadow runs: the element and its shadow bookkeeping. */
-export interface Shadowed<In, Out> {
-  readonly input: In;
-  /** Handed to the shadow and not yet compared. */
-  queued: boolean;
-  main?: PredictResult<Shadowed<In, Out>, Out> | undefined;
-  shadow?: PredictResult<ShadowEntry<In, Out, unknown>, Out> | undefined;
+const RESERVED = 1;
+const QUEUED = 2;
+const DONE = 3;
+
+/**
+ * A record on the main path that holds a place in the shadow's queue: the element and its shadow
+ * bookkeeping. Records that find the queue full (or the event-loop budget spent) enter the main
+ * path as they are, unwrapped: a dropped record costs the main path nothing but an `instanceof`.
+ */
+export class ShadowRecord<In, Out> {
+  /** RESERVED (a place taken at entry) → QUEUED (its sample went to the shadow) → DONE. */
+  state: number = RESERVED;
+  main: PredictResult<In, Out> | undefined = undefined;
+  shadow: PredictResult<ShadowEntry<In, Out, unknown>, Out> | undefined = undefined;
+  constructor(readonly input: In) {}
+}
+
+/** What the main operator gets: the element, or the element wrapped when it has a place in the shadow's queue. */
+export type MainInput<In, Out> = In | ShadowRecord<In, Out>;
+
+/** The element of a main-path input. */
+export function elementOf<In, Out>(input: MainInput<In, Out>): In {
+  return input instanceof ShadowRecord ? (input.input) : input;
 }
 
 /** What the shadow's own `predict` gets: the record and the sample the main path selected for it. */
 export interface ShadowEntry<In, Out, S> {
-  readonly record: Shadowed<In, Out>;
+  readonly record: ShadowRecord<In, Out>;
   readonly sample: S;
 }
 
 /** `ShadowOptions` with defaults applied and values checked. */
 export interface ShadowConfig<In, Out> {
   readonly maxQueued: number;
+  /** Share of wall time the shadow's work (encode, model calls' synchronous part, decode, comparisons) may take on this thread, in (0, 1]; 1 = no limit. */
+  readonly maxEventLoopShare: number;
   readonly drainTimeoutMs: number;
   readonly compare: (main: Out, shadow: Out) => ShadowAgreement;
   readonly onComparison: ((comparison: ShadowComparison<In, Out>) => unknown) | undefined;
@@ -38,27 +56,60 @@ export interface ShadowConfig<In, Out> {
 /** Both operators a shadowed subscription composes, built once when the operator is created. */
 export interface ShadowOperators<In, S, Out> {
   /** The main `predict` (one model or a split) with `select` wrapped by `tap`, which hands the sample to the shadow. */
-  readonly main: (tap: (record: Shadowed<In, Out>, sample: S) => void) => OperatorFunction<Shadowed<In, Out>, PredictResult<Shadowed<In, Out>, Out>>;
-  /** The shadow's `predict`, unordered, on the main path's samples. */
-  readonly shadow: OperatorFunction<ShadowEntry<In, Out, S>, PredictResult<ShadowEntry<In, Out, S>, Out>>;
+  readonly main: (tap: (record: ShadowRecord<In, Out>, sample: S) => void) => OperatorFunction<MainInput<In, Out>, PredictResult<MainInput<In, Out>, Out>>;
+  /**
+   * The shadow's `predict`, unordered, on the main path's samples; `blocked(ms)` is told how long
+   * its encode, decode and the synchronous part of each model call took on this thread.
+   */
+  readonly shadow: (blocked: (ms: number) => void) => OperatorFunction<ShadowEntry<In, Out, S>, PredictResult<ShadowEntry<In, Out, S>, Out>>;
 }
 
 /** Drop counts are published on `rxml:shadow:comparison` every this many drops (and at the end). */
 const DROP_REPORT_EVERY = 100;
+
+/** The event-loop budget may save up this much wall time's worth of blocking (ms × share): bursts up to 100 ms. */
+const BUDGET_WINDOW_MS = 100;
+
+/**
+ * A token bucket over the time the shadow's work takes on this thread: it fills at `share` ms per
+ * ms of wall time (up to `share × 100 ms`) and each piece of work's time is taken out of it. A
+ * record is handed to the shadow only while the bucket is not empty, so a shadow that computes on
+ * this thread gets at most `share` of it over time, however slow it is.
+ */
+function eventLoopBudget(share: number): { allows(): boolean; spend(ms: number): void } {
+  if (share >= 1) return { allows: () => true, spend: () => {} };
+  const cap = share * BUDGET_WINDOW_MS;
+  let tokens = cap;
+  let at = performance.now();
+  return {
+    allows(): boolean {
+      const now = performance.now();
+      tokens = Math.min(cap, tokens + (now - at) * share);
+      at = now;
+      return tokens > 0;
+    },
+    spend(ms: number): void {
+      tokens -= ms;
+    },
+  };
+}
 
 /**
  * The engine behind the `shadow` option, composed over two `predict`s:
  *
  * ```
  * source ─▶ wrap ─▶ predict(main) ───────────────────────────────▶ unwrap ─▶ subscriber
- *                     │ select(sample) ─▶ tap: queued < maxQueued?     │ main result
+ *                     │ select(sample) ─▶ tap: queued < maxQueued and  │ main result
+ *                     │                     event-loop budget left?        │
  *                     │                     yes ─▶ Subject ─▶ predict(shadow) ─▶ pair ─▶ compare ─▶ onComparison,
  *                     │                     no  ─▶ dropped++                               comparisons.next,
  *                                                                                          rxml:shadow:comparison
  * ```
  *
  * The main results go out as soon as the main `predict` emits them: the shadow never holds them
- * back. A record's main result is kept (beside its element) only while its shadow result is
+ * back. What the shadow may take from the main path is bounded twice: records (`maxQueued`) and
+ * event-loop time (`maxEventLoopShare` of wall time spent in its encode, the synchronous part of
+ * its model calls, its decode and the comparisons, a token bucket). A record's main result is kept (beside its element) only while its shadow result is
  * pending, so at most `maxQueued` records are held for the shadow. The output completes when the
  * main path has completed and the shadow has emptied its queue, or after `drainTimeoutMs` (the
  * records still queued count as dropped). A shadow that fails (its model source errors) stops
@@ -103,78 +154,93 @@ export function shadowInternals<In, S, Out>(
     if (unreportedDrops >= DROP_REPORT_EVERY) reportDrops();
   }
 
-  function tap(record: Shadowed<In, Out>, sample: S): void {
-    if (ended || shadowStopped) return;
-    if (queued >= config.maxQueued) {
-      drop(1);
-      return;
+  const budget = eventLoopBudget(config.maxEventLoopShare);
+
+  /** A record entering: a place in the shadow's queue if there is one and the budget allows, else dropped for the shadow. */
+  function admit(input: In): MainInput<In, Out> {
+    if (ended || shadowStopped) return input;
+    if (queued >= config.maxQueued || !budget.allows()) {
+      dropped++;
+      if (++unreportedDrops >= DROP_REPORT_EVERY) reportDrops();
+      return input;
     }
+    if (inputErrorOf(input) !== undefined) return input; // unreadable: the main path fails it; nothing to compare
     queued++;
-    record.queued = true;
+    return new ShadowRecord<In, Out>(input);
+  }
+
+  /** A place is given back without a comparison (its select failed: the main result is a failure of its own). */
+  function release(record: ShadowRecord<In, Out>): void {
+    record.state = DONE;
+    if (ended || shadowStopped) return; // the places were all given back at once
+    queued--;
+    completeIfDrained();
+  }
+
+  function tap(record: ShadowRecord<In, Out>, sample: S): void {
+    if (ended || shadowStopped || record.state !== RESERVED) return;
+    record.state = QUEUED;
     toShadow.next({ record, sample });
   }
 
   function side(result: PredictResult<unknown, Out>, fallback: ModelIdentity | undefined): ShadowSide<Out> {
     if (result.ok) return { model: result.model.name, version: result.model.version, ok: true, value: result.value, latencyMs: result.latencyMs };
-    return fallback === undefined ? { ok: false, code: result.error.code } : { model: fallback.name, version: fallback.version, ok: false, code: result.error.code };
+    const model = result.model ?? fallback;
+    return model === undefined ? { ok: false, code: result.error.code } : { model: model.name, version: model.version, ok: false, code: result.error.code };
   }
 
-  function compared(record: Shadowed<In, Out>): void {
+  function compared(record: ShadowRecord<In, Out>): void {
     const main = record.main!;
     const shadow = record.shadow!;
     record.main = undefined;
     record.shadow = undefined;
-    record.queued = false;
+    record.state = DONE;
     queued--;
-    let agreement: ShadowAgreement = { agree: false };
+    let agree = false;
+    let difference: number | undefined;
     if (main.ok && shadow.ok) {
       try {
-        agreement = config.compare(main.value, shadow.value);
+        const agreement = config.compare(main.value, shadow.value);
+        agree = agreement.agree === true;
+        if (typeof agreement.difference === 'number') difference = agreement.difference;
       } catch (error) {
         reportCompareError(error);
         return;
       }
     }
     const variant = main.variant;
-    const verdictMain = side(main, variant === undefined ? config.mainModel : undefined);
-    const shadowId = shadow.ok ? shadow.model : shadowIdentity;
-    const verdictShadow = side(shadow, shadowId);
-    const agree = main.ok && shadow.ok && agreement.agree === true;
-    const difference = main.ok && shadow.ok && typeof agreement.difference === 'number' ? agreement.difference : undefined;
+    const mainId = main.model ?? (variant === undefined ? config.mainModel : undefined);
+    const shadowId = shadow.model ?? shadowIdentity;
     if (onComparison !== undefined || toObserver !== undefined) {
-      const comparison: ShadowComparison<In, Out> = {
-        ok: true,
-        input: record.input,
-        value: {
-          agree,
-          ...(difference === undefined ? {} : { difference }),
-          main: verdictMain,
-          shadow: verdictShadow,
-          ...(variant === undefined ? {} : { variant }),
-          dropped,
-        },
-        model: shadowIdentity,
-        latencyMs: shadow.ok ? shadow.latencyMs : 0,
-      };
+      const value: { -readonly [K in keyof ShadowVerdict<Out>]: ShadowVerdict<Out>[K] } = { agree, main: side(main, mainId), shadow: side(shadow, shadowId), dropped };
+      if (difference !== undefined) value.difference = difference;
+      if (variant !== undefined) value.variant = variant;
+      const comparison: ShadowComparison<In, Out> = { ok: true, input: record.input, value, model: shadowId, latencyMs: shadow.ok ? shadow.latencyMs : 0 };
       onComparison?.(comparison);
       toObserver?.(comparison);
     }
     if (hasSubscribers(CHANNELS.shadowComparison)) {
-      const message: ShadowComparisonMessage = {
-        type: 'compared',
-        ...(verdictMain.model === undefined ? {} : { model: verdictMain.model, version: verdictMain.version }),
-        ...(variant === undefined ? {} : { variant }),
-        shadowModel: shadowId.name,
-        shadowVersion: shadowId.version,
-        agree,
-        ...(difference === undefined ? {} : { difference }),
-        ...(verdictMain.latencyMs === undefined ? {} : { latencyMs: verdictMain.latencyMs }),
-        ...(verdictShadow.latencyMs === undefined ? {} : { shadowLatencyMs: verdictShadow.latencyMs }),
-        ...(verdictMain.code === undefined ? {} : { code: verdictMain.code }),
-        ...(verdictShadow.code === undefined ? {} : { shadowCode: verdictShadow.code }),
-      };
+      // Built field by field: optional fields are left out, not set to undefined.
+      const message: { -readonly [K in keyof ShadowComparisonMessage]: ShadowComparisonMessage[K] } = { type: 'compared', shadowModel: shadowId.name, shadowVersion: shadowId.version, agree };
+      if (mainId !== undefined) {
+        message.model = mainId.name;
+        message.version = mainId.version;
+      }
+      if (variant !== undefined) message.variant = variant;
+      if (difference !== undefined) message.difference = difference;
+      if (main.ok) message.latencyMs = main.latencyMs;
+      else message.code = main.error.code;
+      if (shadow.ok) message.shadowLatencyMs = shadow.latencyMs;
+      else message.shadowCode = shadow.error.code;
       publish(CHANNELS.shadowComparison, message);
     }
+  }
+
+  /** A comparison (compare, callbacks, channel) is the shadow's work on this thread too: it counts against its budget. */
+  function meteredCompare(record: ShadowRecord<In, Out>): void {
+    const started = performance.now();
+    compared(record);
+    budget.spend(performance.now() - started);
   }
 
   function end(): void {
@@ -197,13 +263,13 @@ export function shadowInternals<In, S, Out>(
 
   // The shadow first, so that a synchronous main path finds it subscribed.
   subscriptions.push(
-    toShadow.pipe(operators.shadow).subscribe({
+    toShadow.pipe(operators.shadow((ms) => budget.spend(ms))).subscribe({
       next(result) {
         const record = result.input.record;
         if (result.ok) shadowIdentity = result.model;
-        if (!record.queued || ended) return;
+        if (record.state !== QUEUED || ended || shadowStopped) return;
         record.shadow = result;
-        if (record.main !== undefined) compared(record);
+        if (record.main !== undefined) meteredCompare(record);
         completeIfDrained();
       },
       error(error: unknown) {
@@ -225,17 +291,29 @@ export function shadowInternals<In, S, Out>(
     completeIfDrained();
   }
 
-  const wrapped = new Subject<Shadowed<In, Out>>();
+  const admitted = new Subject<MainInput<In, Out>>();
   subscriptions.push(
-    wrapped.pipe(operators.main(tap)).subscribe({
+    admitted.pipe(operators.main(tap)).subscribe({
       next(result) {
-        const record = result.input;
         if (subscriber.closed) return;
-        subscriber.next({ ...result, input: record.input });
-        // The main result is out; now its comparison, if the shadow has answered already.
-        if (record.queued && !ended) {
-          record.main = result;
-          if (record.shadow !== undefined) compared(record);
+        const record = result.input;
+        if (!(record instanceof ShadowRecord)) {
+          subscriber.next(result as PredictResult<In, Out>);
+          return;
+        }
+        // The engine made this result object for this record alone and keeps no reference to it once
+        // emitted: put the caller's element back in place rather than copying the result.
+        (result as { input: unknown }).input = record.input;
+        const main = result as PredictResult<In, Out>;
+        subscriber.next(main);
+        // The main result is out; now its comparison, once the shadow has answered.
+        if (record.state === RESERVED) release(record);
+        else if (record.state === QUEUED && !ended && !shadowStopped) {
+          record.main = main;
+          if (record.shadow !== undefined) {
+            meteredCompare(record);
+            completeIfDrained();
+          }
         }
       },
       error(error: unknown) {
@@ -260,12 +338,10 @@ export function shadowInternals<In, S, Out>(
     source.subscribe({
       next(input) {
         if (subscriber.closed) return;
-        const record: Shadowed<In, Out> = { input, queued: false };
-        const unreadable = inputErrorOf(input);
-        wrapped.next(unreadable === undefined ? record : withInputError(record, unreadable));
+        admitted.next(admit(input));
       },
-      error: (error: unknown) => wrapped.error(error),
-      complete: () => wrapped.complete(),
+      error: (error: unknown) => admitted.error(error),
+      complete: () => admitted.complete(),
     }),
   );
 
@@ -275,12 +351,14 @@ export function shadowInternals<In, S, Out>(
   };
 }
 
-/** Wraps a `select` so that each sample is also handed to `tap` (after it resolves, for a promise). */
+/** Wraps a `select` so that the sample of a record holding a place in the shadow's queue is also handed to `tap` (after it resolves, for a promise). */
 export function tapSelect<In, Out, S>(
   select: (input: In) => S | PromiseLike<S>,
-  tap: (record: Shadowed<In, Out>, sample: S) => void,
-): (record: Shadowed<In, Out>) => S | PromiseLike<S> {
-  return (record) => {
+  tap: (record: ShadowRecord<In, Out>, sample: S) => void,
+): (input: MainInput<In, Out>) => S | PromiseLike<S> {
+  return (input) => {
+    if (!(input instanceof ShadowRecord)) return select(input);
+    const record = input;
     const sample = select(record.input);
     if (!isThenable(sample)) {
       tap(record, sample);

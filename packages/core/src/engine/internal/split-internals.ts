@@ -67,7 +67,15 @@ export function splitInternals<In, Out>(
   variants.forEach((variant, i) => {
     subscriptions.push(
       inputs[i]!.pipe(variant.operator).subscribe({
-        next: (r) => settle(r.input.seq, { ...r, input: r.input.input, variant: variant.name }),
+        next: (r) => {
+          // The engine made this result object for this record alone and keeps no reference to it
+          // once emitted: put the caller's element back and name the variant rather than copy it.
+          const seq = r.input.seq;
+          const result = r as unknown as { input: In; variant: string };
+          result.input = r.input.input;
+          result.variant = variant.name;
+          settle(seq, result as unknown as PredictResult<In, Out>);
+        },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {
           variantsDone++;

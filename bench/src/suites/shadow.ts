@@ -1,0 +1,182 @@
+import { loadavg } from 'node:os';
+import { Observable, lastValueFrom, tap, count } from 'rxjs';
+import { CHANNELS, IRIS_MODEL_DIR, activeBackend, loadIrisModel, loadModel, predictIris, subscribe, type Model, type TensorData } from '@rxml/core';
+import { round } from '../stats.js';
+
+export interface ShadowPoint {
+  /** `none`, or how the shadow is made 10× slower than the main model. */
+  readonly shadow: string;
+  /** Main-path records/s: records ÷ time from the first record to the last main result (the shadow's drain after it is not counted). */
+  readonly recordsPerSec: number;
+  /** recordsPerSec ÷ the same without a shadow, best rounds of the same run. */
+  readonly ratio: number;
+  /** Records the shadow compared / dropped in the last round. */
+  readonly compared: number;
+  readonly dropped: number;
+  /** Mean wall time of one shadow model call in the last round, ms. */
+  readonly shadowCallMs: number;
+}
+
+export interface ShadowResult {
+  readonly backend: string;
+  readonly recordsPerRun: number;
+  readonly rounds: number;
+  readonly batchSize: number;
+  /** Records per chunk of the source (a Kafka fetch), one macrotask each. */
+  readonly chunk: number;
+  /** Mean wall time of one main model call (batch `batchSize`), ms, measured before the rounds. */
+  readonly mainCallMs: number;
+  readonly maxQueued: number;
+  readonly points: readonly ShadowPoint[];
+  /** 1-minute load average before and after the rounds (2 cores: above ~2 the machine was not quiet). */
+  readonly loadAvg1m: readonly [number, number];
+}
+
+function sampleRow(i: number): number[] {
+  return [4.3 + (i % 36) / 10, 2 + (i % 24) / 10, 1 + (i % 59) / 10, 0.1 + (i % 25) / 10];
+}
+
+/** `total` records in chunks of `chunk`, one chunk per macrotask — how records arrive from fromKafka's fetches. */
+function chunkedSource(records: readonly number[][], chunk: number): Observable<number[]> {
+  return new Observable<number[]>((subscriber) => {
+    let at = 0;
+    let timer: NodeJS.Immediate | undefined;
+    const next = (): void => {
+      const end = Math.min(records.length, at + chunk);
+      for (; at < end && !subscriber.closed; at++) subscriber.next(records[at]!);
+      if (at >= records.length) subscriber.complete();
+      else timer = setImmediate(next);
+    };
+    timer = setImmediate(next);
+    return () => clearImmediate(timer);
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The real Iris model, each call lasting 10× the main model's: the real call, then a wait (a slower server or device). */
+function waitingShadow(model: Model, callMs: number, calls: number[]): Model {
+  return {
+    ...model,
+    name: 'iris-shadow-waits',
+    async run(inputs: readonly TensorData[]): Promise<TensorData[]> {
+      const started = performance.now();
+      const out = await model.run(inputs);
+      const rest = 10 * callMs - (performance.now() - started);
+      if (rest > 0) await sleep(rest);
+      calls.push(performance.now() - started);
+      return out;
+    },
+  };
+}
+
+/** The real Iris model run 10 times per call, synchronously: 10× the main model's CPU on the same thread (a bigger model). */
+function computingShadow(model: Model, calls: number[]): Model {
+  return {
+    ...model,
+    name: 'iris-shadow-computes',
+    async run(inputs: readonly TensorData[]): Promise<TensorData[]> {
+      const started = performance.now();
+      // Ten calls started at once: a tfjs call computes synchronously, so this blocks like one model 10× the size.
+      const outs = await Promise.all(Array.from({ length: 10 }, () => model.run(inputs)));
+      calls.push(performance.now() - started);
+      return outs[0]!;
+    },
+  };
+}
+
+/**
+ * Main-path throughput of `predictIris` with a shadow 10× slower than the main model vs without a
+ * shadow, in one process, alternating rounds (best round each). Two kinds of slow shadow: one
+ * whose calls wait (a remote or slower device: little CPU here) and one that computes 10× more on
+ * the same thread (the worst case: it competes for the main path's CPU; only its bounded queue
+ * limits it).
+ */
+export async function shadowSuite(quick: boolean): Promise<ShadowResult> {
+  const backend = await activeBackend();
+  const main = await loadIrisModel();
+  const base = await loadModel(IRIS_MODEL_DIR, { name: 'iris-shadow' });
+  const recordsPerRun = quick ? 20_000 : 200_000;
+  const rounds = quick ? 2 : 5;
+  const batchSize = 256;
+  const chunk = 500;
+  const maxQueued = batchSize * 3;
+  const records = Array.from({ length: recordsPerRun }, (_, i) => sampleRow(i));
+  const load0 = loadavg()[0]!;
+
+  // The main model's call time at this batch size, from its own batch events.
+  const durations: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await lastValueFrom(chunkedSource(records, chunk).pipe(predictIris(main, { batch: { size: batchSize, maxLatencyMs: 5 }, onBatch: (b) => durations.push(b.durationMs) }), count()));
+  }
+  const recent = durations.slice(-Math.max(10, Math.floor(durations.length / 3)));
+  const mainCallMs = recent.reduce((a, b) => a + b, 0) / recent.length;
+
+  const waitCalls: number[] = [];
+  const computeCalls: number[] = [];
+  const kinds = {
+    none: undefined,
+    '10× slower (waits)': waitingShadow(base, mainCallMs, waitCalls),
+    '10× slower (computes)': computingShadow(base, computeCalls),
+  } as const;
+  type Kind = keyof typeof kinds;
+  const best: Record<Kind, number> = { none: 0, '10× slower (waits)': 0, '10× slower (computes)': 0 };
+  const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const none = { compared: 0, dropped: 0, callMs: 0 };
+  const last: Record<Kind, { compared: number; dropped: number; callMs: number }> = { none, '10× slower (waits)': none, '10× slower (computes)': none };
+
+  let dropped = 0;
+  const stop = subscribe(CHANNELS.shadowComparison, (m) => {
+    if (m.type === 'dropped') dropped += m.count ?? 0;
+  });
+  try {
+    for (let round_ = 0; round_ < rounds; round_++) {
+      for (const kind of Object.keys(kinds) as Kind[]) {
+        waitCalls.length = 0;
+        computeCalls.length = 0;
+        dropped = 0;
+        let compared = 0;
+        let lastResultAt = 0;
+        const shadowModel = kinds[kind];
+        const started = performance.now();
+        await lastValueFrom(
+          chunkedSource(records, chunk).pipe(
+            predictIris(main, {
+              batch: { size: batchSize, maxLatencyMs: 5 },
+              ...(shadowModel === undefined ? {} : { shadow: { model: shadowModel, maxQueued, onComparison: () => compared++ } }),
+            }),
+            tap(() => (lastResultAt = performance.now())),
+            count(),
+          ),
+        );
+        best[kind] = Math.max(best[kind], (recordsPerRun * 1000) / (lastResultAt - started));
+        last[kind] = { compared, dropped, callMs: mean(kind === 'none' ? [] : kind === '10× slower (waits)' ? waitCalls : computeCalls) };
+      }
+    }
+  } finally {
+    stop();
+    main.dispose();
+    base.dispose();
+  }
+  const points = (Object.keys(kinds) as Kind[]).map((kind) => ({
+    shadow: kind,
+    recordsPerSec: round(best[kind], 0),
+    ratio: round(best[kind] / best.none),
+    compared: last[kind].compared,
+    dropped: last[kind].dropped,
+    shadowCallMs: round(last[kind].callMs, 2),
+  }));
+  const result: ShadowResult = {
+    backend: backend.name,
+    recordsPerRun,
+    rounds,
+    batchSize,
+    chunk,
+    mainCallMs: round(mainCallMs, 3),
+    maxQueued,
+    points,
+    loadAvg1m: [round(load0, 2), round(loadavg()[0]!, 2)],
+  };
+  for (const p of points) process.stderr.write(`[shadow] ${p.shadow}: ${p.recordsPerSec} records/s, ratio ${p.ratio} (compared ${p.compared}, dropped ${p.dropped})\n`);
+  return result;
+}
