@@ -14,6 +14,7 @@ import {
   predict,
   predictIris,
   readIrisDataset,
+  splitModels,
   subscribe,
   type CallbackErrorMessage,
   type IrisExample,
@@ -410,5 +411,29 @@ describe('shadow: a model source (Observable<Model>) as the shadow', () => {
     } finally {
       stop();
     }
+  });
+});
+
+describe('shadow over an A/B split', () => {
+  it('each comparison names the variant that answered on the main side; the shadow is compared with whichever variant it was', async () => {
+    const split = splitModels<number[]>(
+      [
+        { name: 'control', model: main, weight: 1 },
+        { name: 'swapped', model: permuted, weight: 1 },
+      ],
+      { key: (x) => x.join(',') },
+    );
+    const comparisons: Comparison[] = [];
+    const results = await lastValueFrom(from(rows).pipe(predictIris(split, { shadow: { model: copy, onComparison: (c) => comparisons.push(c) } }), toArray()));
+    expect(results.map((r) => r.input)).toEqual(rows);
+    expect(comparisons).toHaveLength(150);
+    const variantOf = new Map(results.map((r) => [r.input, r.variant]));
+    for (const c of comparisons) {
+      expect(c.value.variant).toBe(variantOf.get(c.input));
+      // The copy agrees with the control everywhere; with the swapped variant only on versicolor.
+      if (c.value.variant === 'control') expect(c.value.agree && c.value.difference === 0).toBe(true);
+      else expect(c.value.agree).toBe(c.value.shadow.value!.species === 'versicolor');
+    }
+    expect(new Set(comparisons.map((c) => c.value.variant))).toEqual(new Set(['control', 'swapped']));
   });
 });

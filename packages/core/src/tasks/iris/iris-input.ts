@@ -86,6 +86,43 @@ function splitCsv(line: string): string[] {
   }
 }
 
+/** 10^0 … 10^22: exact doubles. */
+const POW10 = Array.from({ length: 23 }, (_, n) => 10 ** n);
+
+/**
+ * The common CSV line — four unquoted plain decimals (`5.1,3.5,1.4,0.2`: digits with at most one
+ * point, no sign, exponent or whitespace, at most 15 digits each) in range — read in one pass over
+ * the characters, no substrings. `digits / 10^places` is one correctly rounded division of two
+ * exact doubles, so it equals `Number(field)`. Anything else: `undefined`, and the general path
+ * (quotes, padding, exponents, errors) reads the line.
+ */
+function plainCsv(text: string): [number, number, number, number] | undefined {
+  const values: number[] = [];
+  let m = 0;
+  let digits = 0;
+  let places = 0;
+  let point = false;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 44; // the end closes the last field like a comma
+    if (c >= 48 && c <= 57) {
+      if (++digits > 15) return undefined;
+      m = m * 10 + (c - 48);
+      if (point) places++;
+    } else if (c === 46 && !point) {
+      point = true;
+    } else if (c === 44 && digits > 0 && values.length < 4) {
+      const value = m / POW10[places]!;
+      if (value > MAX_CM) return undefined;
+      values.push(value);
+      m = 0;
+      digits = 0;
+      places = 0;
+      point = false;
+    } else return undefined;
+  }
+  return values.length === 4 ? [values[0]!, values[1]!, values[2]!, values[3]!] : undefined;
+}
+
 /** A measurement that needs no further checks: a finite number in [0, MAX_CM] (NaN fails both comparisons). */
 const plain = (value: unknown): value is number => typeof value === 'number' && value >= 0 && value <= MAX_CM;
 
@@ -97,6 +134,8 @@ export function parseIrisInput(input: unknown): [number, number, number, number]
     if (plain(sepalLength) && plain(sepalWidth) && plain(petalLength) && plain(petalWidth)) return [sepalLength, sepalWidth, petalLength, petalWidth];
   }
   if (typeof input === 'string') {
+    const plain = plainCsv(input);
+    if (plain !== undefined) return plain;
     const text = input.trim();
     if (text === '') throw invalid(input === '' ? 'the record is empty' : 'the record is only whitespace');
     if (text.startsWith('{') || text.startsWith('[')) {
