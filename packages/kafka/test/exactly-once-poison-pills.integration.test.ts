@@ -41,11 +41,12 @@ describe('no poison pills in exactly-once mode (Java client peer, real broker)',
     await createTopics(brokers(), [{ topic: input, partitions: 1 }, { topic: output, partitions: 1 }, { topic: dead, partitions: 1 }]);
     const bigValue = Buffer.from('x'.repeat(BIG));
     const oddHeaders: JavaRecord['headers'] = [
-      ['tenant', null],
+      // Repeated names interleaved with others (hop, tenant, hop, bin, hop): kept in record order.
       ['hop', Buffer.from('gateway-a')],
+      ['tenant', null],
       ['hop', Buffer.from('enricher-b')],
-      ['hop', Buffer.from('router-c')],
       ['bin', Buffer.from([0, 255, 1, 254])],
+      ['hop', Buffer.from('router-c')],
       ['empty', Buffer.alloc(0)],
     ];
     const plain = (i: number): JavaRecord => ({ partition: 0, key: Buffer.from(`k${i}`), value: Buffer.from(`ok-${i}`), headers: [] });

@@ -48,4 +48,26 @@ describe('kafkajs record encoder (patched)', () => {
     const at = encoded.indexOf(Buffer.concat([Buffer.from([12]), Buffer.from('tenant')]));
     expect(encoded[at + 7]).toBe(1);
   });
+
+  it('keeps headers in record order, interleaved repeated names included: the decoder attaches the list, the encoder writes it', () => {
+    const LIST = Symbol.for('rxml.kafka.headerList');
+    const list = [
+      { key: 'hop', value: Buffer.from('gateway-a') },
+      { key: 'tenant', value: null },
+      { key: 'hop', value: Buffer.from('enricher-b') },
+      { key: 'hop', value: Buffer.from('router-c') },
+    ];
+    // The object view groups names (hop, hop, hop, tenant); the list rides along and wins.
+    const headers: Headers = { hop: [Buffer.from('gateway-a'), Buffer.from('enricher-b'), Buffer.from('router-c')], tenant: null };
+    Object.defineProperty(headers, LIST, { value: list });
+    const encoded = encodeRecord({ key: null, value: Buffer.from('v'), headers }).buffer;
+    const decoded = decodeRecord(new Decoder(new Decoder(encoded).readVarIntBytes()), { firstOffset: '0', firstTimestamp: '0' });
+    expect((decoded.headers as unknown as Record<symbol, unknown>)[LIST]).toEqual(list);
+    expect(Object.keys(decoded.headers)).toEqual(['hop', 'tenant']); // the documented object shape is unchanged
+    expect(decoded.headers.hop).toEqual([Buffer.from('gateway-a'), Buffer.from('enricher-b'), Buffer.from('router-c')]);
+    // Without the list, kafkajs writes names grouped: hop, hop, hop, tenant.
+    const grouped = encodeRecord({ key: null, value: Buffer.from('v'), headers: { ...headers } }).buffer;
+    const regrouped = decodeRecord(new Decoder(new Decoder(grouped).readVarIntBytes()), { firstOffset: '0', firstTimestamp: '0' });
+    expect(((regrouped.headers as unknown as Record<symbol, { key: string }[]>)[LIST] ?? []).map((h) => h.key)).toEqual(['hop', 'hop', 'hop', 'tenant']);
+  });
 });

@@ -40,11 +40,12 @@ describe.each<ProducerLibrary>(['platformatic', 'kafkajs'])('no poison pills (pr
     await createTopics(brokers(), [{ topic: input, partitions: 1 }, { topic: output, partitions: 1 }, { topic: dead, partitions: 1 }]);
     const bigValue = Buffer.from('x'.repeat(BIG));
     const oddHeaders: JavaRecord['headers'] = [
-      ['tenant', null],
+      // Repeated names interleaved with others (hop, tenant, hop, bin, hop): kept in record order.
       ['hop', Buffer.from('gateway-a')],
+      ['tenant', null],
       ['hop', Buffer.from('enricher-b')],
-      ['hop', Buffer.from('router-c')],
       ['bin', Buffer.from([0, 255, 1, 254])],
+      ['hop', Buffer.from('router-c')],
       ['empty', Buffer.alloc(0)],
     ];
     // gzip: the Java producer's batch of the 1.2 MB record is small enough for the broker.

@@ -6,12 +6,27 @@ import type { HeaderList, OutgoingMessage } from './client.js';
 type Bytes = Buffer | string;
 
 /**
- * A record's headers as an ordered list of (name, value) pairs, repeated names and null values
- * kept. kafkajs decodes headers into an object whose repeated names hold arrays (in record order)
- * and whose null values are `null`; records whose repeated names are interleaved with other names
- * (a, b, a) come back grouped by name (a, a, b): kafkajs' decoder keeps no other order.
+ * Where the patched kafkajs (patches/kafkajs@2.2.4.patch) keeps a record's headers in record order:
+ * a non-enumerable array of `{ key, value }` on the headers object. Its decoder attaches it to every
+ * consumed record's headers; its encoder writes it, when present, instead of the object's entries.
+ */
+export const KAFKAJS_HEADER_LIST: unique symbol = Symbol.for('rxml.kafka.headerList') as never;
+
+interface DecodedHeader {
+  readonly key: string;
+  readonly value: Bytes | null;
+}
+
+/**
+ * A record's headers as an ordered list of (name, value) pairs, byte for byte: repeated names, names
+ * interleaved with others (a, b, a) and null values kept, in record order. kafkajs decodes headers
+ * into an object whose repeated names hold arrays; the patched decoder also attaches the exact list
+ * ({@link KAFKAJS_HEADER_LIST}), read here. Headers without it (built by hand) are read in
+ * object order, each name's values together.
  */
 export function headerListOf(headers: KafkaHeaders): HeaderList {
+  const exact = (headers as { readonly [KAFKAJS_HEADER_LIST]?: readonly DecodedHeader[] })[KAFKAJS_HEADER_LIST];
+  if (Array.isArray(exact)) return exact.map((h: DecodedHeader) => [h.key, h.value ?? null] as const);
   const list: [string, Buffer | string | null][] = [];
   for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
     if (value === undefined) continue;
@@ -19,6 +34,19 @@ export function headerListOf(headers: KafkaHeaders): HeaderList {
     else list.push([name, (value as Bytes | null) ?? null]);
   }
   return list;
+}
+
+/**
+ * An exact header list as kafkajs takes it: an object of arrays (each name's values in order) that
+ * also carries the list itself under {@link KAFKAJS_HEADER_LIST}, which the patched encoder writes
+ * as is — so interleaved names keep their order and null values are written as length -1.
+ */
+export function kafkajsHeadersOf(list: HeaderList): Record<string, (Buffer | string)[]> {
+  const headers: Record<string, (Bytes | null)[]> = {};
+  for (const [name, value] of list) (headers[name] ??= []).push(value);
+  Object.defineProperty(headers, KAFKAJS_HEADER_LIST, { value: list.map(([key, value]) => ({ key, value })) });
+  // kafkajs' types have no null header value; its (patched) encoder takes one.
+  return headers as Record<string, (Buffer | string)[]>;
 }
 
 /** The last non-null value per name: the plain-object view for producers that take no list. */

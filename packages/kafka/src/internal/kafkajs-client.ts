@@ -16,6 +16,7 @@ import type {
 import { decompressionBound, DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES, registerKafkaCodecs } from './codecs.js';
 import { compressionId, type KafkaCompression } from './compression.js';
 import { tlsWatch } from './tls-watch.js';
+import { kafkajsHeadersOf } from './dead-letters.js';
 
 /** The client to use and the switch that silences its logs once its owner has stopped. */
 function kafkaOf(options: KafkaConnectionOptions, watch?: LogGate['watch'], socketFactory?: ISocketFactory): { kafka: Kafka; gate: LogGate } {
@@ -314,16 +315,13 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
 }
 
 /**
- * kafkajs writes a header array as repeated headers (in array order), so an exact header list
- * becomes an object of arrays; names interleaved with others (a, b, a) are written grouped (a, a, b)
- * (kafkajs' decoder has already grouped them that way on input). A null value is written as a
- * header without a value (length -1, Kafka's record format; patches/kafkajs@2.2.4.patch).
+ * A message with an exact header list (a dead letter) goes with {@link kafkajsHeadersOf}: the patched
+ * encoder writes the list in order (interleaved repeated names kept), a null value as a header
+ * without a value (length -1, Kafka's record format; patches/kafkajs@2.2.4.patch).
  */
 function withListHeaders(message: OutgoingMessage): OutgoingMessage {
   if (message.headerList === undefined) return message;
-  const headers: Record<string, (Buffer | string | null)[]> = {};
-  for (const [name, value] of message.headerList) (headers[name] ??= []).push(value);
-  return { ...message, headers: headers as unknown as OutgoingMessage['headers'] };
+  return { ...message, headers: kafkajsHeadersOf(message.headerList) as unknown as OutgoingMessage['headers'] };
 }
 
 /**

@@ -4,7 +4,7 @@ import { Observable, type OperatorFunction } from 'rxjs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import type { KafkaSourced } from '../record.js';
 import type { OutgoingMessage } from './client.js';
-import { isPerRecordError } from './dead-letters.js';
+import { isPerRecordError, kafkajsHeadersOf } from './dead-letters.js';
 import { sessionOf, type CommitTaker, type PartitionSession } from './partition-session.js';
 
 /** One result ready to write, as `toKafka` prepares it (output or dead letter). */
@@ -78,16 +78,10 @@ interface PartitionQueue<D> {
   limitUntil: number;
 }
 
-/**
- * kafkajs writes a header array as repeated headers; a dead letter's exact header list becomes an
- * object of arrays (null values included: the patched kafkajs encoder writes them as length -1).
- */
+/** A dead letter's exact header list goes through {@link kafkajsHeadersOf} (order and null values kept). */
 function kafkajsHeaders(message: OutgoingMessage): Record<string, Buffer | string | (Buffer | string)[]> {
   if (message.headerList === undefined) return { ...message.headers };
-  const headers: Record<string, (Buffer | string | null)[]> = {};
-  for (const [name, value] of message.headerList) (headers[name] ??= []).push(value);
-  // kafkajs' types have no null header value; its (patched) encoder takes one.
-  return headers as Record<string, (Buffer | string)[]>;
+  return kafkajsHeadersOf(message.headerList);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
