@@ -226,6 +226,44 @@ describe('watchModel', () => {
     expect(seen.length).toBe(1);
   });
 
+  it('a throwing onModelEvent changes nothing (reported on rxml:callback:error); a model still loading when the subscriber leaves is disposed, not emitted', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rxml-watch-guard-'));
+    const file = join(dir, 'iris.json');
+    await writeFile(file, new TextEncoder().encode('{"weightData":"AAAA","weightSpecs":[]}'));
+    const callbackErrors: unknown[] = [];
+    const offErrors = subscribe(CHANNELS.callbackError, (e) => callbackErrors.push(e.callback));
+    const thrower = collect(watchModel(file, { ...options, onModelEvent: () => {
+      throw new Error('listener bug');
+    } }));
+    try {
+      await until(() => thrower.events.length === 1, 'the refusal');
+      expect(callbackErrors).toContain('onModelEvent');
+      // The watch goes on: a good version written after it is emitted.
+      await writeFile(file, retrainedBytes);
+      await until(() => thrower.models.length === 1, 'the good version');
+    } finally {
+      thrower.stop();
+      offErrors();
+    }
+
+    const before = numTensors();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let loaded: Model | undefined;
+    const emitted: Model[] = [];
+    const subscription = watchModel(file, { ...options, load: async (path) => {
+      loaded = await loadModel(path, { name: 'iris' });
+      await gate;
+      return loaded;
+    } }).subscribe((m) => emitted.push(m));
+    await until(() => loaded !== undefined, 'the load');
+    subscription.unsubscribe();
+    release();
+    await sleep(50);
+    expect(emitted).toEqual([]);
+    expect(numTensors()).toBe(before);
+  });
+
   it('checks its options', () => {
     expect(() => watchModel('/x', { intervalMs: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     expect(() => watchModel('/x', { stableMs: -1 })).toThrow(/stableMs/);
