@@ -431,7 +431,12 @@ describe('shadow over an A/B split', () => {
     for (const c of comparisons) {
       expect(c.value.variant).toBe(variantOf.get(c.input));
       // The copy agrees with the control everywhere; with the swapped variant only on versicolor.
-      if (c.value.variant === 'control') expect(c.value.agree && c.value.difference === 0).toBe(true);
+      // The split's batches are not the shadow's, and native TensorFlow (oneDNN) rounds a row
+      // differently in batches of other sizes: same weights, differences of float32 rounding only.
+      if (c.value.variant === 'control') {
+        expect(c.value.agree).toBe(true);
+        expect(c.value.difference).toBeLessThan(1e-6);
+      }
       else expect(c.value.agree).toBe(c.value.shadow.value!.species === 'versicolor');
     }
     expect(new Set(comparisons.map((c) => c.value.variant))).toEqual(new Set(['control', 'swapped']));
