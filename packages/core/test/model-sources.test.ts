@@ -352,6 +352,51 @@ describe('pollModel (a real node:http server with ETags)', () => {
     expect(requests.length).toBe(count);
   });
 
+  it('a refused connection, a timeout and HTTP 429/503 are retriable poll failures; a refused connection names ECONNREFUSED', async () => {
+    const sourceEvents: SourceMessage[] = [];
+    const unsubscribe = subscribe(CHANNELS.source, (e) => {
+      if (e.source === 'pollModel' && e.type === 'poll-failed') sourceEvents.push(e);
+    });
+    // A port nobody listens on: a server that was closed.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const deadPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    // A server that never answers: the request times out.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/iris.json`;
+    const deadUrl = `http://127.0.0.1:${deadPort}/iris.json`;
+    const subscriptions: Subscription[] = [];
+    try {
+      subscriptions.push(pollModel(deadUrl, { intervalMs: 10_000 }).subscribe());
+      subscriptions.push(pollModel(silentUrl, { intervalMs: 10_000, requestTimeoutMs: 100 }).subscribe());
+      await until(() => sourceEvents.some((e) => e.url === deadUrl) && sourceEvents.some((e) => e.url === silentUrl), 'both failures');
+      const refused = sourceEvents.find((e) => e.url === deadUrl)!.error!;
+      expect(refused).toMatchObject({ code: 'MODEL_LOAD_ERROR', retriable: true });
+      expect(refused.message).toMatch(/ECONNREFUSED/);
+      const timedOut = sourceEvents.find((e) => e.url === silentUrl)!.error!;
+      expect(timedOut).toMatchObject({ code: 'MODEL_LOAD_ERROR', retriable: true });
+      expect(timedOut.message).toMatch(/ETIMEDOUT/);
+      for (const code of [429, 503]) {
+        status = code;
+        subscriptions.push(pollModel(`${url}?${code}`, { intervalMs: 10_000 }).subscribe());
+        await until(() => sourceEvents.some((e) => e.url === `${url}?${code}`), `HTTP ${code}`);
+        expect(sourceEvents.find((e) => e.url === `${url}?${code}`)!.error).toMatchObject({ code: 'MODEL_LOAD_ERROR', retriable: true, message: expect.stringContaining(`HTTP ${code}`) });
+      }
+      status = 404;
+      subscriptions.push(pollModel(`${url}?404`, { intervalMs: 10_000 }).subscribe());
+      await until(() => sourceEvents.some((e) => e.url === `${url}?404`), 'HTTP 404');
+      expect(sourceEvents.find((e) => e.url === `${url}?404`)!.error).toMatchObject({ retriable: false });
+    } finally {
+      status = 200;
+      for (const s of subscriptions) s.unsubscribe();
+      unsubscribe();
+      silent.closeAllConnections();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
   it('checks its options', () => {
     expect(() => pollModel('file:///etc/passwd')).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     expect(() => pollModel('http://x/', { maxBytes: 0 })).toThrow(/maxBytes/);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { EMPTY, NEVER, Subject, concat, from, interval, lastValueFrom, map, of, take, throwError, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluateIris, loadIrisModel, predictIris, readIrisDataset, splitIrisDataset, type IrisInput, type Model } from '../src/index.js';
+import { evaluateIris, loadIrisModel, predictIris, readIrisDataset, splitIrisDataset, trainIrisNetwork, type IrisInput, type Model } from '../src/index.js';
 import { SHARED, numTensors, observe } from './support/helpers.js';
 
 let model: Model;
@@ -147,5 +147,18 @@ describe('the committed Iris model', () => {
     expect(model.name).toBe('iris');
     expect(model.version).toMatch(/^[0-9a-f]{16}$/);
     expect(model.inputs[0]?.shape).toEqual([null, 4]);
+  });
+});
+
+describe('trainIrisNetwork', () => {
+  it('leaves no tensor behind once the networks it returned are disposed (its Adam optimizer is disposed too)', async () => {
+    const data = await readIrisDataset(join(SHARED, 'seed/iris.txt'));
+    const examples = data.slice(0, 30);
+    const before = numTensors();
+    for (const seed of [1, 2]) {
+      const network = await trainIrisNetwork(examples, { seed, epochs: 2 });
+      network.dispose();
+    }
+    expect(numTensors()).toBe(before);
   });
 });

@@ -118,7 +118,10 @@ export interface ToKafkaOptions<In, Out> extends KafkaConnectionOptions {
    * A transaction attempt taking longer is abandoned and retried. Default 60000.
    */
   readonly transactionTimeoutMs?: number;
-  /** Write the `rxml-model` and `rxml-model-version` headers (built once per model). Default true. */
+  /**
+   * Write the `rxml-model` and `rxml-model-version` headers, and `rxml-model-variant` for a result of a
+   * `splitModels` A/B split (built once per model and variant). Default true.
+   */
   readonly modelHeaders?: boolean;
   /** Write the per-record `rxml-latency-ms` header (formatted per record). Default true. */
   readonly latencyHeader?: boolean;
@@ -170,11 +173,14 @@ function messageSize(key: Bytes | null, value: Bytes | null, headers: Readonly<R
   return RECORD_OVERHEAD + byteLength(value) + byteLength(key) + headersSize(headers);
 }
 
-/** `rxml-model` / `rxml-model-version` as bytes, built once per model (not per record). */
+/** `rxml-model` / `rxml-model-version` (and `rxml-model-variant`) as bytes, built once per model and variant (not per record). */
 interface ModelHeaders {
   readonly identity: ModelIdentity;
   readonly model: Buffer;
   readonly version: Buffer;
+  /** The `splitModels` variant that answered, when the result names one. */
+  readonly variantName: string | undefined;
+  readonly variant: Buffer | undefined;
   /** Both headers alone, shared by every message when there is nothing per record. */
   readonly shared: OutgoingMessageHeaders;
   /** Wire bytes of `shared`. */
@@ -184,12 +190,20 @@ interface ModelHeaders {
 const NO_HEADERS: OutgoingMessageHeaders = Object.freeze({});
 const LATENCY_HEADER_SIZE = HEADER_OVERHEAD + 'rxml-latency-ms'.length;
 
-function modelHeadersOf(identity: ModelIdentity, enabled: boolean): ModelHeaders {
+function modelHeadersOf(identity: ModelIdentity, variantName: string | undefined, enabled: boolean): ModelHeaders {
   const model = Buffer.from(identity.name);
   const version = Buffer.from(identity.version);
-  const shared: OutgoingMessageHeaders = enabled ? Object.freeze({ 'rxml-model': model, 'rxml-model-version': version }) : NO_HEADERS;
-  return { identity, model, version, shared, size: headersSize(shared) };
+  const variant = variantName === undefined ? undefined : Buffer.from(variantName);
+  const shared: OutgoingMessageHeaders = !enabled
+    ? NO_HEADERS
+    : variant === undefined
+      ? Object.freeze({ 'rxml-model': model, 'rxml-model-version': version })
+      : Object.freeze({ 'rxml-model': model, 'rxml-model-version': version, 'rxml-model-variant': variant });
+  return { identity, model, version, variantName, variant, shared, size: headersSize(shared) };
 }
+
+/** Variants whose headers are kept built at once (a split has a handful); beyond it the cache starts over. */
+const MAX_CACHED_VARIANTS = 64;
 
 /** A batch handed to the producer, settled in order. */
 interface Send<In, Out> {
@@ -220,13 +234,23 @@ export function toKafkaWith<In, Out>(
   const keyOf = options.key;
   const topic = options.topic;
   let modelHeaders: ModelHeaders | undefined;
+  /** One entry per A/B variant, so results alternating between variants don't rebuild headers. */
+  const variantHeaders = new Map<string, ModelHeaders>();
 
-  const headersFor = (model: ModelIdentity): ModelHeaders => {
-    const cached = modelHeaders;
-    if (cached !== undefined && (cached.identity === model || (cached.identity.name === model.name && cached.identity.version === model.version))) {
-      return cached;
+  const sameModel = (cached: ModelHeaders, model: ModelIdentity): boolean =>
+    cached.identity === model || (cached.identity.name === model.name && cached.identity.version === model.version);
+  const headersFor = (model: ModelIdentity, variant: string | undefined): ModelHeaders => {
+    if (variant === undefined) {
+      const cached = modelHeaders;
+      if (cached !== undefined && sameModel(cached, model)) return cached;
+      return (modelHeaders = modelHeadersOf(model, undefined, withModelHeaders));
     }
-    return (modelHeaders = modelHeadersOf(model, withModelHeaders));
+    const cached = variantHeaders.get(variant);
+    if (cached !== undefined && sameModel(cached, model)) return cached;
+    if (variantHeaders.size >= MAX_CACHED_VARIANTS) variantHeaders.clear();
+    const built = modelHeadersOf(model, variant, withModelHeaders);
+    variantHeaders.set(variant, built);
+    return built;
   };
 
   const deadLetter = (result: PredictResult<In, Out>, error: RxmlError): [OutgoingMessage, Delivered<In, Out>, number] | RxmlError => {
@@ -267,17 +291,20 @@ export function toKafkaWith<In, Out>(
     try {
       value = serialize(result.value, result);
       key = keyOf === undefined ? (asSourced(result.input)?.key ?? null) : keyOf(result);
-      const model = headersFor(result.model);
+      const model = headersFor(result.model, result.variant);
       if (!withLatency && extraHeaders === undefined) {
         headers = model.shared;
         size = model.size;
       } else if (withModelHeaders && extraHeaders === undefined) {
         // The default: one literal of fixed shape per record, the two model buffers shared.
         const latency = formatLatency(result.latencyMs);
-        headers = { 'rxml-model': model.model, 'rxml-model-version': model.version, 'rxml-latency-ms': latency };
+        headers =
+          model.variant === undefined
+            ? { 'rxml-model': model.model, 'rxml-model-version': model.version, 'rxml-latency-ms': latency }
+            : { 'rxml-model': model.model, 'rxml-model-version': model.version, 'rxml-model-variant': model.variant, 'rxml-latency-ms': latency };
         size = model.size + LATENCY_HEADER_SIZE + latency.length;
       } else {
-        const own: Record<string, Bytes> = withModelHeaders ? { 'rxml-model': model.model, 'rxml-model-version': model.version } : {};
+        const own: Record<string, Bytes> = withModelHeaders ? { ...model.shared } : {};
         size = model.size;
         if (withLatency) {
           const latency = formatLatency(result.latencyMs);
@@ -566,7 +593,7 @@ export function toKafkaWith<In, Out>(
 
 /**
  * Writes `predict*` results to Kafka: `ok` results to `topic` (value JSON by default, key kept from
- * the source record, headers `rxml-model`, `rxml-model-version`, `rxml-latency-ms`), error results
+ * the source record, headers `rxml-model`, `rxml-model-version`, `rxml-model-variant` when the result has a variant, `rxml-latency-ms`), error results
  * to `deadLetterTopic`. Sends in batches with acks from all in-sync replicas, retries retriable
  * errors, then completes the source records (so their offsets get committed) and emits what was
  * delivered.

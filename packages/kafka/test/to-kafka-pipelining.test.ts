@@ -169,3 +169,36 @@ describe('producer choice', () => {
   });
 });
 
+
+describe('toKafka rxml-model-variant header', () => {
+  it('writes which splitModels variant answered, built once per variant and model (results without a variant get no such header)', async () => {
+    const producer = new HeldProducer();
+    const results = new Subject<PredictResult<KafkaSourced, number>>();
+    const completed: number[] = [];
+    results.pipe(toKafkaWith({ topic: 'out', maxBatchMessages: 100 }, () => producer)).subscribe();
+    const variants = ['control', 'candidate', 'control', undefined, 'candidate'];
+    variants.forEach((variant, o) => results.next({ ...ok(record(o, completed)), ...(variant === undefined ? {} : { variant }) }));
+    results.complete();
+    await turn();
+    const messages = producer.sends.flatMap((s) => s.messages);
+    expect(messages.map((m) => m.headers['rxml-model-variant']?.toString())).toEqual(variants);
+    expect(messages.every((m) => m.headers['rxml-model']?.toString() === 'iris' && m.headers['rxml-model-version']?.toString() === 'v1')).toBe(true);
+    // The variant's bytes are shared by every message of that variant (not re-encoded per record).
+    expect(messages[0]!.headers['rxml-model-variant']).toBe(messages[2]!.headers['rxml-model-variant']);
+    expect(messages[1]!.headers['rxml-model-variant']).toBe(messages[4]!.headers['rxml-model-variant']);
+    // Also without the latency header (the shared-headers path) and with headers(result).
+    const second = new HeldProducer();
+    const more = new Subject<PredictResult<KafkaSourced, number>>();
+    more.pipe(toKafkaWith({ topic: 'out', latencyHeader: false }, () => second)).subscribe();
+    more.next({ ...ok(record(0, completed)), variant: 'candidate' });
+    more.complete();
+    const third = new HeldProducer();
+    const extra = new Subject<PredictResult<KafkaSourced, number>>();
+    extra.pipe(toKafkaWith({ topic: 'out', headers: () => ({ tenant: 'a' }) }, () => third)).subscribe();
+    extra.next({ ...ok(record(0, completed)), variant: 'candidate' });
+    extra.complete();
+    await turn();
+    expect(second.sends[0]!.messages[0]!.headers['rxml-model-variant']?.toString()).toBe('candidate');
+    expect(third.sends[0]!.messages[0]!.headers).toMatchObject({ 'rxml-model-variant': Buffer.from('candidate'), tenant: 'a' });
+  });
+});

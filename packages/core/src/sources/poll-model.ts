@@ -36,7 +36,9 @@ export interface PollModelOptions extends ModelSourceEventOptions {
  * receives.
  *
  * Never errors: a failed request (network error, timeout, HTTP status other than 200/304) is
- * published on `rxml:source` (`source: 'pollModel'`, `type: 'poll-failed'`) and retried on the next
+ * published on `rxml:source` (`source: 'pollModel'`, `type: 'poll-failed'`, `error` a
+ * `MODEL_LOAD_ERROR`, retriable for a failed connection or timeout — its message names the cause's
+ * code, e.g. `ECONNREFUSED`, `ETIMEDOUT` — and for HTTP 5xx, 408 and 429) and retried on the next
  * poll; an artifact that is over `maxBytes` or does not load is announced as `refused` on
  * `rxml:model:lifecycle` (and `onModelEvent`).
  *
@@ -80,7 +82,7 @@ export function pollModel(url: string | URL, options: PollModelOptions = {}): Ob
       try {
         response = await fetch(href, { headers, signal });
       } catch (error) {
-        return failed(error);
+        return failed(requestFailure(href, error));
       }
       if (response.status === 304) {
         await response.body?.cancel().catch(() => {});
@@ -88,7 +90,7 @@ export function pollModel(url: string | URL, options: PollModelOptions = {}): Ob
       }
       if (response.status !== 200) {
         await response.body?.cancel().catch(() => {});
-        return failed(new RxmlError('MODEL_LOAD_ERROR', `GET ${href}: HTTP ${response.status}`, { retriable: response.status >= 500 }));
+        return failed(new RxmlError('MODEL_LOAD_ERROR', `GET ${href}: HTTP ${response.status}`, { retriable: response.status >= 500 || response.status === 429 || response.status === 408 }));
       }
       const tag = response.headers.get('etag') ?? undefined;
       const modified = response.headers.get('last-modified') ?? undefined;
@@ -99,7 +101,7 @@ export function pollModel(url: string | URL, options: PollModelOptions = {}): Ob
         bytes = await readBody(response, maxBytes, href);
       } catch (error) {
         await response.body?.cancel().catch(() => {});
-        if (!(isRxmlError(error) && error.message.includes('(option maxBytes)'))) return failed(error);
+        if (!(isRxmlError(error) && error.message.includes('(option maxBytes)'))) return failed(isRxmlError(error) ? error : requestFailure(href, error));
         // Over the limit: refused once for this ETag, not downloaded again until the ETag changes.
         [etag, lastModified] = [tag, modified];
         return versions.refuse(tag ?? 'unknown', new RxmlError('LIMIT_EXCEEDED', `${error.message.replace('(option maxBytes)', '(pollModel option maxBytes)')}`, { cause: error }));
@@ -125,4 +127,18 @@ export function pollModel(url: string | URL, options: PollModelOptions = {}): Ob
       versions.close();
     };
   });
+}
+
+/**
+ * A request that got no complete answer (connection refused or reset, DNS failure, timeout): a
+ * retriable `MODEL_LOAD_ERROR` whose message names the cause's code (`ECONNREFUSED`, `ENOTFOUND`,
+ * `UND_ERR_CONNECT_TIMEOUT`, … from undici's `cause`; `ETIMEDOUT` for `requestTimeoutMs`).
+ */
+function requestFailure(href: string, error: unknown): RxmlError {
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  const causeCode = (cause as { code?: unknown } | null | undefined)?.code;
+  const name = (error as { name?: unknown } | null)?.name;
+  const code = typeof causeCode === 'string' ? causeCode : name === 'TimeoutError' ? 'ETIMEDOUT' : undefined;
+  const detail = [error instanceof Error ? error.message : String(error), cause instanceof Error ? cause.message : undefined].filter((m) => m !== undefined && m !== '');
+  return new RxmlError('MODEL_LOAD_ERROR', `GET ${href}: request failed${code === undefined ? '' : ` (${code})`}: ${[...new Set(detail)].join(': ')}`, { retriable: true, cause: error });
 }

@@ -38,7 +38,9 @@ export async function trainIrisNetwork(examples: readonly IrisExample[], options
   const network = tfl.sequential({ name: 'iris' });
   network.add(tfl.layers.dense({ inputShape: [4], units: 16, activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed }), name: 'hidden' }));
   network.add(tfl.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }), name: 'species' }));
-  network.compile({ optimizer: tf.train.adam(0.02), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  // tfjs disposes only optimizers it made from a string: this one (10 tensors of Adam state) is ours.
+  const optimizer = tf.train.adam(0.02);
+  network.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   const xs = tf.tensor2d(examples.map((e) => [...e.features]), [examples.length, 4]);
   const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(examples.map((e) => e.label), 'int32'), 3));
   try {
@@ -46,6 +48,7 @@ export async function trainIrisNetwork(examples: readonly IrisExample[], options
   } finally {
     xs.dispose();
     ys.dispose();
+    optimizer.dispose();
   }
   return network;
 }
