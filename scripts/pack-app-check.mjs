@@ -1,18 +1,24 @@
 #!/usr/bin/env node
 /**
  * Proves that rxml works from outside this workspace, as a user gets it: packs every public package
- * (`pnpm pack`, which turns `workspace:*` into real versions), installs the tarballs with plain npm
- * into a fresh app in a temporary directory (overrides pin every @rxml/* name to its tarball, so
- * nothing of ours is ever asked of the registry), type-checks the app with `tsc --strict` and runs
- * its Iris pipeline on the testkit's broker. Needs the workspace built (`pnpm build`).
+ * (scripts/pack.mjs: `pnpm pack`, which turns `workspace:*` into real versions, and bundles the
+ * patched kafkajs into @rxml/kafka and the testkit), installs the tarballs with plain npm into a
+ * fresh app in a temporary directory (overrides pin every @rxml/* name to its tarball, so nothing
+ * of ours is ever asked of the registry), checks that @rxml/kafka and the testkit load their
+ * bundled kafkajs and that it passes rxml's patch guard, type-checks the app with `tsc --strict`
+ * and runs its Iris pipeline on the testkit's broker, whose dead letter must keep interleaved
+ * headers a=1, b=null, a=2 in order (only the patched kafkajs does). Needs the workspace built
+ * (`pnpm build`).
  *
  * Usage: node scripts/pack-app-check.mjs [--keep]
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { packAll } from './pack.mjs';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const keep = process.argv.includes('--keep');
@@ -23,24 +29,9 @@ const step = (what) => console.log(`[pack-app] ${what}`);
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, stdio: 'inherit', env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false' } });
 
 try {
-  const packages = readdirSync(join(root, 'packages'))
-    .map((dir) => join(root, 'packages', dir))
-    .filter((dir) => {
-      try {
-        return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).private !== true;
-      } catch {
-        return false;
-      }
-    });
-  const files = {};
-  for (const dir of packages) {
-    const { name, version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    step(`pack ${name}@${version}`);
-    execFileSync('pnpm', ['pack', '--pack-destination', tarballs], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
-    const file = readdirSync(tarballs).find((f) => f.startsWith(name.replace('@', '').replace('/', '-') + '-' + version));
-    if (file === undefined) throw new Error(`no tarball for ${name}`);
-    files[name] = `file:${join(tarballs, file)}`;
-  }
+  // Packs every public package and checks that the bundled kafkajs in @rxml/kafka and the testkit
+  // is the workspace's patched copy, file for file (scripts/pack.mjs).
+  const files = Object.fromEntries(Object.entries(packAll(tarballs, step)).map(([name, path]) => [name, `file:${path}`]));
   const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const devVersions = rootPkg.devDependencies;
   cpSync(join(root, 'scripts', 'app-outside'), app, { recursive: true });
@@ -68,6 +59,17 @@ try {
   );
   step(`npm install in ${app}`);
   run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], app);
+  // Each package that bundles kafkajs must load its own (patched) copy, whatever else the app has.
+  for (const name of ['@rxml/kafka', '@rxml/kafka-testkit']) {
+    const pkgDir = join(app, 'node_modules', ...name.split('/'));
+    const resolved = realpathSync(createRequire(join(pkgDir, 'package.json')).resolve('kafkajs'));
+    if (!resolved.startsWith(realpathSync(join(pkgDir, 'node_modules', 'kafkajs')) + sep)) throw new Error(`${name} resolves kafkajs to ${resolved}, not its bundled copy`);
+    step(`${name} loads its bundled kafkajs (${relative(app, resolved)})`);
+  }
+  const { kafkajsPatchProblems } = await import(pathToFileURL(join(app, 'node_modules', '@rxml', 'kafka', 'dist', 'internal', 'kafkajs-patch.js')).href);
+  const problems = kafkajsPatchProblems();
+  if (problems.length > 0) throw new Error(`the installed @rxml/kafka's kafkajs is not patched: ${problems.join('; ')}`);
+  step('the installed @rxml/kafka passes its kafkajs patch guard');
   step('tsc --strict');
   run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', '.'], app);
   step('run the Iris pipeline');

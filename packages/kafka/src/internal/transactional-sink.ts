@@ -5,6 +5,7 @@ import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import type { KafkaSourced } from '../record.js';
 import type { OutgoingMessage } from './client.js';
 import { isPerRecordError, kafkajsHeadersOf } from './dead-letters.js';
+import { assertPatchedKafkajs } from './kafkajs-patch.js';
 import { sessionOf, type CommitTaker, type PartitionSession } from './partition-session.js';
 
 /** One result ready to write, as `toKafka` prepares it (output or dead letter). */
@@ -142,6 +143,7 @@ export function transactionalSink<R, D>(
 ): OperatorFunction<R, D> {
   return (source) =>
     new Observable<D>((subscriber) => {
+      assertPatchedKafkajs();
       const kafka = settings.kafka ?? new Kafka(kafkaConfig(settings));
       const queues = new Map<PartitionSession, PartitionQueue<D>>();
       let admin: Admin | undefined;

@@ -1,0 +1,95 @@
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { RxmlError } from '@rxml/core/contract';
+
+/**
+ * rxml runs kafkajs 2.2.4 with fixes of its own (patches/kafkajs@2.2.4.patch in the rxml repo):
+ * read_committed drops every record of overlapping aborted transactions, a null header value is
+ * written as length -1, headers keep their record order (a list under
+ * `Symbol.for('rxml.kafka.headerList')`), and a codec may refuse to inflate a record batch over
+ * `maxDecompressedBatchBytes` (the zip-bomb bound). Inside the repo pnpm applies the patch; the
+ * published `@rxml/kafka` tarball carries the patched copy itself (`bundleDependencies`).
+ *
+ * An unpatched kafkajs would fail silently (aborted records delivered, dead letters with reordered
+ * headers, a zip-bomb batch crash-restarting the consumer forever), so the first Kafka client made
+ * checks the kafkajs module this package resolves, by behaviour where that is cheap (one record
+ * encoded and decoded in memory, one call of the abort filter; < 1 ms, once per process) and by the
+ * patch's marker in the batch decoder, and refuses to start if any check fails.
+ */
+
+const require = createRequire(import.meta.url);
+const HEADER_LIST = Symbol.for('rxml.kafka.headerList');
+
+/**
+ * Why the kafkajs this package resolves (or the one `from` resolves: a `require` made with
+ * `createRequire`) is not rxml's patched copy; empty when it is.
+ */
+export function kafkajsPatchProblems(from: NodeJS.Require = require): string[] {
+  const problems: string[] = [];
+  const attempt = (what: string, check: () => boolean): void => {
+    try {
+      if (!check()) problems.push(what);
+    } catch (error) {
+      problems.push(`${what} (${error instanceof Error ? error.message : String(error)})`);
+    }
+  };
+  attempt('headers keep their record order and a null value (record encoder/decoder)', () => {
+    const encodeRecord = from('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (record: object) => { buffer: Buffer };
+    const decodeRecord = from('kafkajs/src/protocol/recordBatch/record/v0/decoder.js') as (decoder: unknown, context: object) => { headers: Record<PropertyKey, unknown> };
+    const Decoder = from('kafkajs/src/protocol/decoder.js') as new (buffer: Buffer) => { readVarInt(): number };
+    const list = [
+      { key: 'a', value: Buffer.from('1') },
+      { key: 'b', value: null },
+      { key: 'a', value: Buffer.from('2') },
+    ];
+    const headers = Object.defineProperty({}, HEADER_LIST, { value: list });
+    const decoder = new Decoder(encodeRecord({ key: null, value: Buffer.from('v'), headers }).buffer);
+    decoder.readVarInt(); // the record's length, read by the batch decoder before the record
+    const decoded = decodeRecord(decoder, { firstOffset: '0', firstTimestamp: '0' }).headers[HEADER_LIST] as { key: string; value: Buffer | null }[] | undefined;
+    return decoded?.map((h) => `${h.key}=${h.value === null ? 'null' : h.value.toString()}`).join(',') === 'a=1,b=null,a=2';
+  });
+  attempt('read_committed drops overlapping aborted transactions (consumer/filterAbortedMessages)', () => {
+    const filter = from('kafkajs/src/consumer/filterAbortedMessages.js') as (args: object) => unknown[];
+    // Producer 2's transaction starts before producer 1's but is listed after it (abort-marker order).
+    const kept = filter({
+      messages: [{ offset: '0', key: null, batchContext: { producerId: '2', inTransaction: true } }],
+      abortedTransactions: [
+        { producerId: '1', firstOffset: '1' },
+        { producerId: '2', firstOffset: '0' },
+      ],
+    });
+    return kept.length === 0;
+  });
+  attempt('a codec may refuse to inflate an oversized batch (recordBatch/v0/decoder)', () =>
+    readFileSync(from.resolve('kafkajs/src/protocol/recordBatch/v0/decoder.js'), 'utf8').includes('error.standIn'),
+  );
+  return problems;
+}
+
+let checked = false;
+
+/**
+ * Throws `RxmlError` `KAFKA_ERROR` (not retriable) naming what is missing and how to fix it when
+ * the kafkajs module rxml loads (or `from` resolves) lacks rxml's patch. The module rxml loads is
+ * checked once per process (then free).
+ */
+export function assertPatchedKafkajs(from: NodeJS.Require = require): void {
+  if (checked && from === require) return;
+  const problems = kafkajsPatchProblems(from);
+  if (problems.length > 0) {
+    let where = 'kafkajs';
+    try {
+      where = from.resolve('kafkajs');
+    } catch {
+      // reported by the problems already
+    }
+    throw new RxmlError(
+      'KAFKA_ERROR',
+      `@rxml/kafka refuses to start: the kafkajs it loads (${where}) lacks rxml's kafkajs 2.2.4 patch — ${problems.join('; ')}. ` +
+        'Install @rxml/kafka from its packed tarball (it carries the patched kafkajs in its own node_modules; README "Use rxml in your app") ' +
+        'and do not override or dedupe its kafkajs; inside the rxml repo run `pnpm install` (pnpm applies patches/kafkajs@2.2.4.patch).',
+      { retriable: false },
+    );
+  }
+  if (from === require) checked = true;
+}
