@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { Subscription } from 'rxjs';
+import { Subscriber, type Subscription } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CHANNELS,
@@ -24,6 +24,8 @@ import {
   type Model,
   type ModelLifecycleMessage,
   type SourceMessage,
+  ModelVersions,
+  UNKNOWN_MODEL,
 } from '../src/index.js';
 import { numTensors, SHARED } from './support/helpers.js';
 
@@ -329,7 +331,8 @@ describe('pollModel (a real node:http server with ETags)', () => {
       // Over maxBytes: refused once (not downloaded again while its ETag stays), nothing emitted.
       body = new Uint8Array(200_000).fill(32);
       await until(() => poll.events.length === 1, 'the oversize refusal');
-      expect(poll.events[0]).toMatchObject({ type: 'refused', name: 'iris', source: `pollModel ${url}` });
+      // Never downloaded, so no content version: the documented placeholder, not the ETag.
+      expect(poll.events[0]).toMatchObject({ type: 'refused', name: 'iris', source: `pollModel ${url}`, version: UNKNOWN_MODEL });
       expect(poll.events[0]!.error?.code).toBe('LIMIT_EXCEEDED');
       const after = requests.length;
       await until(() => requests.length >= after + 3, 'more polls');
@@ -339,6 +342,8 @@ describe('pollModel (a real node:http server with ETags)', () => {
       body = new TextEncoder().encode('{"not":"a model"}');
       await until(() => poll.events.length === 2, 'the corrupt refusal');
       expect(poll.events[1]!.reason).toMatch(/weightData/);
+      // Read, so refused under its content version (what the model's version would have been).
+      expect(poll.events[1]!.version).toBe(contentVersion(new TextEncoder().encode('{"not":"a model"}')));
       body = shippedBytes;
       await until(() => poll.models.length === 3, 'the third version');
       expect(poll.models.length).toBe(3);
@@ -418,3 +423,32 @@ async function shippedSingleFile(): Promise<Uint8Array> {
   const weights = await readFile(join(IRIS_MODEL_DIR, 'weights.bin'));
   return new TextEncoder().encode(JSON.stringify({ format: 'layers-model', modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0]!.weights, weightData: weights.toString('base64') }));
 }
+
+describe('ModelVersions (what every model source shares)', () => {
+  it('a candidate replaced before it was loaded is announced as refused (superseded), under its own version', async () => {
+    const events: ModelLifecycleMessage[] = [];
+    const emitted: Model[] = [];
+    const versions = new ModelVersions(new Subscriber<Model>({ next: (m) => emitted.push(m) }), 'iris', 'test source', { onModelEvent: (e) => events.push(e) });
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    const loads: string[] = [];
+    const candidate = (version: string, wait?: Promise<void>) => ({
+      key: version,
+      version,
+      load: async () => {
+        loads.push(version);
+        await wait;
+        return { name: 'iris', version, inputs: [], outputs: [], run: () => Promise.resolve([]), dispose: () => {} } as unknown as Model;
+      },
+    });
+    versions.offer([candidate('aaaa', slow)]);
+    versions.offer([candidate('bbbb')]);
+    versions.offer([candidate('cccc')]);
+    expect(events).toEqual([expect.objectContaining({ type: 'refused', name: 'iris', version: 'bbbb', source: 'test source', reason: expect.stringMatching(/superseded by version cccc/) as unknown })]);
+    release();
+    await until(() => emitted.length === 2, 'two models');
+    expect(loads).toEqual(['aaaa', 'cccc']);
+    expect(emitted.map((m) => m.version)).toEqual(['aaaa', 'cccc']);
+    versions.close();
+  });
+});
