@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 const EXPECTED: Record<string, readonly string[]> = {
   '.': [
     'CHANNELS',
+    'UNKNOWN_MODEL',
     'DEFAULT_LIMITS',
     'IMAGE_MODEL_CATALOG',
     'INPUT_ERROR',
@@ -74,6 +75,7 @@ const EXPECTED: Record<string, readonly string[]> = {
   ],
   './contract': [
     'CHANNELS',
+    'UNKNOWN_MODEL',
     'INPUT_ERROR',
     'JSON_TEXT',
     'ModelVersions',

@@ -57,7 +57,7 @@ describe('predict options', () => {
   });
 
   it('has one defaults object: 32 records, 5 ms, one call, 8 selects, ordered', () => {
-    expect(PREDICT_DEFAULTS).toEqual({ batch: { size: 32, maxLatencyMs: 5 }, concurrency: 1, selectConcurrency: 8, ordered: true, backpressureHeadroomBatches: 2 });
+    expect(PREDICT_DEFAULTS).toEqual({ batch: { size: 32, maxLatencyMs: 5 }, concurrency: 1, selectConcurrency: 8, ordered: true, backpressureHeadroomBatches: 2, firstModelTimeoutMs: 30_000 });
     expect(Object.isFrozen(PREDICT_DEFAULTS) && Object.isFrozen(PREDICT_DEFAULTS.batch)).toBe(true);
   });
 });

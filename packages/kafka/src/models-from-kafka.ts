@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { CHANNELS, ModelVersions, RxmlError, invalidConfig, publish, toRxmlError, type Model, type ModelCandidate, type ModelSourceEventOptions } from '@rxml/core/contract';
+import { CHANNELS, ModelVersions, UNKNOWN_MODEL, RxmlError, invalidConfig, publish, toRxmlError, type Model, type ModelCandidate, type ModelSourceEventOptions } from '@rxml/core/contract';
 import { Observable } from 'rxjs';
 import type { FetchedMessage, TopicReaderClient } from './internal/client.js';
 import { kafkajsTopicReader } from './internal/kafkajs-client.js';
@@ -122,7 +122,7 @@ export function modelsFromKafkaWith(options: ModelsFromKafkaOptions, createReade
       const location = headerText(message.headers, MODEL_HEADERS.location) ?? 'inline';
       const at = `${topic}[${partition}]@${message.offset}`;
       const refuse = (reason: string): undefined => {
-        versions.refuse(version === '' ? 'unknown' : version, new RxmlError('MODEL_LOAD_ERROR', `model record ${at}: ${reason}`));
+        versions.refuse(version === '' ? UNKNOWN_MODEL : version, new RxmlError('MODEL_LOAD_ERROR', `model record ${at}: ${reason}`));
         return undefined;
       };
       if (version === '') return refuse(`no ${MODEL_HEADERS.version} header`);
@@ -152,7 +152,7 @@ export function modelsFromKafkaWith(options: ModelsFromKafkaOptions, createReade
             'LIMIT_EXCEEDED',
             `model records ${topic}[${batch.partition}]@${skipped.firstOffset}..${skipped.lastOffset}: a ${skipped.codec} batch of ${skipped.records} records inflating to more than ${skipped.limit} bytes (option maxArtifactBytes): not read`,
           );
-          versions.refuse('unknown', error);
+          versions.refuse(UNKNOWN_MODEL, error);
           continue;
         }
         if (message.key?.toString('utf8') !== name || message.value === null) continue;
@@ -162,6 +162,7 @@ export function modelsFromKafkaWith(options: ModelsFromKafkaOptions, createReade
           if (backlog.length > CATCH_UP_FALLBACKS) where.delete(backlog.shift()!);
           continue;
         }
+        versions.available(`a record of model '${name}' arrived at ${topic}[${batch.partition}]@${message.offset}`);
         const c = candidate(message, batch.partition);
         if (c !== undefined && !versions.seen(c.key)) versions.offer([c]);
       }
@@ -176,6 +177,7 @@ export function modelsFromKafkaWith(options: ModelsFromKafkaOptions, createReade
       behind = undefined;
       publish(CHANNELS.source, { source: 'modelsFromKafka', type: 'caught-up', topic, count: backlog.length });
       const newestFirst = backlog.reverse().flatMap((m) => candidate(m, where.get(m)!) ?? []);
+      if (backlog.length === 0) versions.nothingYet(`topic ${topic} holds no record of model '${name}' yet; waiting for one`);
       backlog.length = 0;
       where.clear();
       versions.offer(newestFirst);
@@ -183,7 +185,11 @@ export function modelsFromKafkaWith(options: ModelsFromKafkaOptions, createReade
 
     const running = (async () => {
       try {
-        const ranges = await reader.offsets();
+        const ranges = await reader.offsets({
+          signal: stop.signal,
+          missing: () => versions.nothingYet(`topic ${topic} does not exist yet; waiting up to 60 s for it (createModelsTopic)`),
+        });
+        versions.available(`topic ${topic} exists`);
         behind = new Map(ranges.filter((r) => r.high > r.low).map((r) => [r.partition, r.high]));
         if (behind.size === 0) caughtUp();
         await reader.start({

@@ -162,12 +162,21 @@ describe('modelsFromKafka / publishModel (real broker)', () => {
     const reader = follow(topic);
     try {
       await new Promise((r) => setTimeout(r, 1_000));
+      // Not silent: the missing topic is announced once.
+      expect(reader.events.map((e) => [e.type, e.reason])).toEqual([['waiting', expect.stringMatching(/does not exist/)]]);
       await createModelsTopic({ brokers: brokers(), topic, logLevel: logLevel.NOTHING });
       await new Promise((r) => setTimeout(r, 1_500));
       expect(reader.models).toEqual([]);
       expect(reader.errors).toEqual([]);
+      // It appeared, but holds no record of the model yet: announced once too.
+      expect(reader.events.map((e) => [e.type, e.reason])).toEqual([
+        ['waiting', expect.stringMatching(/does not exist/)],
+        ['available', expect.stringMatching(/exists/)],
+        ['waiting', expect.stringMatching(/holds no record of model 'iris'/)],
+      ]);
       await publishModel({ brokers: brokers(), topic, name: 'iris', bytes: versions[0]!, logLevel: logLevel.NOTHING });
       await until(() => reader.models.length === 1, 30_000, 'the first version');
+      expect(reader.events.at(-1)).toMatchObject({ type: 'available', source: `modelsFromKafka ${topic}` });
       expect(reader.models[0]!.version).toBe(createHash('sha256').update(versions[0]!).digest('hex').slice(0, 16));
     } finally {
       reader.stop();

@@ -74,6 +74,9 @@ export interface ModelLoadMessage {
   readonly error?: RxmlError;
 }
 
+/** The `name` / `version` of a lifecycle event that concerns no readable model version. */
+export const UNKNOWN_MODEL = 'unknown';
+
 /**
  * One event of a model version's life inside an operator that runs on a `ModelSource` stream:
  *
@@ -87,13 +90,28 @@ export interface ModelLoadMessage {
  * - `released`: a version the operator owned was disposed, after its last model call returned
  *   (replaced, or the stream ended);
  * - `source-error`: the model source failed after the first model; `name`/`version` are the model
- *   that keeps serving, `error` the failure.
+ *   that keeps serving, `error` the failure;
+ * - `waiting`: an operator has had no model for 5 s (or half its `firstModelTimeoutMs`, when
+ *   shorter), published once, with `heldRecords` and `waitedMs`; a model source has nothing to read
+ *   yet (`watchModel`: the path does not exist or is empty; `modelsFromKafka`: the topic is missing or
+ *   holds no record of the model), once until that changes, with `source` and `reason`;
+ * - `available`: a source that announced `waiting` found something to read.
  */
 export interface ModelLifecycleMessage {
-  readonly type: 'swap' | 'refused' | 'rollback' | 'released' | 'source-error';
-  /** `Model.name` / `Model.version` of the version concerned. */
+  readonly type: 'swap' | 'refused' | 'rollback' | 'released' | 'source-error' | 'waiting' | 'available';
+  /**
+   * `Model.name` / `Model.version` of the version concerned. A source's `refused` event gives as
+   * `version` the content version the model would have had (`contentVersion`: the first 16 hex
+   * digits of the artifact's SHA-256) when the bytes were read, the published `rxml-model-version`
+   * for a Kafka record, and {@link UNKNOWN_MODEL} (`'unknown'`) when nothing was read; `waiting`
+   * events of an operator have `name` and `version` {@link UNKNOWN_MODEL}.
+   */
   readonly name: string;
   readonly version: string;
+  /** `waiting` (operator): records held, waiting for the first model. */
+  readonly heldRecords?: number;
+  /** `waiting` (operator): ms since the operator subscribed to its model source. */
+  readonly waitedMs?: number;
   /** The version that was serving before (swap, rollback). */
   readonly previousVersion?: string;
   /** Why a version was refused, rolled back or released, in words. */

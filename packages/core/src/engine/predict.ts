@@ -87,6 +87,18 @@ export interface PredictOptions<In, S, Out> {
    */
   readonly onModelEvent?: (event: ModelEvent) => unknown;
   /**
+   * With an `Observable<Model>`: the longest wait for the first version to pass validation, ms,
+   * from the operator's subscription. Until then records are held (not failed); if none has passed
+   * by then, the output errors with a retriable `RxmlError('MODEL_LOAD_ERROR')` naming the operator,
+   * the time waited, the records held and the last refusal, and the model source is unsubscribed
+   * (its timers and consumers stop, the process may exit). The held records get no result each:
+   * nothing is dead-lettered or committed for them, so a Kafka pipeline restarted later reads them
+   * again. A `waiting` event is published once after 5 s (or half this, when shorter). A number
+   * > 0 (at most 2^31 − 1), or `Infinity` to wait forever. Default 30000 (`PREDICT_DEFAULTS`).
+   * Ignored for a plain `Model`. `INVALID_CONFIG` for another value.
+   */
+  readonly firstModelTimeoutMs?: number;
+  /**
    * Scheduler for the batch latency timer and the clock of `latencyMs`/`durationMs` (its `now()`,
    * ms). Default: `asyncScheduler` for the timer and `performance.now()` for timestamps. Pass RxJS's
    * `TestScheduler` to test batching in virtual time.
@@ -114,6 +126,7 @@ export const PREDICT_DEFAULTS = Object.freeze({
   selectConcurrency: 8,
   ordered: true,
   backpressureHeadroomBatches: 2,
+  firstModelTimeoutMs: 30_000,
 } as const);
 
 export type PredictDefaults = typeof PREDICT_DEFAULTS;

@@ -1,13 +1,13 @@
 import type { Subscriber } from 'rxjs';
-import { CHANNELS, guardCallback, publish, type ModelLifecycleMessage } from '../contract/diagnostics.js';
-import { toRxmlError } from '../contract/errors.js';
+import { CHANNELS, UNKNOWN_MODEL, guardCallback, publish, type ModelLifecycleMessage } from '../contract/diagnostics.js';
+import { RxmlError, toRxmlError } from '../contract/errors.js';
 import type { Model } from '../contract/model.js';
 
 /** A version a source found, not loaded yet. */
 export interface ModelCandidate {
   /** Identifies the content (e.g. its SHA-256): a candidate with the key last tried is skipped. */
   readonly key: string;
-  /** Version announced in a refusal (the content hash or the published version). */
+  /** Version announced in a refusal: the content version (`contentVersion`), or the published one (Kafka). */
   readonly version: string;
   /** Loads (and checks) the version; rejects when it must be refused. */
   load(): Promise<Model>;
@@ -35,6 +35,7 @@ export class ModelVersions {
   private waiting: readonly ModelCandidate[] | undefined;
   private lastKey: string | undefined;
   private closed = false;
+  private announcedWaiting = false;
   private readonly onEvent: (event: ModelLifecycleMessage) => void;
 
   constructor(
@@ -57,14 +58,39 @@ export class ModelVersions {
    */
   offer(candidates: readonly ModelCandidate[]): void {
     if (this.closed || candidates.length === 0) return;
+    const superseded = this.waiting?.[0];
+    const next = candidates[0] as ModelCandidate;
+    if (superseded !== undefined && superseded.key !== next.key && superseded.key !== this.lastKey) {
+      this.refuse(superseded.version, new RxmlError('MODEL_LOAD_ERROR', `${this.source}: version ${superseded.version} superseded by version ${next.version} before it was loaded`));
+    }
     this.waiting = candidates;
     if (!this.loading) void this.drain();
   }
 
-  /** Announces a version refused before it could be offered (bad record, size limit, …). */
+  /**
+   * Announces a version refused before it could be offered (bad record, size limit, …): `version`
+   * is its content version when the bytes were read, the published one (Kafka), else `UNKNOWN_MODEL`.
+   */
   refuse(version: string, error: unknown, name: string = this.name): void {
     const rxml = toRxmlError(error, 'MODEL_LOAD_ERROR');
-    const event: ModelLifecycleMessage = { type: 'refused', name, version, reason: rxml.message, source: this.source, error: rxml };
+    this.announce({ type: 'refused', name, version, reason: rxml.message, source: this.source, error: rxml });
+  }
+
+  /** Nothing to read yet (`reason` says why): a `waiting` event, once until {@link available}. */
+  nothingYet(reason: string): void {
+    if (this.closed || this.announcedWaiting) return;
+    this.announcedWaiting = true;
+    this.announce({ type: 'waiting', name: this.name, version: UNKNOWN_MODEL, reason, source: this.source });
+  }
+
+  /** Something to read again after `waiting`: an `available` event (nothing when no `waiting` was announced). */
+  available(reason: string): void {
+    if (this.closed || !this.announcedWaiting) return;
+    this.announcedWaiting = false;
+    this.announce({ type: 'available', name: this.name, version: UNKNOWN_MODEL, reason, source: this.source });
+  }
+
+  private announce(event: ModelLifecycleMessage): void {
     publish(CHANNELS.modelLifecycle, event);
     this.onEvent(event);
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Observable } from 'rxjs';
 import { readBody, tooLarge } from '../artifacts/read-bytes.js';
-import { CHANNELS, publish } from '../contract/diagnostics.js';
+import { CHANNELS, UNKNOWN_MODEL, publish } from '../contract/diagnostics.js';
 import { RxmlError, invalidConfig, isRxmlError, toRxmlError } from '../contract/errors.js';
 import type { Model } from '../contract/model.js';
 import { loadModelBytes } from '../formats/tfjs/load-model.js';
@@ -104,7 +104,7 @@ export function pollModel(url: string | URL, options: PollModelOptions = {}): Ob
         if (!(isRxmlError(error) && error.message.includes('(option maxBytes)'))) return failed(isRxmlError(error) ? error : requestFailure(href, error));
         // Over the limit: refused once for this ETag, not downloaded again until the ETag changes.
         [etag, lastModified] = [tag, modified];
-        return versions.refuse(tag ?? 'unknown', new RxmlError('LIMIT_EXCEEDED', `${error.message.replace('(option maxBytes)', '(pollModel option maxBytes)')}`, { cause: error }));
+        return versions.refuse(UNKNOWN_MODEL, new RxmlError('LIMIT_EXCEEDED', `${error.message.replace('(option maxBytes)', '(pollModel option maxBytes)')}`, { cause: error }));
       }
       [etag, lastModified] = [tag, modified];
       publish(CHANNELS.source, () => ({ source: 'pollModel', type: 'fetched', url: href, count: 1, durationMs: performance.now() - started }));

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { Observable } from 'rxjs';
+import { UNKNOWN_MODEL } from '../contract/diagnostics.js';
 import { RxmlError, invalidConfig } from '../contract/errors.js';
 import type { Model } from '../contract/model.js';
 import { loadModel } from '../formats/tfjs/load-model.js';
@@ -80,11 +81,18 @@ export function watchModel(path: string, options: WatchModelOptions = {}): Obser
     let handled: string | undefined;
 
     const tick = async (): Promise<void> => {
-      const files = await listFiles(root).catch(() => undefined);
+      let missing = `${root} holds no files`;
+      const files = await listFiles(root).catch((error: unknown) => {
+        const code = (error as { code?: unknown } | null)?.code;
+        missing = code === 'ENOENT' ? `${root} does not exist` : `${root} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
+        return undefined;
+      });
       if (files === undefined || files.length === 0) {
+        versions.nothingYet(`${missing}; watching it every ${intervalMs} ms`);
         previous = undefined;
         return;
       }
+      versions.available(`${root} now holds ${files.length} file(s)`);
       const fingerprint = files.map((f) => `${f.path}\u0000${f.size}\u0000${f.mtimeMs}`).join('\n');
       const unchanged = previous === undefined || previous === fingerprint;
       previous = fingerprint;
@@ -93,7 +101,7 @@ export function watchModel(path: string, options: WatchModelOptions = {}): Obser
       handled = fingerprint;
       const total = files.reduce((sum, f) => sum + f.size, 0);
       if (total > maxBytes) {
-        versions.refuse('unknown', new RxmlError('LIMIT_EXCEEDED', `${root} holds ${total} bytes, over the limit of ${maxBytes} bytes (watchModel option maxBytes)`));
+        versions.refuse(UNKNOWN_MODEL, new RxmlError('LIMIT_EXCEEDED', `${root} holds ${total} bytes, over the limit of ${maxBytes} bytes (watchModel option maxBytes)`));
         return;
       }
       let hash: string;

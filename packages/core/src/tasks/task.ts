@@ -86,6 +86,14 @@ export interface PredictTaskOptions<In, Raw, Out = unknown> {
    * model is an `Observable<Model>`; the `rxml:model:lifecycle` payload. Guarded (a throw changes nothing).
    */
   readonly onModelEvent?: (event: ModelEvent) => unknown;
+  /**
+   * With an `Observable<Model>`: the longest wait for the first version to pass validation, ms
+   * (default 30000; `Infinity`: no limit). Past it the output errors with a retriable
+   * `MODEL_LOAD_ERROR` (operator, time waited, records held, last refusal), the held records get
+   * no result (nothing dead-lettered or committed), and the model source is unsubscribed. See
+   * `PredictOptions.firstModelTimeoutMs`.
+   */
+  readonly firstModelTimeoutMs?: number;
   /** Scheduler for the batch timer and clock (RxJS `TestScheduler` in tests). Default `asyncScheduler`. */
   readonly scheduler?: SchedulerLike;
   /**

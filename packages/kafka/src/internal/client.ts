@@ -143,7 +143,11 @@ export interface PartitionRange {
  */
 export interface TopicReaderClient {
   /** Each partition's earliest and end offsets now (the end to reach before the reader is caught up). */
-  offsets(): Promise<readonly PartitionRange[]>;
+  /**
+   * Each partition's offsets; waits (up to 60 s) for a topic that does not exist yet, calling
+   * `missing` once if it has to, and gives up early (rejects) when `signal` aborts.
+   */
+  offsets(wait?: { readonly missing?: () => void; readonly signal?: AbortSignal }): Promise<readonly PartitionRange[]>;
   /** Connects and starts fetching from the earliest offset of every partition. */
   start(handlers: { onBatch(batch: FetchedBatch): void; onCrash(error: Error, restarting: boolean): void }): Promise<void>;
   stop(): Promise<void>;

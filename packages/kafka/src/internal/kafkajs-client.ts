@@ -369,13 +369,19 @@ export function kafkajsTopicReader(connection: KafkaConnectionOptions, settings:
   });
   const { kafka, gate } = kafkaOf(connection);
   return {
-    async offsets(): Promise<readonly PartitionRange[]> {
+    async offsets(wait = {}): Promise<readonly PartitionRange[]> {
       const admin = kafka.admin();
       await admin.connect();
       try {
         // A models topic that does not exist yet is waited for, like fromKafka's input topic.
         const deadline = Date.now() + 60_000;
+        let announced = false;
         while (!(await admin.listTopics()).includes(settings.topic)) {
+          if (!announced) {
+            announced = true;
+            wait.missing?.();
+          }
+          if (wait.signal?.aborted === true) throw new RxmlError('KAFKA_ERROR', `stopped waiting for topic ${settings.topic}`);
           if (Date.now() > deadline) throw new RxmlError('KAFKA_ERROR', `topic ${settings.topic} did not appear within 60 s: create it (createModelsTopic) or check the name`);
           await new Promise((resolve) => setTimeout(resolve, 1_000));
         }

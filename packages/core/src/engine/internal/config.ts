@@ -27,6 +27,8 @@ export interface PredictConfig {
   readonly backpressure: FlowGuardConfig | undefined;
   readonly onBatch: ((event: PredictBatchMessage) => unknown) | undefined;
   readonly onModelEvent: ((event: ModelLifecycleMessage) => unknown) | undefined;
+  /** Longest wait for a model stream's first version, ms; `Infinity` = no limit. */
+  readonly firstModelTimeoutMs: number;
   /** Runs the batcher's latency timer. */
   readonly scheduler: SchedulerLike;
   /** Timestamps for `latencyMs` / `durationMs`, ms. */
@@ -34,6 +36,8 @@ export interface PredictConfig {
 }
 
 const WHERE = 'predict';
+/** The longest delay `setTimeout` takes (2^31 − 1 ms, about 24.8 days); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 function positiveInteger(option: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw invalidConfig(WHERE, option, 'a positive integer', value);
@@ -88,6 +92,11 @@ export function resolvePredictConfig(options: StreamOptions, defaults: PredictDe
   const ordered = options.ordered ?? defaults.ordered;
   if (typeof ordered !== 'boolean') throw invalidConfig(WHERE, 'ordered', 'a boolean', ordered);
 
+  const firstModelTimeoutMs = options.firstModelTimeoutMs ?? defaults.firstModelTimeoutMs;
+  if (typeof firstModelTimeoutMs !== 'number' || Number.isNaN(firstModelTimeoutMs) || firstModelTimeoutMs <= 0 || firstModelTimeoutMs > MAX_TIMER_MS) {
+    if (firstModelTimeoutMs !== Infinity) throw invalidConfig(WHERE, 'firstModelTimeoutMs', `a number of ms > 0 and at most ${MAX_TIMER_MS}, or Infinity (no limit)`, firstModelTimeoutMs);
+  }
+
   const scheduler = options.scheduler;
   if (scheduler !== undefined && (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function' || typeof scheduler.now !== 'function')) {
     throw invalidConfig(WHERE, 'scheduler', 'an RxJS SchedulerLike (schedule and now)', scheduler);
@@ -102,6 +111,7 @@ export function resolvePredictConfig(options: StreamOptions, defaults: PredictDe
     backpressure: resolveBackpressure(options.backpressure, defaultHighWaterMark(batchSize, concurrency, defaults)),
     onBatch,
     onModelEvent,
+    firstModelTimeoutMs,
     scheduler: scheduler ?? asyncScheduler,
     clock: scheduler === undefined ? () => performance.now() : () => scheduler.now(),
   };

@@ -1,5 +1,5 @@
 import type { Observable, Subscription } from 'rxjs';
-import { CHANNELS, guardCallback, hasSubscribers, publish, type ModelLifecycleMessage } from '../../contract/diagnostics.js';
+import { CHANNELS, UNKNOWN_MODEL, guardCallback, hasSubscribers, publish, type ModelLifecycleMessage } from '../../contract/diagnostics.js';
 import { RxmlError, toRxmlError } from '../../contract/errors.js';
 import type { Model, ModelIdentity, TensorData, TensorSpec } from '../../contract/model.js';
 import { whenSettled } from './settle.js';
@@ -48,7 +48,17 @@ export interface SwapStage extends VersionCheck {
   readonly failed: (error: RxmlError) => void;
   /** An engine bug (a stage callback threw): error the output. */
   readonly bug: (error: unknown) => void;
+  /**
+   * Longest wait for the first version to pass validation, ms (`Infinity`: no limit). Past it:
+   * `failed` with a retriable `MODEL_LOAD_ERROR`, and the source is unsubscribed.
+   */
+  readonly firstModelTimeoutMs: number;
+  /** Records the operator holds now (for the `waiting` event and the timeout's message). */
+  readonly held: () => number;
 }
+
+/** When an operator still without a model announces `waiting`, ms (or half `firstModelTimeoutMs` when shorter). */
+export const WAITING_EVENT_MS = 5_000;
 
 /** A plain `Model`: the caller's, never disposed here; every batch gets the same lease. */
 export function fixedSlot(model: Model): ModelSlot {
@@ -91,6 +101,7 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
 export function swappingSlot(models: Observable<Model>, stage: SwapStage): ModelSlot {
   const callback = guardCallback('onModelEvent', stage.onModelEvent);
   const { operator } = stage;
+  const subscribedAt = performance.now();
   let current: Version | undefined;
   let first: Model | undefined;
   let validating: Model | undefined;
@@ -228,7 +239,10 @@ export function swappingSlot(models: Observable<Model>, stage: SwapStage): Model
       ...(rollback ? { reason: `version ${model.version} was served before by this operator` } : {}),
     });
     if (previous !== undefined) retire(previous, `replaced by version ${model.version}`);
-    if (isFirst) stage.ready(model);
+    if (isFirst) {
+      stopFirstModelTimers();
+      stage.ready(model);
+    }
   }
 
   function retire(version: Version, reason: string): void {
@@ -260,7 +274,52 @@ export function swappingSlot(models: Observable<Model>, stage: SwapStage): Model
       sourceError === undefined
         ? `${operator}: the model source completed without a model that passed validation${refused}`
         : `${operator}: the model source failed before a first model passed validation: ${sourceErrorDetail}${refused}`;
+    stopFirstModelTimers();
     stage.failed(new RxmlError('MODEL_LOAD_ERROR', message, sourceError === undefined ? {} : { cause: sourceError }));
+  }
+
+  // Before the first model: announce the wait once, and give up after firstModelTimeoutMs.
+  let waitingTimer: NodeJS.Timeout | undefined;
+  let timeoutTimer: NodeJS.Timeout | undefined;
+  function stopFirstModelTimers(): void {
+    if (waitingTimer !== undefined) clearTimeout(waitingTimer);
+    if (timeoutTimer !== undefined) clearTimeout(timeoutTimer);
+    waitingTimer = timeoutTimer = undefined;
+  }
+  const timeoutMs = stage.firstModelTimeoutMs;
+  waitingTimer = setTimeout(
+    () => {
+      waitingTimer = undefined;
+      if (closed || first !== undefined) return;
+      const waitedMs = Math.round(performance.now() - subscribedAt);
+      const heldRecords = stage.held();
+      emit({
+        type: 'waiting',
+        name: UNKNOWN_MODEL,
+        version: UNKNOWN_MODEL,
+        heldRecords,
+        waitedMs,
+        reason: `no model has passed validation after ${waitedMs} ms; ${heldRecords} record(s) held${lastRefusal === undefined ? '' : `; last refused: ${lastRefusal}`}${Number.isFinite(timeoutMs) ? `; the operator fails after ${timeoutMs} ms (firstModelTimeoutMs)` : ''}`,
+      });
+    },
+    Math.min(WAITING_EVENT_MS, timeoutMs / 2),
+  );
+  if (Number.isFinite(timeoutMs)) {
+    timeoutTimer = setTimeout(() => {
+      timeoutTimer = undefined;
+      if (closed || first !== undefined) return;
+      const waitedMs = Math.round(performance.now() - subscribedAt);
+      const refused = lastRefusal === undefined ? '' : `; last refused: ${lastRefusal}`;
+      const error = new RxmlError(
+        'MODEL_LOAD_ERROR',
+        `${operator}: no model version passed validation within ${timeoutMs} ms (firstModelTimeoutMs; waited ${waitedMs} ms, ${stage.held()} record(s) held, not processed)${refused}`,
+        { retriable: true },
+      );
+      // Stop the source first (its timers, consumers): the process may exit once the output errored.
+      subscription?.unsubscribe();
+      subscription = undefined;
+      stage.failed(error);
+    }, timeoutMs);
   }
 
   let subscription: Subscription | undefined = models.subscribe({
@@ -303,6 +362,7 @@ export function swappingSlot(models: Observable<Model>, stage: SwapStage): Model
     close(): void {
       if (closed) return;
       closed = true;
+      stopFirstModelTimers();
       subscription?.unsubscribe();
       subscription = undefined;
       if (waiting !== undefined) {

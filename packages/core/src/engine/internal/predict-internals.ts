@@ -159,6 +159,8 @@ export function predictInternals<In, S, Out>(
         ready,
         failed: (error) => subscriber.error(error),
         bug,
+        firstModelTimeoutMs: config.firstModelTimeoutMs,
+        held: () => sequencer.held(),
       })
     : fixedSlot(models);
   const slotIdentity = (): ReturnType<ModelSlot['identity']> => slot.identity();
