@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 const EXPECTED: Record<string, readonly string[]> = {
   '.': [
     'CHANNELS',
+    'MAX_MODEL_ID_BYTES',
+    'modelIdentityProblem',
     'UNKNOWN_MODEL',
     'DEFAULT_LIMITS',
     'IMAGE_MODEL_CATALOG',
@@ -75,6 +77,8 @@ const EXPECTED: Record<string, readonly string[]> = {
   ],
   './contract': [
     'CHANNELS',
+    'MAX_MODEL_ID_BYTES',
+    'modelIdentityProblem',
     'UNKNOWN_MODEL',
     'INPUT_ERROR',
     'JSON_TEXT',

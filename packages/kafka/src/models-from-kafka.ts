@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { CHANNELS, ModelVersions, UNKNOWN_MODEL, RxmlError, invalidConfig, publish, toRxmlError, type Model, type ModelCandidate, type ModelSourceEventOptions } from '@rxml/core/contract';
+import { CHANNELS, ModelVersions, UNKNOWN_MODEL, modelIdentityProblem, RxmlError, invalidConfig, publish, toRxmlError, type Model, type ModelCandidate, type ModelSourceEventOptions } from '@rxml/core/contract';
 import { Observable } from 'rxjs';
 import type { FetchedMessage, TopicReaderClient } from './internal/client.js';
 import { kafkajsTopicReader } from './internal/kafkajs-client.js';
@@ -98,6 +98,8 @@ const CATCH_UP_FALLBACKS = 3;
 export function modelsFromKafkaWith(options: ModelsFromKafkaOptions, createReader: TopicReaderFactory): Observable<Model> {
   if (typeof options.topic !== 'string' || options.topic === '') throw invalidConfig('modelsFromKafka', 'topic', 'a topic name', options.topic);
   if (typeof options.name !== 'string' || options.name === '') throw invalidConfig('modelsFromKafka', 'name', 'the model name (the record key)', options.name);
+  const nameProblem = modelIdentityProblem('name', options.name);
+  if (nameProblem !== undefined) throw new RxmlError('INVALID_CONFIG', `modelsFromKafka: ${nameProblem} (MAX_MODEL_ID_BYTES)`);
   const maxArtifactBytes = options.maxArtifactBytes ?? DEFAULT_MAX_ARTIFACT_BYTES;
   const downloadTimeoutMs = options.downloadTimeoutMs ?? 60_000;
   if (!(maxArtifactBytes > 0)) throw invalidConfig('modelsFromKafka', 'maxArtifactBytes', 'a positive number of bytes', maxArtifactBytes);
@@ -126,6 +128,11 @@ export function modelsFromKafkaWith(options: ModelsFromKafkaOptions, createReade
         return undefined;
       };
       if (version === '') return refuse(`no ${MODEL_HEADERS.version} header`);
+      const versionProblem = modelIdentityProblem('version', version);
+      if (versionProblem !== undefined) {
+        versions.refuse(UNKNOWN_MODEL, new RxmlError('MODEL_LOAD_ERROR', `model record ${at}: ${versionProblem} (header ${MODEL_HEADERS.version})`));
+        return undefined;
+      }
       if (!/^[0-9a-f]{64}$/.test(sha256)) return refuse(`the ${MODEL_HEADERS.sha256} header must be 64 hex digits (the artifact's SHA-256)`);
       if (location !== 'inline' && location !== 'url') return refuse(`${MODEL_HEADERS.location} is '${location}', expected inline or url`);
       const value = message.value!;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RxmlError, invalidConfig } from '@rxml/core/contract';
+import { RxmlError, invalidConfig, modelIdentityProblem } from '@rxml/core/contract';
 import type { ProducerClient, TopicAdminClient } from './internal/client.js';
 import { kafkajsProducer, kafkajsTopicAdmin } from './internal/kafkajs-client.js';
 import { MODEL_HEADERS } from './models-topic.js';
@@ -49,12 +49,18 @@ export type PublishClients = { producer(options: PublishModelOptions): ProducerC
  * and location. Every `modelsFromKafka` reader of `name` then loads it.
  *
  * @throws RxmlError `LIMIT_EXCEEDED` when the artifact is over `maxMessageBytes` and no `url` is
- *   given (nothing is sent); `INVALID_CONFIG` for a missing topic or name, or a `url` that is not
+ *   given (nothing is sent); `INVALID_CONFIG` for a missing topic or name, a `name` or `version`
+ *   over 256 bytes of UTF-8 or holding a control character (`MAX_MODEL_ID_BYTES`), or a `url` that is not
  *   http(s); `KAFKA_ERROR` when the broker does not acknowledge it.
  */
 export async function publishModel(options: PublishModelOptions, clients: PublishClients = { producer: (o) => kafkajsProducer(o) }): Promise<PublishedModel> {
   if (typeof options.topic !== 'string' || options.topic === '') throw invalidConfig('publishModel', 'topic', 'a topic name', options.topic);
   if (typeof options.name !== 'string' || options.name === '') throw invalidConfig('publishModel', 'name', 'the model name', options.name);
+  for (const field of ['name', 'version'] as const) {
+    const value = options[field];
+    const problem = value === undefined ? undefined : modelIdentityProblem(field, value);
+    if (problem !== undefined) throw new RxmlError('INVALID_CONFIG', `publishModel: ${problem} (at most MAX_MODEL_ID_BYTES = 256 bytes of UTF-8, no control characters; it is written into every output record's headers)`);
+  }
   if (options.url !== undefined && !/^https?:\/\//i.test(options.url)) throw invalidConfig('publishModel', 'url', 'an http: or https: URL', options.url);
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const sha256 = createHash('sha256').update(options.bytes).digest('hex');

@@ -111,7 +111,18 @@ describe('modelsFromKafka / publishModel (real broker)', () => {
       await produce(brokers(), topic, [{ key: 'iris', value: Buffer.from(versions[2]!), headers: { [MODEL_HEADERS.version]: 'v-mismatch', [MODEL_HEADERS.sha256]: sha } }]);
       // A reference to a file: URL is never read.
       await produce(brokers(), topic, [{ key: 'iris', value: 'file:///etc/passwd', headers: { [MODEL_HEADERS.version]: 'v-file', [MODEL_HEADERS.sha256]: sha, [MODEL_HEADERS.location]: 'url' } }]);
-      await until(() => reader.events.length === 3, 30_000, 'three refusals');
+      // A 900 KB version (every output record would carry it in a header): publishModel refuses to
+      // write it; written by hand, the reader refuses it without echoing it.
+      await expect(publishModel({ brokers: brokers(), topic, name: 'iris', bytes: versions[2]!, version: 'V'.repeat(900_000), logLevel: logLevel.NOTHING })).rejects.toMatchObject({
+        code: 'INVALID_CONFIG',
+        message: expect.stringMatching(/version is 900000 bytes.*256/) as unknown,
+      });
+      await produce(brokers(), topic, [{ key: 'iris', value: Buffer.from(versions[2]!), headers: { [MODEL_HEADERS.version]: 'V'.repeat(900_000), [MODEL_HEADERS.sha256]: createHash('sha256').update(versions[2]!).digest('hex') } }]);
+      await until(() => reader.events.length === 4, 30_000, 'four refusals');
+      const long = reader.events.find((e) => e.version === 'unknown')!;
+      expect(long).toMatchObject({ type: 'refused', name: 'iris' });
+      expect(long.reason).toMatch(/version is 900000 bytes .*over the limit of 256 bytes/);
+      expect(JSON.stringify(long).length).toBeLessThan(2_000);
       const byVersion = Object.fromEntries(reader.events.map((e) => [e.version, e]));
       expect(byVersion['v-corrupt']).toMatchObject({ type: 'refused', name: 'iris', reason: expect.stringMatching(/weight|tfjs/i) as unknown });
       expect(byVersion['v-mismatch']!.reason).toMatch(/SHA-256 mismatch/);

@@ -2,6 +2,7 @@ import type { Observable, Subscription } from 'rxjs';
 import { CHANNELS, UNKNOWN_MODEL, guardCallback, hasSubscribers, publish, type ModelLifecycleMessage } from '../../contract/diagnostics.js';
 import { RxmlError, toRxmlError } from '../../contract/errors.js';
 import type { Model, ModelIdentity, TensorData, TensorSpec } from '../../contract/model.js';
+import { modelIdentityProblem } from '../../contract/model-identity.js';
 import { whenSettled } from './settle.js';
 
 /** A batch's hold on the model it runs on: taken when the batch starts, released when its call returns. */
@@ -156,6 +157,18 @@ export function swappingSlot(models: Observable<Model>, stage: SwapStage): Model
       return;
     }
     if (owns(model)) return; // the same object again: already ours
+    // Name and version travel with every result (and every output record's headers): bounded.
+    const nameProblem = modelIdentityProblem('name', model.name);
+    const idProblem = nameProblem ?? modelIdentityProblem('version', model.version);
+    if (idProblem !== undefined) {
+      const name = nameProblem === undefined ? model.name : UNKNOWN_MODEL;
+      const version = modelIdentityProblem('version', model.version) === undefined ? model.version : UNKNOWN_MODEL;
+      const disposeProblem = dispose(model);
+      const error = new RxmlError('MODEL_LOAD_ERROR', `${operator}: ${idProblem}`);
+      lastRefusal = `${version}: ${idProblem}`;
+      emit({ type: 'refused', name, version, reason: disposeProblem === undefined ? idProblem : `${idProblem}; ${disposeProblem}`, error });
+      return;
+    }
     const key = keyOf(model);
     if (current?.key === key || (validating !== undefined && keyOf(validating) === key) || (waiting !== undefined && keyOf(waiting) === key)) {
       dispose(model); // the same version again (a source re-reading the same artifact)
