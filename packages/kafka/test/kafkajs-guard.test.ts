@@ -6,7 +6,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isRxmlError } from '@rxml/core/contract';
-import { assertPatchedKafkajs, kafkajsPatchProblems } from '../src/internal/kafkajs-patch.js';
+import { Kafka } from 'kafkajs';
+import { assertPatchedKafkajs, kafkajsPatchProblems, warnIfForeignKafka } from '../src/internal/kafkajs-patch.js';
+import type { KafkaLogger } from '../src/internal/logger.js';
 
 const require = createRequire(import.meta.url);
 const patchFile = resolve(fileURLToPath(new URL('../../../patches/kafkajs@2.2.4.patch', import.meta.url)));
@@ -41,5 +43,20 @@ describe('the kafkajs patch guard', () => {
     expect(thrown).toMatchObject({ code: 'KAFKA_ERROR', retriable: false });
     expect((thrown as Error).message).toContain(copy);
     expect((thrown as Error).message).toMatch(/refuses to start.*lacks rxml's kafkajs 2\.2\.4 patch.*tarball/);
+  });
+
+  it("logs one ERROR line per `kafka` client made with another kafkajs install, none for @rxml/kafka's own", () => {
+    const lines: string[] = [];
+    const logger: KafkaLogger = { error: (m) => lines.push(`ERROR ${m}`), warn: (m) => lines.push(`WARN ${m}`), info: () => {}, debug: () => {} };
+    warnIfForeignKafka(new Kafka({ brokers: ['localhost:9'] }), logger);
+    warnIfForeignKafka(undefined, logger);
+    expect(lines).toEqual([]);
+    // Another install's Kafka class: not an instance of the one @rxml/kafka loads.
+    class OtherKafka {}
+    const foreign = new OtherKafka();
+    warnIfForeignKafka(foreign, logger);
+    warnIfForeignKafka(foreign, logger);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^ERROR the `kafka` client given was made with another kafkajs install.*maxDecompressedBatchBytes.*leave `kafka` out/);
   });
 });

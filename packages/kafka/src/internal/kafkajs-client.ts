@@ -1,6 +1,6 @@
 import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type ISocketFactory, type Message, type Producer } from 'kafkajs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
-import type { LogGate } from './logger.js';
+import { consoleKafkaLogger, type LogGate } from './logger.js';
 import { RxmlError } from '@rxml/core/contract';
 import type {
   ConsumerClient,
@@ -17,12 +17,13 @@ import { decompressionBound, DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES, registerKafka
 import { compressionId, type KafkaCompression } from './compression.js';
 import { tlsWatch } from './tls-watch.js';
 import { kafkajsHeadersOf } from './dead-letters.js';
-import { assertPatchedKafkajs } from './kafkajs-patch.js';
+import { assertPatchedKafkajs, warnIfForeignKafka } from './kafkajs-patch.js';
 
 /** The client to use and the switch that silences its logs once its owner has stopped. */
 function kafkaOf(options: KafkaConnectionOptions, watch?: LogGate['watch'], socketFactory?: ISocketFactory): { kafka: Kafka; gate: LogGate } {
   // rxml's kafkajs patch (zip-bomb bound, header order, aborted transactions) or no start at all.
   assertPatchedKafkajs();
+  warnIfForeignKafka(options.kafka, options.logger ?? consoleKafkaLogger);
   // snappy, lz4 and zstd on the kafkajs module this package imports (kafkajs has gzip only).
   registerKafkaCodecs();
   const gate: LogGate = watch === undefined ? { closed: false } : { closed: false, watch };

@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { RxmlError } from '@rxml/core/contract';
+import { Kafka } from 'kafkajs';
+import type { KafkaLogger } from './logger.js';
 
 /**
  * rxml runs kafkajs 2.2.4 with fixes of its own (patches/kafkajs@2.2.4.patch in the rxml repo):
@@ -92,4 +94,23 @@ export function assertPatchedKafkajs(from: NodeJS.Require = require): void {
     );
   }
   if (from === require) checked = true;
+}
+
+const foreignWarned = new WeakSet<object>();
+
+/**
+ * A ready `kafka` client passed in options cannot be checked like the module above: when it was
+ * made with another kafkajs install than the one @rxml/kafka loads (not an instance of its `Kafka`),
+ * logs one ERROR line per client saying that rxml's kafkajs fixes and codecs do not apply to it.
+ * Not refused: the option exists for clients built by the application; the line says how to avoid it.
+ */
+export function warnIfForeignKafka(kafka: object | undefined, logger: KafkaLogger): void {
+  if (kafka === undefined || kafka instanceof Kafka || foreignWarned.has(kafka)) return;
+  foreignWarned.add(kafka);
+  logger.error(
+    "the `kafka` client given was made with another kafkajs install than @rxml/kafka's (patched) copy: rxml's kafkajs fixes " +
+      '(maxDecompressedBatchBytes, header order and null header values, read_committed over overlapping aborted transactions) ' +
+      'and its snappy/lz4/zstd codecs do not apply to it; leave `kafka` out and pass `brokers`, `ssl`, `sasl` instead',
+    {},
+  );
 }

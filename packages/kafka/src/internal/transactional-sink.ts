@@ -5,7 +5,8 @@ import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import type { KafkaSourced } from '../record.js';
 import type { OutgoingMessage } from './client.js';
 import { isPerRecordError, kafkajsHeadersOf } from './dead-letters.js';
-import { assertPatchedKafkajs } from './kafkajs-patch.js';
+import { assertPatchedKafkajs, warnIfForeignKafka } from './kafkajs-patch.js';
+import { consoleKafkaLogger } from './logger.js';
 import { sessionOf, type CommitTaker, type PartitionSession } from './partition-session.js';
 
 /** One result ready to write, as `toKafka` prepares it (output or dead letter). */
@@ -144,6 +145,7 @@ export function transactionalSink<R, D>(
   return (source) =>
     new Observable<D>((subscriber) => {
       assertPatchedKafkajs();
+      warnIfForeignKafka(settings.kafka, settings.logger ?? consoleKafkaLogger);
       const kafka = settings.kafka ?? new Kafka(kafkaConfig(settings));
       const queues = new Map<PartitionSession, PartitionQueue<D>>();
       let admin: Admin | undefined;
