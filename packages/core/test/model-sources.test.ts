@@ -428,7 +428,7 @@ describe('ModelVersions (what every model source shares)', () => {
   it('a candidate replaced before it was loaded is announced as refused (superseded), under its own version', async () => {
     const events: ModelLifecycleMessage[] = [];
     const emitted: Model[] = [];
-    const versions = new ModelVersions(new Subscriber<Model>({ next: (m) => emitted.push(m) }), 'iris', 'test source', { onModelEvent: (e) => events.push(e) });
+    const versions = new ModelVersions(new Subscriber<Model>({ next: (m: Model) => void emitted.push(m), error: () => {}, complete: () => {} }), 'iris', 'test source', { onModelEvent: (e) => events.push(e) });
     let release!: () => void;
     const slow = new Promise<void>((r) => (release = r));
     const loads: string[] = [];
