@@ -10,7 +10,13 @@ export interface TopicRecord {
   readonly offset: KafkaOffset;
   readonly key: string | null;
   readonly value: string | null;
+  /**
+   * Headers as UTF-8 text by name; a repeated name's values joined with `,`. A header without a
+   * value (null, legal in Kafka) is left out here: see `headerList`.
+   */
   readonly headers: Readonly<Record<string, string>>;
+  /** Every header in record order as (name, UTF-8 text or `null` for a header without a value), repeated names kept. */
+  readonly headerList: readonly (readonly [string, string | null])[];
   readonly timestamp: number;
 }
 
@@ -188,13 +194,26 @@ export async function committedOffsets(
   }
 }
 
+type HeaderValue = Buffer | string | null | undefined;
+
 function headerText(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    out[name] = Array.isArray(value) ? value.map(String).join(',') : value.toString();
+  for (const [name, value] of Object.entries(headers ?? {}) as [string, HeaderValue | HeaderValue[]][]) {
+    const present = (Array.isArray(value) ? value : [value]).filter((v): v is Buffer | string => v !== null && v !== undefined);
+    if (present.length > 0) out[name] = present.map(String).join(',');
   }
   return out;
+}
+
+/** Record order, as @rxml/kafka's patched kafkajs decoder keeps it (Symbol.for('rxml.kafka.headerList')); else the object's order. */
+function headerListText(headers: IHeaders | undefined): [string, string | null][] {
+  const exact = (headers as { [key: symbol]: unknown } | undefined)?.[Symbol.for('rxml.kafka.headerList')];
+  if (Array.isArray(exact)) return (exact as { key: string; value: HeaderValue }[]).map((h) => [h.key, h.value === null || h.value === undefined ? null : String(h.value)]);
+  const list: [string, string | null][] = [];
+  for (const [name, value] of Object.entries(headers ?? {}) as [string, HeaderValue | HeaderValue[]][]) {
+    for (const v of Array.isArray(value) ? value : [value]) list.push([name, v === null || v === undefined ? null : String(v)]);
+  }
+  return list;
 }
 
 export interface ReadTopicOptions {
@@ -252,6 +271,7 @@ export async function readTopic(
                 key: m.key === null ? null : m.key.toString(),
                 value: m.value === null ? null : m.value.toString(),
                 headers: headerText(m.headers),
+                headerList: headerListText(m.headers),
                 timestamp: Number(m.timestamp),
               });
             }

@@ -35,6 +35,24 @@ describe('@rxml/kafka-testkit helpers (real broker)', () => {
     }
   });
 
+  it('reads headers without a value (null) and repeated names in record order', async () => {
+    const topic = fresh('testkit-headers');
+    await createTopics(brokers(), [{ topic, partitions: 1 }]);
+    const producer = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    try {
+      // The patched kafkajs encoder writes this list in order; null = a header without a value.
+      const headers = { a: ['1', '2'], b: null } as unknown as Record<string, string[]>;
+      Object.defineProperty(headers, Symbol.for('rxml.kafka.headerList'), { value: [{ key: 'a', value: '1' }, { key: 'b', value: null }, { key: 'a', value: '2' }] });
+      await producer.send({ topic, messages: [{ value: 'v', headers }] });
+    } finally {
+      await producer.disconnect();
+    }
+    const [record] = await readTopic(brokers(), topic);
+    expect(record?.headerList).toEqual([['a', '1'], ['b', null], ['a', '2']]);
+    expect(record?.headers).toEqual({ a: '1,2' });
+  });
+
   it('reads a topic that does not exist as empty, at once, without creating it', async () => {
     const topic = fresh('testkit-missing');
     const started = Date.now();
