@@ -101,10 +101,12 @@ export interface ModelLifecycleMessage {
   readonly type: 'swap' | 'refused' | 'rollback' | 'released' | 'source-error' | 'waiting' | 'available';
   /**
    * `Model.name` / `Model.version` of the version concerned. A source's `refused` event gives as
-   * `version` the content version the model would have had (`contentVersion`: the first 16 hex
-   * digits of the artifact's SHA-256) when the bytes were read, the published `rxml-model-version`
-   * for a Kafka record, and {@link UNKNOWN_MODEL} (`'unknown'`) when nothing was read; `waiting`
-   * events of an operator have `name` and `version` {@link UNKNOWN_MODEL}.
+   * `version` a content hash when the bytes were read — `pollModel`: `contentVersion(bytes)` (the
+   * first 16 hex digits of the artifact's SHA-256, the version `loadModelBytes` gives it);
+   * `watchModel`: the first 16 hex digits of the SHA-256 over the watched files' relative paths and
+   * bytes — the published `rxml-model-version` for a Kafka record, and {@link UNKNOWN_MODEL}
+   * (`'unknown'`) when nothing was read (e.g. over `maxBytes`) or the version itself is unusable;
+   * `waiting` events of an operator have `name` and `version` {@link UNKNOWN_MODEL}.
    */
   readonly name: string;
   readonly version: string;
