@@ -5,13 +5,13 @@ import { createSequencer } from './sequencer.js';
 /** Stages 5 and 6 of an engine, wired once for `predict` and for a `splitModels` split. */
 export interface OutputStage<R> {
   /** A record entered with this sequence number (input order): counted as held. */
-  expect(seq: number): void;
+  expect(this: void, seq: number): void;
   /** After a record entered and was handed on: pauses the source at the high-water mark. */
-  received(): void;
+  received(this: void): void;
   /** Its result is ready: emitted in input order (or at once when unordered) unless the subscriber has gone. */
-  settle(seq: number, result: R): void;
+  settle(this: void, seq: number, result: R): void;
   /** Records entered and not yet emitted. */
-  held(): number;
+  held(this: void): number;
 }
 
 export interface OutputStageConfig {
@@ -40,7 +40,7 @@ export function createOutputStage<R>(
   return {
     expect: (seq) => sequencer.expect(seq),
     received: () => flow.received(),
-    settle(seq, result): void {
+    settle: (seq, result) => {
       if (subscriber.closed) return;
       sequencer.put(seq, result);
       settled();
