@@ -255,7 +255,11 @@ export class KafkaSource<V> {
         onRebalancing: () => this.onRebalancing(),
         onAssigned: (assignment, memberId) => this.onAssigned(assignment, memberId),
         onCrash: (error, restarting) => this.onCrash(error, restarting),
-        onOffsetReset: (tp) => this.resets.add(keyOf(tp.topic, tp.partition)),
+        onOffsetReset: (tp) => {
+          this.resets.add(keyOf(tp.topic, tp.partition));
+          // Out of range: maybe the topic was created again (then its earliest offset is committed, see topicRecreated).
+          void this.checkTopics([tp.topic], TOPIC_ID_CHECK_TIMEOUT_MS);
+        },
       })
       .then(() => {
         this.startedOk = true;
