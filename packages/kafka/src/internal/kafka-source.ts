@@ -670,7 +670,7 @@ export class KafkaSource<V> {
         }
         if (checks === undefined) return;
         dirty = dirty.filter((t) => !t.revoked && t.dirty() && checks.get(t.topic) === 'same');
-        if (dirty.length === 0 || this.rebalancing) return;
+        if (dirty.length === 0) return;
         const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
         const positions = dirty.map((t) => t.committable);
         const commitStarted = performance.now();

@@ -108,10 +108,19 @@ export function platformaticTopicIdentity(connection: KafkaConnectionOptions): T
       return ids;
     },
     async earliestOffsets(topic, partitions) {
-      const [listed] = await admin.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: -2n })) }] });
-      const offsets = new Map<number, KafkaOffset>();
-      for (const p of listed?.partitions ?? []) offsets.set(p.partitionIndex, String(p.offset));
-      return offsets;
+      // A topic just created again may have no leader yet (NOT_LEADER_OR_FOLLOWER): asked again for up to ~3 s.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const [listed] = await admin.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: -2n })) }] });
+          const offsets = new Map<number, KafkaOffset>();
+          for (const p of listed?.partitions ?? []) offsets.set(p.partitionIndex, String(p.offset));
+          return offsets;
+        } catch (error) {
+          if (attempt >= 10) throw error;
+          admin.clearMetadata();
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+      }
     },
     close: () => admin.close(),
   };
