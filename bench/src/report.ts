@@ -187,15 +187,30 @@ export const RENDERERS: Record<string, Renderer> = {
     const parts: string[] = ['## 8. Shadow model: `predictIris` main-path throughput with a shadow 10× slower than the main model vs none', ''];
     if (run !== undefined) {
       const load = run['loadAvg1m'] as number[];
+      const share = typeof run['maxEventLoopShare'] === 'number' ? `${fmt(run['maxEventLoopShare'] * 100)} %` : '10 %';
+      const la = (x: unknown): string => (x === undefined ? '' : ` (load ${fmt(x)})`);
       parts.push(
-        `${fmt(run['recordsPerRun'])} Iris records per run, arriving in chunks of ${fmt(run['chunk'])} (one macrotask each, like Kafka fetches), batch ${fmt(run['batchSize'])}; main model call ${fmt(run['mainCallMs'])} ms. The shadow's queue holds at most ${fmt(run['maxQueued'])} records (the default, batch × 3) and its work on this thread may take 10 % of the time (\`maxEventLoopShare\`, default); beyond either, records are dropped for the shadow. Records/s from the first record to the last main result, best of ${fmt(run['rounds'])} alternating rounds; ratio against no shadow in the same run. "waits": the real model, then a wait up to 10× the main call (a slower server or device); "computes": the real model run 10 times per call on the same thread (the worst case: it competes for the main path's CPU, bounded by \`maxEventLoopShare\`). 1-minute load average ${fmt(load[0])} before, ${fmt(load[1])} after (2 cores).`,
+        `**In memory (the worst case: ~0.5 µs per record on the main path, so any per-record cost of the shadow shows).** ${fmt(run['recordsPerRun'])} Iris records per run, arriving in chunks of ${fmt(run['chunk'])} (one macrotask each, like Kafka fetches), batch ${fmt(run['batchSize'])}; main model call ${fmt(run['mainCallMs'])} ms. The shadow's queue holds at most ${fmt(run['maxQueued'])} records (the default, batch × 3) and its metered work on this thread may take ${share} of the time (\`maxEventLoopShare\`, default); beyond either, records are dropped for the shadow. Records/s from the first record to the last main result, best of ${fmt(run['rounds'])} alternating rounds; ratio against no shadow in the same run. "waits": the real model, then a wait up to 10× the main call (a slower server or device); "computes": the real model run 10 times per call on the same thread (the worst case: it competes for the main path's CPU, bounded by \`maxEventLoopShare\`). 1-minute load average ${fmt(load[0])} before, ${fmt(load[1])} after (2 cores); each figure carries the load average when its best round ended.`,
         '',
         table(
           ['shadow', 'records/s', 'ratio (target ≥ 0.9)', 'compared', 'dropped', 'shadow ms per call'],
-          (run['points'] as Json[]).map((p) => [String(p['shadow']), fmt(p['recordsPerSec']), p['shadow'] === 'none' ? '1' : verdict(p['ratio'] as number, 0.9), fmt(p['compared']), fmt(p['dropped']), fmt(p['shadowCallMs'])]),
+          (run['points'] as Json[]).map((p) => [String(p['shadow']), `${fmt(p['recordsPerSec'])}${la(p['loadAvg1m'])}`, p['shadow'] === 'none' ? '1' : verdict(p['ratio'] as number, 0.9), fmt(p['compared']), fmt(p['dropped']), fmt(p['shadowCallMs'])]),
         ),
         '',
       );
+      const kafka = run['kafka'] as Json | undefined;
+      if (kafka !== undefined && 'unavailable' in kafka) parts.push(`Kafka pipeline not measured: ${String(kafka['unavailable'])}`, '');
+      else if (kafka !== undefined) {
+        parts.push(
+          `**Inside the README Kafka pipeline (where the promise is made).** \`fromKafka\` → \`predictIris\` (batch ${fmt(kafka['batchSize'])}, ${fmt(kafka['maxLatencyMs'])} ms, as in the README) → \`toKafka\` (default producer), ${fmt(kafka['valueBytes'])} B JSON values; broker: ${String(kafka['broker'])}, ${fmt(kafka['partitions'])} partitions, on the same cores. A pre-filled backlog of ${fmt(kafka['records'])} records, from the first record fetched to the last output acked, best of ${fmt(kafka['rounds'])} interleaved rounds (none, waits, computes, then again); main model call ${fmt(kafka['mainCallMs'])} ms on average (batches as they came). "waits": each call the real model, then a wait to 10× that call's time (10× the main call for the same batch); "computes": the model 10 times per call. CPU: the Node process's user + system time per record in that round (the broker's not included).`,
+          '',
+          table(
+            ['shadow', 'records/s', 'ratio (target ≥ 0.9)', 'CPU µs/record', 'compared', 'dropped', 'shadow ms per call'],
+            (kafka['points'] as Json[]).map((p) => [String(p['shadow']), `${fmt(p['recordsPerSec'])}${la(p['loadAvg1m'])}`, p['shadow'] === 'none' ? '1' : verdict(p['ratio'] as number, 0.9), fmt(p['cpuUsPerRecord']), fmt(p['compared']), fmt(p['dropped']), fmt(p['shadowCallMs'])]),
+          ),
+          '',
+        );
+      }
     }
     parts.push(...unavailableLines(result));
     return { markdown: parts.join('\n') };

@@ -6,21 +6,21 @@ import { join } from 'node:path';
 import { Producer as PlatformaticProducer, ProduceAcks, compatibilityPartitioner } from '@platformatic/kafka';
 import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import { tap } from 'rxjs';
-import { loadIrisModel, predictIris, type IrisInput, type Model } from '@rxml/core';
-import { fromKafka, toKafka } from '@rxml/kafka';
+import { loadIrisModel, predictIris, type IrisInput, type Model, type PredictIrisOptions } from '@rxml/core';
+import { fromKafka, toKafka, type KafkaRecord } from '@rxml/kafka';
 import { fromKafkaWith, toKafkaWith, type ConsumerClient, type ConsumerHandlers, type FetchedMessage, type ProducerClient } from '@rxml/kafka/internal';
 import { startKafka } from '@rxml/kafka-testkit';
 import { variant } from '../runtime.js';
 import { round, summarize, type LatencySummary } from '../stats.js';
 
-const PARTITIONS = 3;
+export const PARTITIONS = 3;
 /** Messages per produce request of the raw passthrough (toKafka's default `maxBatchMessages`). */
 const SEND_CHUNK = 2000;
 const OFFERED_PER_SEC = 1000;
 
 /** The client combinations offered by @rxml/kafka: the consumer is kafkajs, the producer varies. */
 const PRODUCERS = ['kafkajs', 'platformatic'] as const;
-type ProducerName = (typeof PRODUCERS)[number];
+export type ProducerName = (typeof PRODUCERS)[number];
 
 export interface KafkaSide {
   /** Records/s from the first record fetched to the last acked: best of the interleaved rounds. */
@@ -94,16 +94,16 @@ export interface KafkaResult {
   readonly points: readonly KafkaPoint[];
 }
 
-const load1 = (): number => round(loadavg()[0] ?? 0, 2);
+export const load1 = (): number => round(loadavg()[0] ?? 0, 2);
 
 /** A JSON Iris record padded with a `note` field to exactly `bytes` bytes. */
-function irisValue(i: number, bytes: number): Buffer {
+export function irisValue(i: number, bytes: number): Buffer {
   const base = `{"sepalLength":${(4.3 + (i % 36) / 10).toFixed(1)},"sepalWidth":${(2 + (i % 24) / 10).toFixed(1)},"petalLength":${(1 + (i % 59) / 10).toFixed(1)},"petalWidth":${(0.1 + (i % 25) / 10).toFixed(1)},"note":"`;
   const pad = Math.max(0, bytes - base.length - 2);
   return Buffer.from(`${base}${'x'.repeat(pad)}"}`);
 }
 
-async function fill(producer: Producer, topic: string, count: number, bytes: number): Promise<void> {
+export async function fill(producer: Producer, topic: string, count: number, bytes: number): Promise<void> {
   const inFlight: Promise<unknown>[] = [];
   for (let start = 0; start < count; start += SEND_CHUNK) {
     const messages = Array.from({ length: Math.min(SEND_CHUNK, count - start) }, (_, j) => ({ key: String(start + j), value: irisValue(start + j, bytes) }));
@@ -113,7 +113,7 @@ async function fill(producer: Producer, topic: string, count: number, bytes: num
   await Promise.all(inFlight);
 }
 
-interface Pipeline {
+export interface Pipeline {
   /** Resolves once the consumer has joined its group and got its partitions. */
   readonly ready: Promise<void>;
   /** Resolves with [first record seen, last record acked] (ms) after `count` records. */
@@ -183,8 +183,20 @@ function rawPassthrough(kafka: Kafka, brokers: readonly string[], producerName: 
   };
 }
 
-/** The README pipeline, default options (only `deserialize: 'json'` for the JSON values, and the producer under test). */
-function rxmlPipeline(brokers: string[], model: Model, producer: ProducerName, from: string, to: string, count: number): Pipeline {
+/**
+ * The README pipeline, default options (only `deserialize: 'json'` for the JSON values, and the
+ * producer under test: `undefined` for toKafka's default), plus `options` for `predictIris` (the
+ * shadow suite's `batch`, `shadow`, `onBatch`).
+ */
+export function rxmlPipeline(
+  brokers: string[],
+  model: Model,
+  producer: ProducerName | undefined,
+  from: string,
+  to: string,
+  count: number,
+  options: Omit<PredictIrisOptions<KafkaRecord<unknown>>, 'select'> = {},
+): Pipeline {
   const abort = new AbortController();
   let first = 0;
   let seen = 0;
@@ -209,8 +221,8 @@ function rxmlPipeline(brokers: string[], model: Model, producer: ProducerName, f
       tap(() => {
         if (first === 0) first = performance.now();
       }),
-      predictIris(model, { select: (r) => r.value as IrisInput }),
-      toKafka({ brokers, topic: to, deadLetterTopic: `${to}-dlq`, producer }),
+      predictIris(model, { ...options, select: (r) => r.value as IrisInput }),
+      toKafka({ brokers, topic: to, deadLetterTopic: `${to}-dlq`, ...(producer === undefined ? {} : { producer }) }),
     )
     .subscribe({
       next: () => {

@@ -117,6 +117,10 @@ await lastValueFrom(
         // Phase 2 replays a backlog: the main path races ahead while the shadow's own model is still
         // being read, so the shadow may hold up to this many records (beyond: dropped, counted).
         maxQueued: 32_768,
+        // A judgement run over a backlog: every record compared matters more here than the main path's
+        // throughput, so the shadow may take all of the event loop it needs (a live stream keeps the
+        // default 0.05, and records beyond it are dropped, counted).
+        maxEventLoopShare: 1,
         drainTimeoutMs: 30_000,
         onComparison: (c) => {
           compared++;

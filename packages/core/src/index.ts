@@ -9,6 +9,7 @@ export type { BatchOptions } from './engine/internal/batcher.js';
 export { values, failures } from './engine/values.js';
 export { splitModels, isSplitModels, type ModelVariant, type SplitModels, type SplitModelsOptions } from './engine/split-models.js';
 export { compareValues, type ShadowAgreement, type ShadowComparison, type ShadowOptions, type ShadowSide, type ShadowVerdict } from './engine/shadow.js';
+export { SHADOW_DRAIN_TIMEOUT_MS, SHADOW_EVENT_LOOP_SHARE } from './engine/predict-shadow.js';
 export { predictTask, type PredictTaskOptions, type Task } from './tasks/task.js';
 export { predictIris, type IrisPrediction, type PredictIrisOptions } from './tasks/iris/predict-iris.js';
 export { IRIS_FEATURES, IRIS_SPECIES, parseIrisInput, type IrisFeature, type IrisInput, type IrisMeasurements, type IrisSpecies } from './tasks/iris/iris-input.js';

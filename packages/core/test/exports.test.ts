@@ -21,6 +21,8 @@ const EXPECTED: Record<string, readonly string[]> = {
     'IRIS_SPECIES',
     'JSON_TEXT',
     'PREDICT_DEFAULTS',
+    'SHADOW_DRAIN_TIMEOUT_MS',
+    'SHADOW_EVENT_LOOP_SHARE',
     'ModelVersions',
     'RXML_ERROR_CODES',
     'RxmlError',

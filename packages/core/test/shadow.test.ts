@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { EMPTY, NEVER, Observable, Subject, concat, defer, from, lastValueFrom, map, of, take, throwError, toArray } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   CHANNELS,
   IRIS_SPECIES,
@@ -151,6 +151,48 @@ describe('shadow: bounded queue, drop counter', () => {
       expect(Math.max(...slow.calls)).toBeLessThanOrEqual(64);
       expect(fast.calls.reduce((a, b) => a + b, 0)).toBe(n);
       expect(performance.now() - started).toBeGreaterThan(0);
+    } finally {
+      stop();
+    }
+  });
+
+  it('a record dropped for the shadow costs the main path no clock read: the event-loop budget is asked once per batch.size records', async () => {
+    const n = 3000;
+    const input = Array.from({ length: n }, (_, i) => rows[i % rows.length]!);
+    // Blocks this thread 20 ms per call without reading the clock: one call spends the budget for the whole run.
+    const blocking: Model = {
+      ...copy,
+      name: 'blocking',
+      run(inputs) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        return copy.run(inputs);
+      },
+    };
+    const clockReads = async (shadow?: Omit<ShadowOptions<number[], IrisPrediction>, 'onComparison'>): Promise<{ reads: number; comparisons: number }> => {
+      let comparisons = 0;
+      const now = vi.spyOn(performance, 'now');
+      try {
+        const options = { batch: { size: 100, maxLatencyMs: 1 }, ...(shadow === undefined ? {} : { shadow: { ...shadow, onComparison: () => comparisons++ } }) };
+        const results = await lastValueFrom(from(input).pipe(predictIris(main, options), toArray()));
+        expect(results.filter((r) => r.ok)).toHaveLength(n);
+        return { reads: now.mock.calls.length, comparisons };
+      } finally {
+        now.mockRestore();
+      }
+    };
+    const { messages, stop } = listen();
+    try {
+      const plain = await clockReads();
+      const shadowed = await clockReads({ model: blocking, maxEventLoopShare: 0.01 });
+      const dropped = messages.filter((m) => m.type === 'dropped').reduce((sum, m) => sum + m.count!, 0);
+      // The first block of 100 is admitted (the bucket starts empty, not in debt); its call puts the
+      // bucket 20 ms in debt, which takes 2 s to refill at 1 %: every later block is dropped whole.
+      expect(shadowed.comparisons).toBe(100);
+      expect(dropped).toBe(n - 100);
+      // The 2,900 dropped records add no clock read (one per record would be 2,900 more): the shadow
+      // adds one read per block of 100 records entering, a few per record it compares (its own
+      // engine's entry time, the comparison's meter) and two per metered stretch.
+      expect(shadowed.reads - plain.reads).toBeLessThanOrEqual(n / 100 + 4 * shadowed.comparisons + 10);
     } finally {
       stop();
     }

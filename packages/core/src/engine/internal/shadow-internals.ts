@@ -20,7 +20,13 @@ export class ShadowRecord<In, Out> {
   state: number = RESERVED;
   main: PredictResult<In, Out> | undefined = undefined;
   shadow: PredictResult<ShadowEntry<In, Out, unknown>, Out> | undefined = undefined;
+  /** The sample the main path selected, once it has (the shadow's model input). */
+  sample: unknown = undefined;
   constructor(readonly input: In) {}
+  /** A record is its own {@link ShadowEntry}: no object per hand-off. */
+  get record(): ShadowRecord<In, Out> {
+    return this;
+  }
 }
 
 /** What the main operator gets: the element, or the element wrapped when it has a place in the shadow's queue. */
@@ -40,6 +46,11 @@ export interface ShadowEntry<In, Out, S> {
 /** `ShadowOptions` with defaults applied and values checked. */
 export interface ShadowConfig<In, Out> {
   readonly maxQueued: number;
+  /**
+   * Records admitted or dropped on one decision: the event-loop budget is read once per this many
+   * records (the main batch size), so a dropped record costs the main path a counter, not a clock read.
+   */
+  readonly admitBlock: number;
   /** Share of wall time the shadow's work (encode, model calls' synchronous part, decode, comparisons) may take on this thread, in (0, 1]; 1 = no limit. */
   readonly maxEventLoopShare: number;
   readonly drainTimeoutMs: number;
@@ -55,14 +66,25 @@ export interface ShadowConfig<In, Out> {
 
 /** Both operators a shadowed subscription composes, built once when the operator is created. */
 export interface ShadowOperators<In, S, Out> {
-  /** The main `predict` (one model or a split) with `select` wrapped by `tap`, which hands the sample to the shadow. */
-  readonly main: (tap: (record: ShadowRecord<In, Out>, sample: S) => void) => OperatorFunction<MainInput<In, Out>, PredictResult<MainInput<In, Out>, Out>>;
   /**
-   * The shadow's `predict`, unordered, on the main path's samples; `blocked(ms)` is told how long
-   * its encode, decode and the synchronous part of each model call took on this thread.
+   * The main `predict` (one model or a split) with `select` wrapped by `tap`, which sets the sample
+   * aside for the shadow, and `encode` preceded by `handOff`, which hands the samples set aside to
+   * the shadow at once: once per main batch, not once per record.
    */
-  readonly shadow: (blocked: (ms: number) => void) => OperatorFunction<ShadowEntry<In, Out, S>, PredictResult<ShadowEntry<In, Out, S>, Out>>;
+  readonly main: (tap: (record: ShadowRecord<In, Out>, sample: S) => void, handOff: () => void) => OperatorFunction<MainInput<In, Out>, PredictResult<MainInput<In, Out>, Out>>;
+  /**
+   * The shadow's `predict`, unordered, on the main path's samples; its work on this thread (encode,
+   * the synchronous part of each model call, and everything that runs when a call settles: decode,
+   * results, comparisons) runs inside `meter`, which charges its time to the event-loop budget.
+   */
+  readonly shadow: (meter: Meter) => OperatorFunction<ShadowEntry<In, Out, S>, PredictResult<ShadowEntry<In, Out, S>, Out>>;
 }
+
+/**
+ * Runs `work` and charges its wall time to the shadow's event-loop budget; nested calls are charged
+ * once, by the outermost (two clock reads per metered stretch of work, whatever it holds).
+ */
+export type Meter = <T>(work: () => T) => T;
 
 /** Drop counts are published on `rxml:shadow:comparison` every this many drops (and at the end). */
 const DROP_REPORT_EVERY = 100;
@@ -79,14 +101,15 @@ const BUDGET_WINDOW_MS = 100;
 function eventLoopBudget(share: number): { allows(): boolean; spend(ms: number): void } {
   if (share >= 1) return { allows: () => true, spend: () => {} };
   const cap = share * BUDGET_WINDOW_MS;
-  let tokens = cap;
+  // Empty at the start: a new subscription gets no burst beyond its share (a short stream would otherwise give the shadow the whole burst on top).
+  let tokens = 0;
   let at = performance.now();
   return {
     allows(): boolean {
       const now = performance.now();
       tokens = Math.min(cap, tokens + (now - at) * share);
       at = now;
-      return tokens > 0;
+      return tokens >= 0;
     },
     spend(ms: number): void {
       tokens -= ms;
@@ -98,18 +121,21 @@ function eventLoopBudget(share: number): { allows(): boolean; spend(ms: number):
  * The engine behind the `shadow` option, composed over two `predict`s:
  *
  * ```
- * source ─▶ wrap ─▶ predict(main) ───────────────────────────────▶ unwrap ─▶ subscriber
- *                     │ select(sample) ─▶ tap: queued < maxQueued and  │ main result
- *                     │                     event-loop budget left?        │
- *                     │                     yes ─▶ Subject ─▶ predict(shadow) ─▶ pair ─▶ compare ─▶ onComparison,
- *                     │                     no  ─▶ dropped++                               comparisons.next,
- *                                                                                          rxml:shadow:comparison
+ * source ─▶ admit ─▶ predict(main) ─────────────────────────────────────────────▶ unwrap ─▶ subscriber
+ *   block admitted (budget, once per │ select(sample) ─▶ tap: set aside                │ main result
+ *   batch.size records) and queued   │ encode(batch)  ─▶ hand-off: the samples set aside ─▶ Subject
+ *   < maxQueued? yes: ShadowRecord   │                    ─▶ predict(shadow) ─▶ pair ─▶ compare ─▶ onComparison,
+ *   no: dropped++, element as is                                                      comparisons.next,
+ *                                                                                     rxml:shadow:comparison
  * ```
  *
  * The main results go out as soon as the main `predict` emits them: the shadow never holds them
  * back. What the shadow may take from the main path is bounded twice: records (`maxQueued`) and
- * event-loop time (`maxEventLoopShare` of wall time spent in its encode, the synchronous part of
- * its model calls, its decode and the comparisons, a token bucket). A record's main result is kept (beside its element) only while its shadow result is
+ * event-loop time (`maxEventLoopShare` of wall time, a token bucket charged by `meter`: the
+ * hand-off, the shadow's encode, the synchronous part of its model calls and everything that runs
+ * when one settles — decode, results, comparisons). A dropped record costs the main path a counter;
+ * an admitted one a `ShadowRecord` (its own shadow entry) and an array slot until its main batch
+ * hands the batch's samples over at once. A record's main result is kept (beside its element) only while its shadow result is
  * pending, so at most `maxQueued` records are held for the shadow. The output completes when the
  * main path has completed and the shadow has emptied its queue, or after `drainTimeoutMs` (the
  * records still queued count as dropped). A shadow that fails (its model source errors) stops
@@ -155,11 +181,36 @@ export function shadowInternals<In, S, Out>(
   }
 
   const budget = eventLoopBudget(config.maxEventLoopShare);
+  let metering = false;
+  const meter: Meter = (work) => {
+    if (metering) return work();
+    metering = true;
+    const started = performance.now();
+    try {
+      return work();
+    } finally {
+      metering = false;
+      budget.spend(performance.now() - started);
+    }
+  };
 
-  /** A record entering: a place in the shadow's queue if there is one and the budget allows, else dropped for the shadow. */
+  /** Records left in the current admission block, and whether the budget admits them. */
+  let blockLeft = 0;
+  let admitting = false;
+
+  /**
+   * A record entering: a place in the shadow's queue if there is one and its block is admitted,
+   * else dropped for the shadow. The budget is asked once per `admitBlock` records (one clock read):
+   * a dropped record costs two integer compares and a counter.
+   */
   function admit(input: In): MainInput<In, Out> {
     if (ended || shadowStopped) return input;
-    if (queued >= config.maxQueued || !budget.allows()) {
+    if (blockLeft === 0) {
+      blockLeft = config.admitBlock;
+      admitting = budget.allows();
+    }
+    blockLeft--;
+    if (!admitting || queued >= config.maxQueued) {
       dropped++;
       if (++unreportedDrops >= DROP_REPORT_EVERY) reportDrops();
       return input;
@@ -167,6 +218,22 @@ export function shadowInternals<In, S, Out>(
     if (inputErrorOf(input) !== undefined) return input; // unreadable: the main path fails it; nothing to compare
     queued++;
     return new ShadowRecord<In, Out>(input);
+  }
+
+  /** Samples set aside for the shadow since the last hand-off (in the order the main path selected them). */
+  let setAside: ShadowEntry<In, Out, S>[] = [];
+
+  /** Hands the samples set aside to the shadow, metered as one stretch of its work. */
+  function handOff(): void {
+    if (setAside.length === 0) return;
+    const entries = setAside;
+    setAside = [];
+    meter(() => {
+      for (const entry of entries) {
+        if (ended || shadowStopped) return;
+        toShadow.next(entry);
+      }
+    });
   }
 
   /** A place is given back without a comparison (its select failed: the main result is a failure of its own). */
@@ -180,7 +247,8 @@ export function shadowInternals<In, S, Out>(
   function tap(record: ShadowRecord<In, Out>, sample: S): void {
     if (ended || shadowStopped || record.state !== RESERVED) return;
     record.state = QUEUED;
-    toShadow.next({ record, sample });
+    record.sample = sample;
+    setAside.push(record as ShadowRecord<In, Out> & ShadowEntry<In, Out, S>);
   }
 
   function side(result: PredictResult<unknown, Out>, fallback: ModelIdentity | undefined): ShadowSide<Out> {
@@ -194,6 +262,7 @@ export function shadowInternals<In, S, Out>(
     const shadow = record.shadow!;
     record.main = undefined;
     record.shadow = undefined;
+    record.sample = undefined;
     record.state = DONE;
     queued--;
     let agree = false;
@@ -236,11 +305,9 @@ export function shadowInternals<In, S, Out>(
     }
   }
 
-  /** A comparison (compare, callbacks, channel) is the shadow's work on this thread too: it counts against its budget. */
+  /** A comparison (compare, callbacks, channel) is the shadow's work on this thread too: it counts against its budget (once, when it runs inside a metered shadow call). */
   function meteredCompare(record: ShadowRecord<In, Out>): void {
-    const started = performance.now();
-    compared(record);
-    budget.spend(performance.now() - started);
+    meter(() => compared(record));
   }
 
   function end(): void {
@@ -250,6 +317,7 @@ export function shadowInternals<In, S, Out>(
     drainTimer = undefined;
     if (queued > 0) drop(queued);
     queued = 0;
+    setAside = [];
     reportDrops();
     completeObserver();
   }
@@ -263,7 +331,7 @@ export function shadowInternals<In, S, Out>(
 
   // The shadow first, so that a synchronous main path finds it subscribed.
   subscriptions.push(
-    toShadow.pipe(operators.shadow((ms) => budget.spend(ms))).subscribe({
+    toShadow.pipe(operators.shadow(meter)).subscribe({
       next(result) {
         const record = result.input.record;
         if (result.ok) shadowIdentity = result.model;
@@ -288,12 +356,13 @@ export function shadowInternals<In, S, Out>(
     publish(CHANNELS.shadowComparison, () => ({ type: 'failed', shadowModel: shadowIdentity.name, shadowVersion: shadowIdentity.version, error: reason }));
     if (queued > 0) drop(queued);
     queued = 0;
+    setAside = [];
     completeIfDrained();
   }
 
   const admitted = new Subject<MainInput<In, Out>>();
   subscriptions.push(
-    admitted.pipe(operators.main(tap)).subscribe({
+    admitted.pipe(operators.main(tap, handOff)).subscribe({
       next(result) {
         if (subscriber.closed) return;
         const record = result.input;
@@ -321,6 +390,7 @@ export function shadowInternals<In, S, Out>(
         subscriber.error(error);
       },
       complete() {
+        handOff(); // none left in practice: every main batch hands off before its encode
         mainDone = true;
         if (queued > 0 && !shadowStopped) {
           drainTimer = config.scheduler.schedule(() => {
