@@ -1,4 +1,4 @@
-import type { PredictResult } from '@rxml/core/contract';
+import { CHANNELS, subscribe, type PredictResult, type SourceMessage } from '@rxml/core/contract';
 import { committedOffsets, createTopics, endOffsets, produce, readTopic } from '@rxml/kafka-testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import { from, map, mergeMap, of, tap, type Subscription } from 'rxjs';
@@ -32,7 +32,7 @@ const NEW = 60;
  * When it resumes, its fetch at 50 is in range of the new log. Only the topic-ID check before the
  * commit tells the logs apart (the timer is off: `topicIdCheckIntervalMs: 0`).
  */
-async function recreatedWhileHeld(exactlyOnce: boolean): Promise<{ output: string[]; events: KafkaSourceEvent[]; violations: string[] }> {
+async function recreatedWhileHeld(exactlyOnce: boolean): Promise<{ output: string[]; events: KafkaSourceEvent[]; violations: string[]; channel: SourceMessage[] }> {
   const [topic, hold, output, groupId] = [fresh('race-in'), fresh('race-hold'), fresh('race-out'), fresh('race-group')];
   await createTopics(brokers(), [
     { topic, partitions: 1 },
@@ -41,6 +41,11 @@ async function recreatedWhileHeld(exactlyOnce: boolean): Promise<{ output: strin
   ]);
   await produce(brokers(), topic, Array.from({ length: OLD }, (_, i) => ({ key: `old-${i}`, value: `old-${i}`, partition: 0 })));
   const events: KafkaSourceEvent[] = [];
+  /** `rxml:source` messages about `topic` (what a metrics subscriber sees). */
+  const channel: SourceMessage[] = [];
+  const unsubscribeChannel = subscribe(CHANNELS.source, (m) => {
+    if (m.topic === topic && m.type === 'offset-reset') channel.push(m);
+  });
   /** Input records of `topic` the pipeline was handed, in order. */
   const seen: string[] = [];
   let recreated = false;
@@ -107,15 +112,16 @@ async function recreatedWhileHeld(exactlyOnce: boolean): Promise<{ output: strin
     });
   } finally {
     subscription?.unsubscribe();
+    unsubscribeChannel();
   }
   expect(failure).toBeUndefined();
   const records = await readTopic(brokers(), output, { isolationLevel: 'read_committed' });
-  return { output: records.map((r) => r.value ?? '').filter((v) => v.startsWith('new-')), events, violations };
+  return { output: records.map((r) => r.value ?? '').filter((v) => v.startsWith('new-')), events, violations, channel };
 }
 
 describe('a topic deleted and created again under a running pipeline (topic IDs, real broker)', () => {
   it('at-least-once: 60 new records written past the held consumer position 50 all reach the output; no commit skips any', async () => {
-    const { output, events, violations } = await recreatedWhileHeld(false);
+    const { output, events, violations, channel } = await recreatedWhileHeld(false);
     const counts = new Map<string, number>();
     for (const v of output) counts.set(v, (counts.get(v) ?? 0) + 1);
     const expected = Array.from({ length: NEW }, (_, i) => `new-${i}`);
@@ -125,6 +131,8 @@ describe('a topic deleted and created again under a running pipeline (topic IDs,
     console.log(`at-least-once: ${output.length} outputs for ${NEW} new records, duplicated: ${duplicates.join(',') || 'none'}`);
     expect(violations).toEqual([]);
     expect(events).toContainEqual(expect.objectContaining({ type: 'offset-reset', partition: 0, reason: 'topic-recreated', from: '60', to: '0', previousTopicId: expect.any(String), topicId: expect.any(String) }));
+    // The same on the rxml:source channel, for metrics subscribers.
+    expect(channel).toContainEqual(expect.objectContaining({ source: 'kafka', type: 'offset-reset', partition: 0, offset: '0', reason: 'topic-recreated', previousTopicId: expect.any(String), topicId: expect.any(String) }));
   });
 
   it('exactly-once: the transaction that would commit the old position is aborted; read_committed sees each of the 60 new outputs once', async () => {

@@ -114,6 +114,7 @@ export function enableMetrics(options: EnableMetricsOptions = {}): MetricsHandle
     const commitDuration = histogram('commit_duration_seconds', 'Time of one offset commit request.', ['source', 'group'], latency);
     const commitFailures = counter('commit_failures_total', 'Offset commits that failed (retried at the next completion or assignment).', ['source', 'group']);
     const rebalances = counter('rebalances_total', 'Consumer group rebalances this member went through.', ['source', 'group']);
+    const offsetResets = counter('offset_resets_total', 'Partitions whose log changed under the consumer (OFFSET_OUT_OF_RANGE, an offset below the committed one, or the topic re-created: a new topic ID), by reason; read again from the new position.', ['source', 'group', 'topic', 'reason']);
     const sourceCrashes = counter('source_crashes_total', 'Source client crashes, by whether the client restarts by itself.', ['source', 'group', 'restarting']);
     // --- models ---
     const modelLoads = counter('model_loads_total', 'Model loads, by outcome (ok, error).', ['model', 'version', 'runtime', 'format', 'outcome']);
@@ -214,6 +215,9 @@ export function enableMetrics(options: EnableMetricsOptions = {}): MetricsHandle
             break;
           case 'rebalancing':
             rebalances.inc({ source, group });
+            break;
+          case 'offset-reset':
+            offsetResets.inc({ source, group, topic, reason: m.reason ?? 'unknown' });
             break;
           case 'assigned':
             if (m.partition !== undefined) state.assigned(group, topic, m.partition);

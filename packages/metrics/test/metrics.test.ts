@@ -79,6 +79,17 @@ describe('enableMetrics', () => {
     expect(snapshot).toMatchObject({ recordsIn: 5, recordsOut: 4, deadLetters: 1, predictions: { ok: 4, failed: 1 }, inFlight: 0, lag: 0, models: ['iris@v2'] });
   });
 
+  it('counts offset resets per topic and reason (a re-created topic, OFFSET_OUT_OF_RANGE)', async () => {
+    const registry = new Registry();
+    handle = enableMetrics({ registry });
+    publish(CHANNELS.source, { source: 'kafka', type: 'offset-reset', group: 'g', topic: 't', partition: 0, offset: '0', reason: 'topic-recreated', previousTopicId: 'a', topicId: 'b' });
+    publish(CHANNELS.source, { source: 'kafka', type: 'offset-reset', group: 'g', topic: 't', partition: 1, offset: '0', reason: 'topic-recreated' });
+    publish(CHANNELS.source, { source: 'kafka', type: 'offset-reset', group: 'g', topic: 't', partition: 2, offset: '50', reason: 'out-of-range' });
+    const text = await registry.metrics();
+    expect(sample(text, 'rxml_offset_resets_total{source="kafka",group="g",topic="t",reason="topic-recreated"}')).toBe(2);
+    expect(sample(text, 'rxml_offset_resets_total{source="kafka",group="g",topic="t",reason="out-of-range"}')).toBe(1);
+  });
+
   it('counts in-flight records and the paused state from the source', async () => {
     const registry = new Registry();
     handle = enableMetrics({ registry, prefix: 'app_' });

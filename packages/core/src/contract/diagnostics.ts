@@ -135,7 +135,8 @@ export interface ModelLifecycleMessage {
  * completed; `durationMs` from emission to completion), `committed` (one partition's `offset`,
  * `durationMs` of the commit request), `commit-failed`, `lag` (one partition's `lag`, `offset` =
  * committed), `paused`, `resumed`, `rebalancing`, `assigned`/`revoked` (one partition), `crashed`
- * (`restarting`), `failed`, `fenced`, `closed`.
+ * (`restarting`), `failed`, `fenced`, `closed`, `offset-reset` (`offset` = where reading starts again,
+ * `reason`), `topic-id-check-failed` (`topics`, `error`).
  */
 export interface SourceMessage {
   readonly source: string;
@@ -155,6 +156,17 @@ export interface SourceMessage {
   readonly durationMs?: number;
   /** `crashed`: whether the client reconnects by itself (false: the stream fails). */
   readonly restarting?: boolean;
+  /**
+   * `offset-reset`: how the reset was seen — `out-of-range` (OFFSET_OUT_OF_RANGE), `below-committed`
+   * (a fetched offset below the committed position) or `topic-recreated` (the topic's ID changed).
+   */
+  readonly reason?: string;
+  /** `offset-reset` with reason `topic-recreated`: the topic's new ID (a KIP-516 topic ID, as the client reads it). */
+  readonly topicId?: string;
+  /** `offset-reset` with reason `topic-recreated`: the ID of the topic the consumer had read from. */
+  readonly previousTopicId?: string;
+  /** `topic-id-check-failed`: the topics whose offsets were not committed this round. */
+  readonly topics?: readonly string[];
   readonly error?: RxmlError;
 }
 

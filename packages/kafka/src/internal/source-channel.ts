@@ -37,7 +37,19 @@ export function publishingSourceEvents(group: string, onEvent: ((event: KafkaSou
           messages.push({ ...base, type: event.type, topic: event.topic, partition: event.partition, offset: event.lastOffset, count: event.records, error: event.error });
           break;
         case 'offset-reset':
-          messages.push({ ...base, type: event.type, topic: event.topic, partition: event.partition, offset: event.to });
+          messages.push({
+            ...base,
+            type: event.type,
+            topic: event.topic,
+            partition: event.partition,
+            offset: event.to,
+            reason: event.reason,
+            ...(event.topicId === undefined ? {} : { topicId: event.topicId }),
+            ...(event.previousTopicId === undefined ? {} : { previousTopicId: event.previousTopicId }),
+          });
+          break;
+        case 'topic-id-check-failed':
+          messages.push({ ...base, type: event.type, topics: event.topics, error: asRxmlError(event.error) });
           break;
         default:
           break;
