@@ -387,13 +387,16 @@ export async function kafkaSuite(quick: boolean): Promise<KafkaResult> {
   const ownCpu: OwnCpu[] = [];
   for (const bytes of [100, 1000]) ownCpu.push(await measureOwnCpu(model, bytes, quick ? 50_000 : 400_000));
   const rounds = quick ? 1 : 3;
+  // RXML_BENCH_KAFKA_RECORDS=<n>: records per throughput phase (e.g. a --quick run long enough to profile).
+  const recordsEnv = Number(process.env['RXML_BENCH_KAFKA_RECORDS']);
+  const recordsOverride = Number.isInteger(recordsEnv) && recordsEnv > 0 ? recordsEnv : undefined;
   const only = process.env['RXML_BENCH_KAFKA_PRODUCERS']?.split(',').filter((p): p is ProducerName => (PRODUCERS as readonly string[]).includes(p));
   const producers = only !== undefined && only.length > 0 ? only : PRODUCERS;
   try {
     const filler = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await filler.connect();
     for (const bytes of [100, 1000]) {
-      const records = quick ? 10_000 : bytes === 100 ? 200_000 : 100_000;
+      const records = recordsOverride ?? (quick ? 10_000 : bytes === 100 ? 200_000 : 100_000);
       const id = `${bytes}-${randomUUID().slice(0, 8)}`;
       const input = `bench-in-${id}`;
       await broker.createTopic(input, PARTITIONS);

@@ -2,11 +2,12 @@ import { CHANNELS, guardCallback, publish } from '@rxml/core/contract';
 import { Observable } from 'rxjs';
 import { invalidConfig } from '@rxml/core/contract';
 import { deserializerFor, type Deserializer, type DeserializerName } from './deserialize.js';
-import type { ConsumerClient } from './internal/client.js';
+import type { ConsumerClient, TopicIdentityClient } from './internal/client.js';
 import { DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES } from './internal/codecs.js';
 import { KafkaSource, type KafkaSourceEvent } from './internal/kafka-source.js';
 import type { IsolationLevel } from './internal/partition-session.js';
 import { kafkajsConsumer } from './internal/kafkajs-client.js';
+import { platformaticTopicIdentity } from './internal/topic-identity.js';
 import { publishingSourceEvents } from './internal/source-channel.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaRecord } from './record.js';
@@ -100,6 +101,16 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
   readonly onEvent?: (event: KafkaSourceEvent) => void;
   /** How often `lag` events are reported besides at commits, ms. Default 5000. */
   readonly lagIntervalMs?: number;
+  /**
+   * How often the input topics' IDs (Kafka topic IDs, KIP-516: a topic deleted and created again
+   * gets a new one) are checked besides before every offset commit and at every assignment, ms.
+   * A changed ID resets the topic's partitions to the new log's earliest offset (an `offset-reset`
+   * event with reason `topic-recreated`), so a pipeline that commits rarely notices soon. Each check
+   * is one Metadata request (on `@platformatic/kafka`'s admin client, same brokers, TLS and SASL).
+   * 0 turns off this timer only: the check before each commit always runs. Not made with a ready
+   * kafkajs `kafka` instance or a kafkajs-only SASL mechanism (aws, oauthbearer). Default 5000.
+   */
+  readonly topicIdCheckIntervalMs?: number;
 }
 
 export interface FromKafkaOptions<V> extends FromKafkaBaseOptions {
@@ -120,6 +131,7 @@ function topicsOf(options: FromKafkaBaseOptions): string[] {
 export function fromKafkaWith<V>(
   options: FromKafkaOptions<V>,
   createClient: (options: FromKafkaOptions<V>, topics: readonly string[]) => ConsumerClient,
+  createTopicIdentity?: (options: FromKafkaOptions<V>) => TopicIdentityClient | undefined,
 ): Observable<KafkaRecord<V>> {
   const topics = topicsOf(options);
   const deserialize =
@@ -134,8 +146,12 @@ export function fromKafkaWith<V>(
   }
   const maxInFlightBytes = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
   if (typeof maxInFlightBytes !== 'number' || !(maxInFlightBytes >= 1)) throw invalidConfig('fromKafka', 'maxInFlightBytes', 'a number of bytes >= 1', maxInFlightBytes);
+  const topicIdCheckIntervalMs = options.topicIdCheckIntervalMs ?? 5_000;
+  if (typeof topicIdCheckIntervalMs !== 'number' || !(topicIdCheckIntervalMs >= 0)) throw invalidConfig('fromKafka', 'topicIdCheckIntervalMs', 'a number of ms >= 0 (0: check only before commits)', topicIdCheckIntervalMs);
   return new Observable<KafkaRecord<V>>((subscriber) => {
     const source = new KafkaSource<V>(createClient(options, topics), subscriber, {
+      topicIdentity: createTopicIdentity?.(options),
+      topicIdCheckIntervalMs,
       maxInFlight,
       maxInFlightBytes,
       deserialize,
@@ -198,5 +214,5 @@ export function fromKafka(options: FromKafkaBaseOptions & { readonly deserialize
 export function fromKafka(options: FromKafkaBaseOptions & { readonly deserialize: 'bytes' }): Observable<KafkaRecord<Buffer | null>>;
 export function fromKafka<V>(options: FromKafkaBaseOptions & { readonly deserialize: Deserializer<V> }): Observable<KafkaRecord<V>>;
 export function fromKafka<V>(options: FromKafkaOptions<V>): Observable<KafkaRecord<V>> {
-  return fromKafkaWith(options, kafkajsClient);
+  return fromKafkaWith(options, kafkajsClient, platformaticTopicIdentity);
 }

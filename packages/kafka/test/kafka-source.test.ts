@@ -203,11 +203,12 @@ describe('KafkaSource commit and rebalance rules', () => {
     // The topic was created again: offsets 0.. are new. Below the committed position, so it cannot be a re-fetch.
     expect(client.fetch(0, 0, 3)).toBe(3);
     expect(records.map((r) => r.offset)).toEqual(['0', '1', '2', '3', '4', '0', '1', '2']);
-    expect(events).toContainEqual({ type: 'offset-reset', topic: 't', partition: 0, from: '5', to: '0' });
+    expect(events).toContainEqual({ type: 'offset-reset', topic: 't', partition: 0, from: '5', to: '0', reason: 'below-committed' });
     // Reported by the client (kafkajs' OFFSET_OUT_OF_RANGE reset) even at offsets above the commit.
     client.handlers.onOffsetReset?.({ topic: 't', partition: 0 });
     expect(client.fetch(0, 1, 2)).toBe(1);
     expect(records.at(-1)!.offset).toBe('1');
+    expect(events.at(-1)).toEqual({ type: 'offset-reset', topic: 't', partition: 0, from: '3', to: '1', reason: 'out-of-range' });
   });
 
   it('a throwing onEvent is reported on rxml:callback:error and changes nothing', async () => {

@@ -1,53 +1,18 @@
-import { createHash } from 'node:crypto';
-import { inputErrorOf, RxmlError, type PredictResult } from '@rxml/core/contract';
 import { committedOffsets, createTopics } from '@rxml/kafka-testkit';
 import { logLevel } from 'kafkajs';
 import { lastValueFrom, map, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { fromKafka, toKafka, type KafkaRecord, type ProducerLibrary } from '../src/index.js';
+import { fromKafka, toKafka, type ProducerLibrary } from '../src/index.js';
 import { javaConsume, javaProduce, type JavaRecord } from './support/java.js';
 import { brokers, fresh, until } from './support/index.js';
-
-const BIG = 1_200_000; // above the broker's default message.max.bytes (1 MiB) once uncompressed
-
-/** A stand-in for predict: `ok-*` values succeed (output padded for `ok-big`), anything else fails. */
-function score(record: KafkaRecord<Buffer | null>): PredictResult<KafkaRecord<Buffer | null>, { label: string; pad?: string }> {
-  const text = record.value?.subarray(0, 20).toString('latin1') ?? '';
-  const model = { name: 'poison-test', version: '1' };
-  const unreadable = inputErrorOf(record);
-  if (unreadable !== undefined) return { ok: false, input: record, error: unreadable };
-  if (text.startsWith('ok-big')) return { ok: true, input: record, value: { label: 'big', pad: randomText(BIG) }, model, latencyMs: 1 };
-  if (text.startsWith('ok-')) return { ok: true, input: record, value: { label: text }, model, latencyMs: 1 };
-  return { ok: false, input: record, error: new RxmlError('INVALID_INPUT', `cannot score ${JSON.stringify(text)}`) };
-}
-
-/** Incompressible text of `n` chars (hex of a hash chain). */
-function randomText(n: number): string {
-  let out = '';
-  let h = Buffer.from('seed');
-  while (out.length < n) {
-    h = createHash('sha256').update(h).digest();
-    out += h.toString('hex');
-  }
-  return out.slice(0, n);
-}
-
-const header = (r: JavaRecord, name: string): string | undefined => r.headers.filter(([n]) => n === name).at(-1)?.[1]?.toString();
+import { BIG, header, ODD_HEADERS, score, sha256 } from './support/poison.js';
 
 describe.each<ProducerLibrary>(['platformatic', 'kafkajs'])('no poison pills (producer %s, Java client peer, real broker)', (producer) => {
   it('a record the broker refuses still gets a dead letter (no value; why, size, SHA-256); headers are copied as they came; the pipeline goes on', async () => {
     const [input, output, dead, group] = [fresh('poison-in'), fresh('poison-out'), fresh('poison-dlq'), fresh('poison-group')];
     await createTopics(brokers(), [{ topic: input, partitions: 1 }, { topic: output, partitions: 1 }, { topic: dead, partitions: 1 }]);
     const bigValue = Buffer.from('x'.repeat(BIG));
-    const oddHeaders: JavaRecord['headers'] = [
-      // Repeated names interleaved with others (hop, tenant, hop, bin, hop): kept in record order.
-      ['hop', Buffer.from('gateway-a')],
-      ['tenant', null],
-      ['hop', Buffer.from('enricher-b')],
-      ['bin', Buffer.from([0, 255, 1, 254])],
-      ['hop', Buffer.from('router-c')],
-      ['empty', Buffer.alloc(0)],
-    ];
+    const oddHeaders = ODD_HEADERS;
     // gzip: the Java producer's batch of the 1.2 MB record is small enough for the broker.
     await javaProduce(
       brokers(),
@@ -90,7 +55,7 @@ describe.each<ProducerLibrary>(['platformatic', 'kafkajs'])('no poison pills (pr
     expect(header(big, 'rxml-error-code')).toBe('LIMIT_EXCEEDED');
     expect(header(big, 'rxml-refused-reason')).toMatch(/MESSAGE_TOO_LARGE|larger than the max message size/i);
     expect(header(big, 'rxml-refused-value-bytes')).toBe(String(BIG));
-    expect(header(big, 'rxml-refused-value-sha256')).toBe(createHash('sha256').update(bigValue).digest('hex'));
+    expect(header(big, 'rxml-refused-value-sha256')).toBe(sha256(bigValue));
     expect(header(big, 'trace')).toBe('t-1');
     expect(header(big, 'rxml-source-offset')).toBe('1');
 

@@ -83,12 +83,34 @@ export interface ConsumerClient {
   /** Commits offsets of partitions this member owns. */
   commit(offsets: readonly PartitionOffset[]): Promise<void>;
   /**
+   * Moves the fetch position of an owned partition to `offset` (a decimal string): batches fetched
+   * from the old position that were not handed over yet are dropped, the next batch of the
+   * partition starts there. Nothing is committed.
+   */
+  seek?(partition: TopicPartition, offset: KafkaOffset): void;
+  /**
    * After the client crashed and left the group: commits `offsets` for the group only if it has no
    * other member (which would own these partitions now); rejects otherwise.
    */
   commitDetached?(offsets: readonly PartitionOffset[]): Promise<void>;
   /** Leaves the group and disconnects. */
   stop(): Promise<void>;
+}
+
+/**
+ * Kafka topic IDs (KIP-516, Metadata v10+): a topic deleted and created again under the same name
+ * gets a new ID, which tells its new log from the old one when the offsets alone cannot (kafkajs
+ * reads no topic IDs). The source asks this before every offset commit.
+ */
+export interface TopicIdentityClient {
+  /**
+   * One Metadata request: each topic's ID now (a UUID string), `undefined` for a topic that does not
+   * exist at the moment. Rejects when the metadata cannot be read (broker unreachable, timeout).
+   */
+  topicIds(topics: readonly string[]): Promise<ReadonlyMap<string, string | undefined>>;
+  /** One ListOffsets request: each partition's earliest offset now (decimal strings). */
+  earliestOffsets(topic: string, partitions: readonly number[]): Promise<ReadonlyMap<number, KafkaOffset>>;
+  close(): Promise<void>;
 }
 
 export interface OutgoingMessage {

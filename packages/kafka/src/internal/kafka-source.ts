@@ -2,10 +2,11 @@ import { CHANNELS, hasSubscribers, publish, RxmlError, withInputError, type Kafk
 import type { Subscriber } from 'rxjs';
 import { isContextFree, type DeserializeContext, type Deserializer } from '../deserialize.js';
 import type { KafkaRecord } from '../record.js';
-import type { ConsumerClient, FetchedBatch, FetchedMessage, PartitionOffset, RawHeaders, TopicPartition } from './client.js';
+import type { ConsumerClient, FetchedBatch, FetchedMessage, PartitionOffset, RawHeaders, TopicIdentityClient, TopicPartition } from './client.js';
 import type { SkippedBatch } from './codecs.js';
 import { OffsetTracker, type TrackedOffset } from './offset-tracker.js';
-import { createSession, SOURCE_SEQ, SOURCE_SESSION, type CommitTaker, type IsolationLevel, type SourceSession } from './partition-session.js';
+import { createSession, SOURCE_SEQ, SOURCE_SESSION, type CommitTaker, type IsolationLevel, type SourceSession, type TopicCheck } from './partition-session.js';
+import { compareTopicIds, readTopicIds } from './topic-identity.js';
 
 /** What the source reports as it runs (for logs and metrics). */
 export type KafkaSourceEvent =
@@ -19,15 +20,35 @@ export type KafkaSourceEvent =
   | { readonly type: 'crashed'; readonly error: unknown; readonly restarting: boolean }
   | {
       /**
-       * A partition's log changed under the consumer (OFFSET_OUT_OF_RANGE reset after the topic was
-       * deleted and created again, truncated, or retention deleted unread records): every record
-       * from `to` on is processed; `from` is where the consumer was (next offset it expected).
+       * A partition's log changed under the consumer (the topic was deleted and created again,
+       * truncated, or retention deleted unread records): every record from `to` on is processed;
+       * `from` is where the consumer was (next offset it expected).
        */
       readonly type: 'offset-reset';
       readonly topic: string;
       readonly partition: number;
       readonly from: KafkaOffset | undefined;
       readonly to: KafkaOffset;
+      /**
+       * How it was seen: `out-of-range` (the client's fetch position was out of the log's range:
+       * OFFSET_OUT_OF_RANGE), `below-committed` (a fetched offset below the committed position),
+       * `topic-recreated` (the topic's ID changed: checked before every commit, at assignments and
+       * every `topicIdCheckIntervalMs`; the partition is read again from its earliest offset).
+       */
+      readonly reason: OffsetResetReason;
+      /** With `topic-recreated`: the topic ID the consumer had read from, and the new one (KIP-516 UUIDs). */
+      readonly previousTopicId?: string;
+      readonly topicId?: string;
+    }
+  | {
+      /**
+       * The topic IDs of `topics` could not be read before a commit (broker unreachable past the
+       * check's bounded time): their offsets were not committed this round and are committed
+       * later. Nothing is lost; a crash now redoes more records.
+       */
+      readonly type: 'topic-id-check-failed';
+      readonly topics: readonly string[];
+      readonly error: unknown;
     }
   | {
       /** Per partition, at every commit and every `lagIntervalMs`: `endOffset` − `committed`. */
@@ -60,6 +81,12 @@ export type KafkaSourceEvent =
     }
   | { readonly type: 'closed'; readonly inFlight: number; readonly drained: boolean };
 
+/** How an offset reset was seen (see the `offset-reset` event). */
+export type OffsetResetReason = 'out-of-range' | 'below-committed' | 'topic-recreated';
+
+/** Longest a commit round waits for the topic IDs (retrying), ms; then the round is skipped. */
+export const TOPIC_ID_CHECK_TIMEOUT_MS = 5_000;
+
 export interface KafkaSourceSettings<V> {
   /** Most records emitted but not completed (Infinity: no count cap). */
   readonly maxInFlight: number;
@@ -78,6 +105,10 @@ export interface KafkaSourceSettings<V> {
   readonly onEvent: ((event: KafkaSourceEvent) => void) | undefined;
   /** For the exactly-once sink (partition sessions). */
   readonly isolationLevel?: IsolationLevel;
+  /** Reads topic IDs; without it no topic-ID checks are made. */
+  readonly topicIdentity?: TopicIdentityClient | undefined;
+  /** How often the topic IDs are checked besides before commits, ms; 0: only before commits and at assignments. Default 5000. */
+  readonly topicIdCheckIntervalMs?: number;
 }
 
 const NO_HEADERS: RawHeaders = Object.freeze({});
@@ -192,6 +223,12 @@ export class KafkaSource<V> {
   private lastTimestamp = 0;
   /** The deserializer is a built-in one, which never reads its context. */
   private readonly contextFree: boolean;
+  /** Per topic: the ID of the log this member reads and commits for (recorded at assignment). */
+  private readonly topicIds = new Map<string, string>();
+  /** Topics being reset after their ID changed: the reset, once done. */
+  private readonly recreating = new Map<string, Promise<void>>();
+  private topicIdTimer: NodeJS.Timeout | undefined;
+  private timedCheck: Promise<unknown> | undefined;
 
   constructor(
     private readonly client: ConsumerClient,
@@ -218,13 +255,28 @@ export class KafkaSource<V> {
         onRebalancing: () => this.onRebalancing(),
         onAssigned: (assignment, memberId) => this.onAssigned(assignment, memberId),
         onCrash: (error, restarting) => this.onCrash(error, restarting),
-        onOffsetReset: (tp) => this.resets.add(keyOf(tp.topic, tp.partition)),
+        onOffsetReset: (tp) => {
+          this.resets.add(keyOf(tp.topic, tp.partition));
+          // Out of range: maybe the topic was created again (then its earliest offset is committed, see topicRecreated).
+          void this.checkTopics([tp.topic], TOPIC_ID_CHECK_TIMEOUT_MS);
+        },
       })
       .then(() => {
         this.startedOk = true;
         if (this.state === 'starting') this.state = 'running';
         this.lagTimer = setInterval(() => this.reportLag(this.trackers.values(), true), this.settings.lagIntervalMs ?? 5_000);
         this.lagTimer.unref();
+        const every = this.settings.topicIdCheckIntervalMs ?? 5_000;
+        if (this.settings.topicIdentity !== undefined && every > 0) {
+          this.topicIdTimer = setInterval(() => {
+            if (this.timedCheck !== undefined || this.state !== 'running' || this.rebalancing) return;
+            const topics = [...new Set([...this.trackers.values()].map((t) => t.topic))];
+            this.timedCheck = this.checkTopics(topics, TOPIC_ID_CHECK_TIMEOUT_MS).finally(() => {
+              this.timedCheck = undefined;
+            });
+          }, every);
+          this.topicIdTimer.unref();
+        }
       });
     this.started.catch((error: unknown) => {
       const detail = error instanceof Error ? error.message : String(error);
@@ -245,8 +297,9 @@ export class KafkaSource<V> {
     if (batch.highWatermark !== undefined) tracker.highWatermark = Number(batch.highWatermark);
     const first = batch.messages[0];
     const firstOffset = first === undefined ? undefined : Number(first.offset);
-    if (this.resets.delete(key) || (firstOffset !== undefined && tracker.next !== undefined && firstOffset < tracker.next && !tracker.isRefetch(firstOffset))) {
-      tracker = this.restartTracker(tracker, first?.offset ?? batch.lastOffset);
+    const outOfRange = this.resets.delete(key);
+    if (outOfRange || (firstOffset !== undefined && tracker.next !== undefined && firstOffset < tracker.next && !tracker.isRefetch(firstOffset))) {
+      tracker = this.restartTracker(tracker, first?.offset ?? batch.lastOffset, outOfRange ? 'out-of-range' : 'below-committed');
     }
     let taken = 0;
     let emitted = 0;
@@ -305,7 +358,7 @@ export class KafkaSource<V> {
    * starts at the reset position, so every record there is processed and nothing is committed
    * that was not completed.
    */
-  private restartTracker(old: OffsetTracker, to: string | undefined): OffsetTracker {
+  private restartTracker(old: OffsetTracker, to: string | undefined, reason: OffsetResetReason, ids?: { readonly from: string; readonly to: string }): OffsetTracker {
     old.revoked = true;
     const fresh = new OffsetTracker(old.topic, old.partition);
     fresh.highWatermark = old.highWatermark;
@@ -316,8 +369,87 @@ export class KafkaSource<V> {
       partition: old.partition,
       from: old.next === undefined ? undefined : String(old.next),
       to: to ?? 'unknown',
+      reason,
+      ...(ids === undefined ? {} : { previousTopicId: ids.from, topicId: ids.to }),
     });
     return fresh;
+  }
+
+  /**
+   * Reads the topics' IDs (one Metadata request, retried until `timeoutMs`) and compares them with
+   * the recorded ones: a topic seen for the first time has its ID recorded; a changed one is reset
+   * (see {@link topicRecreated}) before this resolves. Undefined when the IDs could not be read
+   * (a `topic-id-check-failed` event). Without a topic-identity client every topic is `same`.
+   */
+  private async checkTopics(topics: readonly string[], timeoutMs: number): Promise<ReadonlyMap<string, TopicCheck> | undefined> {
+    const identity = this.settings.topicIdentity;
+    const checks = new Map<string, TopicCheck>();
+    if (identity === undefined || topics.length === 0) {
+      for (const topic of topics) checks.set(topic, 'same');
+      return checks;
+    }
+    let current: ReadonlyMap<string, string | undefined>;
+    try {
+      current = await readTopicIds(identity, topics, Date.now() + timeoutMs);
+    } catch (error) {
+      if (this.state !== 'closed') this.settings.onEvent?.({ type: 'topic-id-check-failed', topics, error });
+      return undefined;
+    }
+    const resets: Promise<void>[] = [];
+    for (const [topic, verdict] of compareTopicIds(this.topicIds, current, topics)) {
+      if (verdict.status === 'new') {
+        this.topicIds.set(topic, verdict.id);
+        checks.set(topic, 'same');
+      } else if (verdict.status === 'changed') {
+        resets.push(this.topicRecreated(topic, verdict.from, verdict.to));
+        checks.set(topic, 'changed');
+      } else {
+        checks.set(topic, verdict.status);
+      }
+    }
+    await Promise.all(resets);
+    return checks;
+  }
+
+  /**
+   * `topic` was deleted and created again (its ID changed): every record of the new log is new. For
+   * each partition of it this member owns: commit its earliest offset (so a restart also reads the
+   * new log from its start, not from a position of the old log), restart its tracker (an
+   * `offset-reset` event, reason `topic-recreated`; old records in flight complete into nothing)
+   * and move the fetch position there. The new ID is recorded once that is done.
+   */
+  private topicRecreated(topic: string, from: string, to: string): Promise<void> {
+    const pending = this.recreating.get(topic);
+    if (pending !== undefined) return pending;
+    const reset = (async () => {
+      const owned = (): OffsetTracker[] => [...this.trackers.values()].filter((t) => t.topic === topic && !t.revoked);
+      const partitions = owned().map((t) => t.partition);
+      let earliest: ReadonlyMap<number, string> | undefined;
+      if (partitions.length > 0) {
+        try {
+          earliest = await this.settings.topicIdentity?.earliestOffsets(topic, partitions);
+        } catch {
+          earliest = undefined; // offset 0 then: a new log starts there unless retention already deleted records
+        }
+        const offsets = partitions.map((partition) => ({ topic, partition, offset: earliest?.get(partition) ?? '0' }));
+        try {
+          await this.client.commit(offsets);
+        } catch (error) {
+          this.settings.onEvent?.({ type: 'commit-failed', error });
+        }
+      }
+      this.topicIds.set(topic, to);
+      if (this.state === 'closed' || this.state === 'failing') return;
+      for (const old of owned()) {
+        const at = earliest?.get(old.partition) ?? '0';
+        this.resets.delete(keyOf(topic, old.partition));
+        const fresh = this.restartTracker(old, at, 'topic-recreated', { from, to });
+        fresh.resetFloor = Number(at);
+        this.client.seek?.({ topic, partition: old.partition }, at);
+      }
+    })().finally(() => this.recreating.delete(topic));
+    this.recreating.set(topic, reset);
+    return reset;
   }
 
   /**
@@ -421,6 +553,8 @@ export class KafkaSource<V> {
         },
         () => tracker.next,
         (offset) => this.committedBySink(tracker, offset),
+        tracker.resetFloor,
+        async () => (await this.checkTopics([tracker.topic], TOPIC_ID_CHECK_TIMEOUT_MS))?.get(tracker.topic) ?? 'failed',
       );
       this.sessions.set(tracker, session);
     }
@@ -475,6 +609,9 @@ export class KafkaSource<V> {
     }
     this.rebalancing = false;
     if (added.length > 0) this.settings.onEvent?.({ type: 'assigned', partitions: added });
+    // Records the IDs of topics seen for the first time; after a rejoin (kafkajs rejoins when a fetch
+    // finds the topic unknown), notices one that was created again.
+    void this.checkTopics([...new Set(assignment.map((tp) => tp.topic))], TOPIC_ID_CHECK_TIMEOUT_MS);
     if ([...this.trackers.values()].some((t) => t.dirty())) this.scheduleCommit();
   }
 
@@ -523,7 +660,16 @@ export class KafkaSource<V> {
       do {
         this.commitAgain = false;
         if (this.rebalancing) return;
-        const dirty = [...this.trackers.values()].filter((t) => t.dirty());
+        let dirty = [...this.trackers.values()].filter((t) => t.dirty());
+        if (dirty.length === 0) return;
+        // Only offsets of logs still there: a topic whose ID changed is reset instead, a missing one
+        // (deleted, not created again yet) waits. Metadata that cannot be read skips the round.
+        const checks = await this.checkTopics([...new Set(dirty.map((t) => t.topic))], TOPIC_ID_CHECK_TIMEOUT_MS);
+        if (checks === undefined || [...checks.values()].some((c) => c !== 'same')) {
+          if (this.state === 'running') setTimeout(() => this.scheduleCommit(), Math.max(1_000, this.settings.commitIntervalMs)).unref();
+        }
+        if (checks === undefined) return;
+        dirty = dirty.filter((t) => !t.revoked && t.dirty() && checks.get(t.topic) === 'same');
         if (dirty.length === 0) return;
         const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
         const positions = dirty.map((t) => t.committable);
@@ -602,7 +748,9 @@ export class KafkaSource<V> {
     const drained = this.inFlight === 0;
     this.state = 'closed';
     clearInterval(this.lagTimer);
+    clearInterval(this.topicIdTimer);
     await this.client.stop().catch(() => undefined);
+    await this.settings.topicIdentity?.close().catch(() => undefined);
     this.settings.onEvent?.({ type: 'closed', inFlight: this.inFlight, drained });
     if (mode === 'drain') this.subscriber.complete();
   }
@@ -632,7 +780,9 @@ export class KafkaSource<V> {
       await this.commitBefore(deadline, commit);
     }
     this.state = 'closed';
+    clearInterval(this.topicIdTimer);
     await this.client.stop().catch(() => undefined);
+    await this.settings.topicIdentity?.close().catch(() => undefined);
     this.settings.onEvent?.({ type: 'closed', inFlight: this.inFlight, drained: this.inFlight === 0 });
     publish(CHANNELS.source, { source: 'kafka', type: 'failed', group: this.settings.group, error });
     this.subscriber.error(error);
@@ -641,7 +791,11 @@ export class KafkaSource<V> {
   private async commitBefore(deadline: number, how: 'member' | 'detached'): Promise<void> {
     if (this.commitsHandedOver) return;
     await this.committing?.catch(() => undefined);
-    const dirty = [...this.trackers.values()].filter((t) => !t.revoked && t.dirty());
+    let dirty = [...this.trackers.values()].filter((t) => !t.revoked && t.dirty());
+    if (dirty.length === 0) return;
+    const checks = await this.checkTopics([...new Set(dirty.map((t) => t.topic))], Math.max(1, Math.min(TOPIC_ID_CHECK_TIMEOUT_MS, deadline - Date.now())));
+    if (checks === undefined) return;
+    dirty = dirty.filter((t) => !t.revoked && t.dirty() && checks.get(t.topic) === 'same');
     if (dirty.length === 0) return;
     const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
     const started = performance.now();

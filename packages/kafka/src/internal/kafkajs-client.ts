@@ -242,6 +242,14 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
       if (offsets.length === 0) return;
       await consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
     },
+    seek({ topic, partition }, offset): void {
+      try {
+        // kafkajs drops batches of the partition fetched before the seek, and fetches from `offset` next.
+        consumer.seek({ topic, partition, offset });
+      } catch {
+        // no running group (between a crash and the restart): the new assignment fetches from the committed offset
+      }
+    },
     async commitDetached(offsets: readonly PartitionOffset[]): Promise<void> {
       if (offsets.length === 0) return;
       // kafkajs' admin refuses unless the group has no running member (state Empty): then nobody

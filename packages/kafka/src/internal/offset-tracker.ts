@@ -30,6 +30,12 @@ export class OffsetTracker {
   /** Latest end offset (high watermark) the broker reported for the partition. */
   highWatermark: number | undefined;
   revoked = false;
+  /**
+   * Set when this tracker started after the topic was deleted and created again: the earliest
+   * offset of the new log, committed by the source at the reset. An exactly-once sink takes it as
+   * the committed position (the group's may still be the old log's).
+   */
+  resetFloor: number | undefined;
 
   constructor(
     readonly topic: string,

@@ -28,6 +28,13 @@ export interface CommitTaker {
   advanced(session: PartitionSession): void;
 }
 
+/**
+ * A topic-ID check before committing: `same` (commit), `changed` (the topic was deleted and created
+ * again: the source reset the partition, nothing may be committed for this session), `missing`
+ * (the topic does not exist now: commit later), `failed` (metadata unreadable: commit later).
+ */
+export type TopicCheck = 'same' | 'changed' | 'missing' | 'failed';
+
 /** What the source tells the sink about one assigned partition. */
 export interface PartitionSession {
   readonly topic: string;
@@ -52,6 +59,16 @@ export interface PartitionSession {
   handOverCommits(taker: CommitTaker): void;
   /** The sink committed `offset` for this partition (for the source's `committed` and `lag` events). */
   committed(offset: number): void;
+  /**
+   * Set when the session started at a reset after the topic was deleted and created again: the new
+   * log's earliest offset, to take as the committed position (the group's may be the old log's).
+   */
+  readonly resetFloor?: number | undefined;
+  /**
+   * Checks the topic's ID (one Metadata request) right before offsets are committed for it: only on
+   * `same` may they be. On `changed` the source has already reset the partition.
+   */
+  checkTopic?(): Promise<TopicCheck>;
 }
 
 /** The source side of a session: the source owns the counter. */
@@ -76,6 +93,8 @@ export function createSession(
   handOverCommits: (taker: CommitTaker) => void,
   position: () => number | undefined = () => undefined,
   committed: (offset: number) => void = () => undefined,
+  resetFloor?: number,
+  checkTopic?: () => Promise<TopicCheck>,
 ): SourceSession {
   return {
     topic,
@@ -83,6 +102,8 @@ export function createSession(
     groupId,
     isolationLevel,
     emitted: 0,
+    resetFloor,
+    ...(checkTopic === undefined ? {} : { checkTopic }),
     get owned() {
       return owned();
     },

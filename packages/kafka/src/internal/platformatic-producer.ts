@@ -1,4 +1,5 @@
 import zlib from 'node:zlib';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { Producer, ProduceAcks, compatibilityPartitioner, type ProducerOptions, type SASLOptions as PlatformaticSasl } from '@platformatic/kafka';
 import { RxmlError } from '@rxml/core/contract';
 import { kafkaConnectionFromEnv } from '../env.js';
@@ -64,6 +65,46 @@ export function isRetriablePlatformaticError(error: unknown): boolean {
   return false;
 }
 
+/** The connection fields of `@platformatic/kafka` clients (`BaseOptions`) that rxml's connection options map to. */
+export interface PlatformaticConnection {
+  clientId: string;
+  bootstrapBrokers: string[];
+  connectTimeout?: number;
+  timeout: number;
+  tls?: TlsConnectionOptions;
+  sasl?: PlatformaticSasl;
+}
+
+/**
+ * rxml's connection options (or, without `brokers`, the environment's: `kafkaConnectionFromEnv`)
+ * as `@platformatic/kafka` client options: brokers, client id, TLS, SASL PLAIN/SCRAM, timeouts.
+ * Check {@link platformaticUnsupported} first: a kafkajs-only SASL mechanism is left out here.
+ * @throws RxmlError INVALID_CONFIG without brokers.
+ */
+export function platformaticConnection(given: KafkaConnectionOptions): PlatformaticConnection {
+  // Like kafkajs' config: without `brokers`, the connection comes from the environment.
+  const connection = given.brokers === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
+  const brokers = connection.brokers;
+  if (brokers === undefined || brokers.length === 0) {
+    throw new RxmlError('INVALID_CONFIG', 'Kafka options need `brokers` (a list of host:port) or a `kafka` client, or KAFKA_BROKERS in the environment');
+  }
+  const options: PlatformaticConnection = {
+    clientId: connection.clientId ?? 'rxml',
+    bootstrapBrokers: [...brokers],
+    ...(connection.connectionTimeout === undefined ? {} : { connectTimeout: connection.connectionTimeout }),
+    timeout: connection.requestTimeout ?? 30_000,
+  };
+  if (connection.ssl !== undefined && connection.ssl !== false) options.tls = connection.ssl === true ? {} : connection.ssl;
+  if (connection.sasl !== undefined) {
+    const sasl = connection.sasl as { mechanism: string; username?: string; password?: string };
+    const mechanism = SASL_MECHANISMS[sasl.mechanism];
+    if (mechanism !== undefined) {
+      options.sasl = { mechanism, ...(sasl.username === undefined ? {} : { username: sasl.username }), ...(sasl.password === undefined ? {} : { password: sasl.password }) };
+    }
+  }
+  return options;
+}
+
 export interface PlatformaticProducerSettings {
   readonly compression: KafkaCompression;
 }
@@ -74,32 +115,14 @@ export interface PlatformaticProducerSettings {
  * partitioner for a key), up to 5 requests in flight per broker connection.
  */
 export function platformaticProducer(given: KafkaConnectionOptions, settings: PlatformaticProducerSettings): ProducerClient {
-  // Like kafkajs' config: without `brokers`, the connection comes from the environment.
-  const connection = given.brokers === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
-  const brokers = connection.brokers;
-  if (brokers === undefined || brokers.length === 0) {
-    throw new RxmlError('INVALID_CONFIG', 'Kafka options need `brokers` (a list of host:port) or a `kafka` client, or KAFKA_BROKERS in the environment');
-  }
   const options: ProducerOptions<Bytes, Bytes, string, Bytes> = {
-    clientId: connection.clientId ?? 'rxml',
-    bootstrapBrokers: [...brokers],
+    ...platformaticConnection(given),
     acks: ProduceAcks.ALL,
     autocreateTopics: true,
     partitioner: compatibilityPartitioner,
     serializers: { key: bytes, value: bytes, headerKey: headerName, headerValue: bytes },
     ...(settings.compression === 'none' ? {} : { compression: settings.compression }),
-    ...(connection.connectionTimeout === undefined ? {} : { connectTimeout: connection.connectionTimeout }),
-    timeout: connection.requestTimeout ?? 30_000,
   };
-  if (connection.ssl !== undefined && connection.ssl !== false) options.tls = connection.ssl === true ? {} : connection.ssl;
-  if (connection.sasl !== undefined) {
-    const sasl = connection.sasl as { mechanism: string; username?: string; password?: string };
-    const mechanism = SASL_MECHANISMS[sasl.mechanism];
-    if (mechanism !== undefined) {
-      const mapped: PlatformaticSasl = { mechanism, ...(sasl.username === undefined ? {} : { username: sasl.username }), ...(sasl.password === undefined ? {} : { password: sasl.password }) };
-      options.sasl = mapped;
-    }
-  }
   const producer = new Producer<Bytes, Bytes, string, Bytes>(options);
   return {
     // No connect step: it connects on first use. A metadata request surfaces an unreachable broker early.

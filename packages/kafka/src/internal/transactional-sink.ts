@@ -303,7 +303,13 @@ export function transactionalSink<R, D>(
        * producer: an attempt abandoned at its deadline may still finish in the background, and only
        * `run` applies an outcome.
        */
-      const transact = async (queue: PartitionQueue<D>, used: { producer: Producer | undefined }): Promise<{ floor: number; skipped: number; written: number; committed: boolean }> => {
+      /** The pre-commit topic-ID check (one Metadata request): true only when the input topic is the same log. */
+      const topicUnchanged = async (session: PartitionSession): Promise<boolean> => (session.checkTopic === undefined ? true : (await session.checkTopic()) === 'same');
+
+      const transact = async (
+        queue: PartitionQueue<D>,
+        used: { producer: Producer | undefined },
+      ): Promise<{ floor: number; skipped: number; written: number; committed: boolean; deferred?: boolean }> => {
         const { session } = queue;
         let producer = queue.producer;
         used.producer = producer;
@@ -331,7 +337,9 @@ export function transactionalSink<R, D>(
         // previous owner and aborts (or completes) its open transaction. Only then is the committed
         // offset final.
         const transaction = await producer.transaction();
-        const floor = fresh ? await committedOffset(session) : queue.floor;
+        // After the topic was deleted and created again the group's offset may be the old log's: the
+        // source committed the new log's earliest offset, which is the floor then.
+        const floor = fresh ? (session.resetFloor ?? (await committedOffset(session))) : queue.floor;
         // Records below the committed offset were written by an earlier owner, in a committed transaction.
         const items = queue.ready;
         let skipped = 0;
@@ -354,6 +362,10 @@ export function transactionalSink<R, D>(
         const position = lastOfAll ? session.position : undefined;
         if (end === skipped) {
           if (position !== undefined && position > floor) {
+            if (!(await topicUnchanged(session))) {
+              await transaction.abort();
+              return { floor, skipped, written: 0, committed: false, deferred: true };
+            }
             await transaction.sendOffsets({
               consumerGroupId: session.groupId,
               topics: [{ topic: session.topic, partitions: [{ partition: session.partition, offset: String(position) }] }],
@@ -384,6 +396,13 @@ export function transactionalSink<R, D>(
           throw error;
         }
         const next = Math.max(items[end - 1]!.offset + 1, position ?? 0);
+        // The topic was deleted and created again (or is gone, or its metadata unreadable): these
+        // outputs must not become visible with an offset of the wrong log. Abort; on a new ID the
+        // source has reset the partition and this session ends, otherwise the run is tried again.
+        if (!(await topicUnchanged(session))) {
+          await transaction.abort();
+          return { floor, skipped, written: 0, committed: false, deferred: true };
+        }
         await transaction.sendOffsets({
           consumerGroupId: session.groupId,
           topics: [{ topic: session.topic, partitions: [{ partition: session.partition, offset: String(next) }] }],
@@ -416,6 +435,8 @@ export function transactionalSink<R, D>(
             for (const item of batch) item.record.complete();
             if (outcome.committed) queue.session.committed(outcome.floor);
             if (!closed) for (const item of batch) subscriber.next(item.prepared.delivered);
+            // Aborted at the topic-ID check: a revoked session is released at the next flush; else try again in a while.
+            if (outcome.deferred === true && queue.session.owned) await sleep(1_000);
           } catch (error) {
             // Whatever failed (a fenced epoch, a lost connection, a broker restart, a timeout), the
             // transaction is abandoned with its producer; the next attempt starts a new producer whose

@@ -6,12 +6,11 @@ import { inputErrorOf, type PredictResult } from '../../contract/result.js';
 import { createBatcher } from './batcher.js';
 import type { Codec, PredictConfig } from './config.js';
 import { encodeIsolatingFailures, inputBytes } from './encode.js';
-import { createFlowGuard } from './flow-guard.js';
 import { createInstruments } from './instruments.js';
+import { createOutputStage } from './output.js';
 import { callModel } from './model-call.js';
 import { fixedSlot, swappingSlot, type ModelSlot, type VersionCheck } from './model-slot.js';
 import { createSelectQueue, type Entry } from './select-queue.js';
-import { createSequencer } from './sequencer.js';
 
 /**
  * What an operator runs besides its stream options: its name, how records are encoded (`codec`,
@@ -66,18 +65,8 @@ export function predictInternals<In, S, Out>(
 
   // 5 sequencer and 6 flow guard: results leave in input order (or as they come), and the records
   // held inside pause / resume a pull-based source.
-  const sequencer = createSequencer<PredictResult<In, Out>>(config.ordered, (result) => {
-    subscriber.next(result);
-    instruments.result(result, slotIdentity);
-    flow.released();
-  });
-  const flow = createFlowGuard(config.backpressure, () => sequencer.held());
-
-  const settle = (seq: number, result: PredictResult<In, Out>): void => {
-    if (subscriber.closed) return;
-    sequencer.put(seq, result);
-    completeIfDone();
-  };
+  const output = createOutputStage<PredictResult<In, Out>>(subscriber, config, (result) => instruments.result(result, slotIdentity), completeIfDone);
+  const settle = output.settle;
   const fail = (seq: number, input: In, error: RxmlError): void => settle(seq, { ok: false, input, error });
 
   // 1 select queue
@@ -160,7 +149,7 @@ export function predictInternals<In, S, Out>(
         failed: (error) => subscriber.error(error),
         bug,
         firstModelTimeoutMs: config.firstModelTimeoutMs,
-        held: () => sequencer.held(),
+        held: () => output.held(),
       })
     : fixedSlot(models);
   const slotIdentity = (): ReturnType<ModelSlot['identity']> => slot.identity();
@@ -170,7 +159,7 @@ export function predictInternals<In, S, Out>(
     if (sourceDone && codec !== undefined && selectQueue.idle()) batcher.end();
   }
   function completeIfDone(): void {
-    if (sourceDone && held.length === 0 && selectQueue.idle() && batcher.idle() && sequencer.held() === 0) subscriber.complete();
+    if (sourceDone && held.length === 0 && selectQueue.idle() && batcher.idle() && output.held() === 0) subscriber.complete();
   }
 
   const subscription = source.subscribe({
@@ -178,10 +167,10 @@ export function predictInternals<In, S, Out>(
       if (subscriber.closed) return; // a synchronous source still emitting after an early unsubscribe
       const seq = nextSeq++;
       const enteredAt = clock();
-      sequencer.expect(seq);
+      output.expect(seq);
       if (codec === undefined) held.push({ seq, input, enteredAt });
       else enter(seq, input, enteredAt);
-      flow.received();
+      output.received();
     },
     error(error: unknown) {
       subscriber.error(error);

@@ -2,8 +2,8 @@ import { Subject, type Observable, type OperatorFunction, type Subscriber, type 
 import { inputErrorOf, withInputError, type PredictResult } from '../../contract/result.js';
 import type { SplitModels } from '../split-models.js';
 import { routeRecord } from '../split-models.js';
-import { createFlowGuard, type FlowGuardConfig } from './flow-guard.js';
-import { createSequencer } from './sequencer.js';
+import type { FlowGuardConfig } from './flow-guard.js';
+import { createOutputStage } from './output.js';
 
 /** A record on its way to one variant: its place in the input and the element. */
 export interface Routed<In> {
@@ -49,19 +49,10 @@ export function splitInternals<In, Out>(
   const inputs = variants.map(() => new Subject<Routed<In>>());
   const subscriptions: Subscription[] = [];
 
-  const sequencer = createSequencer<PredictResult<In, Out>>(config.ordered, (result) => {
-    subscriber.next(result);
-    flow.released();
-  });
-  const flow = createFlowGuard(config.backpressure, () => sequencer.held());
-
-  const settle = (seq: number, result: PredictResult<In, Out>): void => {
-    if (subscriber.closed) return;
-    sequencer.put(seq, result);
-    completeIfDone();
-  };
+  const output = createOutputStage<PredictResult<In, Out>>(subscriber, config, undefined, completeIfDone);
+  const settle = output.settle;
   function completeIfDone(): void {
-    if (sourceDone && variantsDone === variants.length && sequencer.held() === 0) subscriber.complete();
+    if (sourceDone && variantsDone === variants.length && output.held() === 0) subscriber.complete();
   }
 
   variants.forEach((variant, i) => {
@@ -90,10 +81,10 @@ export function splitInternals<In, Out>(
       next(input) {
         if (subscriber.closed) return;
         const seq = nextSeq++;
-        sequencer.expect(seq);
+        output.expect(seq);
         const unreadable = inputErrorOf(input);
         const route = routeRecord(split, input);
-        flow.received();
+        output.received();
         if (typeof route !== 'number') {
           settle(seq, { ok: false, input, error: (unreadable ?? route) });
           return;
