@@ -119,7 +119,7 @@ await lastValueFrom(
         maxQueued: 32_768,
         // A judgement run over a backlog: every record compared matters more here than the main path's
         // throughput, so the shadow may take all of the event loop it needs (a live stream keeps the
-        // default 0.05, and records beyond it are dropped, counted).
+        // default 0.03, and records beyond it are dropped, counted).
         maxEventLoopShare: 1,
         drainTimeoutMs: 30_000,
         onComparison: (c) => {

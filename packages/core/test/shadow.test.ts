@@ -123,6 +123,8 @@ describe('shadow: agreement on a known pair of real models', () => {
   });
 });
 
+// The queue-bound tests set maxEventLoopShare 1: the event-loop budget (wall-clock, tested on its own
+// below) would otherwise drop blocks too, depending on how fast this machine runs the shadow.
 describe('shadow: bounded queue, drop counter', () => {
   it('a 10× slower shadow gets at most maxQueued records at a time; the rest are dropped and counted; compared + dropped = records', async () => {
     const { messages, stop } = listen();
@@ -135,7 +137,7 @@ describe('shadow: bounded queue, drop counter', () => {
       const started = performance.now();
       const results = await lastValueFrom(
         from(input).pipe(
-          predictIris(fast, { batch: { size: 64, maxLatencyMs: 1 }, shadow: { model: slow, maxQueued: 100, onComparison: (c) => comparisons.push(c) } }),
+          predictIris(fast, { batch: { size: 64, maxLatencyMs: 1 }, shadow: { model: slow, maxQueued: 100, maxEventLoopShare: 1, onComparison: (c) => comparisons.push(c) } }),
           toArray(),
         ),
       );
@@ -205,7 +207,7 @@ describe('shadow: bounded queue, drop counter', () => {
       const comparisons: Comparison[] = [];
       const source = new Subject<number[]>();
       const done = lastValueFrom(
-        source.pipe(predictIris(main, { batch: { size: 8, maxLatencyMs: 1 }, shadow: { model: slow, maxQueued: 16, onComparison: (c) => comparisons.push(c) } }), toArray()),
+        source.pipe(predictIris(main, { batch: { size: 8, maxLatencyMs: 1 }, shadow: { model: slow, maxQueued: 16, maxEventLoopShare: 1, onComparison: (c) => comparisons.push(c) } }), toArray()),
       );
       for (let burst = 0; burst < 6; burst++) {
         for (let i = 0; i < 40; i++) source.next(rows[i]!);

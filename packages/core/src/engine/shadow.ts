@@ -106,7 +106,8 @@ export interface ShadowOptions<In, Out> {
    * is asked once per `batch.size` records entering (that many are admitted or dropped together).
    * What it cannot meter — each admitted record's bookkeeping on the main path and the garbage it
    * leaves, a model's own asynchronous continuations — costs about as much again (bench suite
-   * `shadow`). Default 0.05: the main path keeps ≥ 0.9 × its throughput without a shadow.
+   * `shadow`). Default 0.03 (`SHADOW_EVENT_LOOP_SHARE`): in the README Kafka pipeline the main path
+   * keeps ≥ 0.9 × its throughput without a shadow.
    */
   readonly maxEventLoopShare?: number;
   /** After the source completes, how long to wait for the shadow's last records, ms (>= 0). Default 5000. */

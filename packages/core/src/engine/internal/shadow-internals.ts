@@ -1,4 +1,4 @@
-import { Subject, type Observable, type Observer, type OperatorFunction, type SchedulerLike, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
+import { Observable, Subject, type Observer, type OperatorFunction, type SchedulerLike, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
 import { CHANNELS, guardCallback, hasSubscribers, publish, type ShadowComparisonMessage } from '../../contract/diagnostics.js';
 import { toRxmlError } from '../../contract/errors.js';
 import type { ModelIdentity } from '../../contract/model.js';
@@ -360,7 +360,17 @@ export function shadowInternals<In, S, Out>(
     completeIfDrained();
   }
 
-  const admitted = new Subject<MainInput<In, Out>>();
+  // The source, each element admitted (wrapped) or not: a plain subscriber, no Subject between (one hop less per record).
+  const admitted = new Observable<MainInput<In, Out>>((main) =>
+    source.subscribe({
+      next(input) {
+        if (subscriber.closed) return;
+        main.next(admit(input));
+      },
+      error: (error: unknown) => main.error(error),
+      complete: () => main.complete(),
+    }),
+  );
   subscriptions.push(
     admitted.pipe(operators.main(tap, handOff)).subscribe({
       next(result) {
@@ -401,17 +411,6 @@ export function shadowInternals<In, S, Out>(
         }
         completeIfDrained();
       },
-    }),
-  );
-
-  subscriptions.push(
-    source.subscribe({
-      next(input) {
-        if (subscriber.closed) return;
-        admitted.next(admit(input));
-      },
-      error: (error: unknown) => admitted.error(error),
-      complete: () => admitted.complete(),
     }),
   );
 
