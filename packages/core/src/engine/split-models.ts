@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { RxmlError, invalidConfig } from '../contract/errors.js';
-import type { Model } from '../contract/model.js';
 import { isModelStream, type ModelSource } from '../contract/model-source.js';
 
-/** One arm of an A/B split: a name for the results, its model and its share of the keys. */
-export interface ModelVariant {
+/**
+ * One arm of an A/B split: a name for the results, its model and its share of the keys. `M` is
+ * what the operator takes as a model: a `ModelSource` (`predict`, `predictIris`, `predictKeras`,
+ * `predictTask`) or an `ImageModelSource` (`predictImage`).
+ */
+export interface ModelVariant<M = ModelSource> {
   /** Names the variant in results (`PredictResult.variant`) and events; non-empty, unique within the split. */
   readonly name: string;
   /**
@@ -13,7 +16,7 @@ export interface ModelVariant {
    * between batches like any `ModelSource` (its lifecycle events name the operator
    * `<operator>:<variant name>`, e.g. `predictIris:candidate`).
    */
-  readonly model: ModelSource;
+  readonly model: M;
   /**
    * Share of the key space, relative to the sum of all weights (e.g. 90 and 10, or 0.9 and 0.1);
    * a finite number >= 0. A variant of weight 0 gets no records.
@@ -32,11 +35,12 @@ export interface SplitModelsOptions<In> {
 
 /**
  * An A/B split over models, made by {@link splitModels}; `predict`, `predictTask`, `predictIris`
- * and `predictKeras` accept it in place of a model.
+ * and `predictKeras` accept it in place of a model (variants of `ModelSource`s), `predictImage`
+ * one whose variants are `ImageModelSource`s.
  */
-export interface SplitModels<In> {
+export interface SplitModels<In, M = ModelSource> {
   readonly kind: 'split-models';
-  readonly variants: readonly ModelVariant[];
+  readonly variants: readonly ModelVariant<M>[];
   readonly key: (input: In) => string | Uint8Array;
   /**
    * The index in `variants` of the variant a key goes to. `SHA-256(key)`'s first 48 bits, read
@@ -47,11 +51,18 @@ export interface SplitModels<In> {
 }
 
 /** True for a value made by {@link splitModels}. */
-export function isSplitModels(value: unknown): value is SplitModels<never> {
+export function isSplitModels(value: unknown): value is SplitModels<never, unknown> {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'split-models';
 }
 
 const WHERE = 'splitModels';
+
+/** A `Model` (with `run`) or an `ImageModel` (a `Model` in `model`); which one fits is the operator's check. */
+function isModelLike(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as { run?: unknown; model?: { run?: unknown } | null };
+  return typeof v.run === 'function' || (typeof v.model === 'object' && v.model !== null && typeof v.model.run === 'function');
+}
 
 /** Checks without narrowing (`Array.isArray` would turn the readonly list into `any[]`). */
 function isNonEmptyArray(value: unknown): boolean {
@@ -82,19 +93,19 @@ const TWO_POW_48 = 2 ** 48;
  * );
  * records$.pipe(predictIris(split, { select: (r) => r.value })).subscribe((r) => console.log(r.variant));
  */
-export function splitModels<In>(variants: readonly ModelVariant[], options: SplitModelsOptions<In>): SplitModels<In> {
+export function splitModels<In, M extends object = ModelSource>(variants: readonly ModelVariant<M>[], options: SplitModelsOptions<In>): SplitModels<In, M> {
   if (!isNonEmptyArray(variants)) throw invalidConfig(WHERE, 'variants', 'a non-empty array of { name, model, weight }', variants);
   if (typeof options !== 'object' || options === null || typeof options.key !== 'function') throw invalidConfig(WHERE, 'key', 'a function (input) => string | Uint8Array', options?.key);
   const names = new Set<string>();
   let total = 0;
-  variants.forEach((variant: ModelVariant | null | undefined, i) => {
+  variants.forEach((variant: ModelVariant<M> | null | undefined, i) => {
     if (typeof variant !== 'object' || variant === null) throw invalidConfig(WHERE, `variants[${i}]`, 'an object { name, model, weight }', variant);
     const { name, model, weight } = variant;
     if (typeof name !== 'string' || name === '') throw invalidConfig(WHERE, `variants[${i}].name`, 'a non-empty string', name);
     if (names.has(name)) throw new RxmlError('INVALID_CONFIG', `${WHERE}: variants[${i}].name "${name}" is used by another variant; names must be unique`);
     names.add(name);
-    if (!isModelStream(model) && (typeof model !== 'object' || model === null || typeof (model as Partial<Model>).run !== 'function')) {
-      throw invalidConfig(WHERE, `variants[${i}].model ("${name}")`, 'a Model (an object with run(inputs)) or an Observable<Model>', model);
+    if (!isModelStream(model as unknown as ModelSource) && !isModelLike(model)) {
+      throw invalidConfig(WHERE, `variants[${i}].model ("${name}")`, 'a Model (an object with run(inputs)), an ImageModel (loadImageModel) or an Observable of them', model);
     }
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) throw invalidConfig(WHERE, `variants[${i}].weight ("${name}")`, 'a finite number >= 0', weight);
     total += weight;
@@ -137,6 +148,16 @@ export function routeRecord<In>(split: SplitModels<In>, input: In): number | Rxm
     return new RxmlError('INVALID_INPUT', `${WHERE}: key(record) returned ${key === null ? 'null' : typeof key}, expected a string or a Uint8Array`);
   }
   return split.variantIndexOf(key);
+}
+
+/** @internal The same split (names, weights, routing) with each variant's model turned into another by `to`. */
+export function mapSplitModels<In, A, B>(split: SplitModels<In, A>, to: (model: A) => B): SplitModels<In, B> {
+  return {
+    kind: 'split-models',
+    variants: split.variants.map((v) => ({ name: v.name, model: to(v.model), weight: v.weight })),
+    key: split.key,
+    variantIndexOf: (key) => split.variantIndexOf(key),
+  };
 }
 
 /** The same split with the key read through `from` (the engine wraps records in envelopes). */

@@ -1,5 +1,7 @@
 import { isObservable, map, type Observable, type OperatorFunction } from 'rxjs';
 import type { Model } from '../../contract/model.js';
+import type { ModelSource } from '../../contract/model-source.js';
+import { isSplitModels, mapSplitModels, type SplitModels } from '../../engine/split-models.js';
 import type { PredictResult } from '../../contract/result.js';
 import { RxmlError } from '../../contract/errors.js';
 import { modelMismatch, predictFamily, type PredictTaskOptions, type Task } from '../task.js';
@@ -35,6 +37,9 @@ export interface PredictImageOptions<In> extends PredictTaskOptions<In, ImageInp
  * images are decoded for the first version's input size and normalization and labelled with its
  * labels, so a later version must have the same input size, normalization, labels and signature
  * (else it is refused); see `predict` for validation, swapping between batches and ownership.
+ * `model` may also be a `splitModels(...)` A/B split whose variants are `ImageModelSource`s: each
+ * variant must read images as the first variant does (input size, normalization, labels) and
+ * results carry `variant`.
  *
  * @example
  * const mobilenet = await loadImageModel('mobilenet_v1_0.75_224');
@@ -43,7 +48,7 @@ export interface PredictImageOptions<In> extends PredictTaskOptions<In, ImageInp
  *   predictImage(mobilenet, { root: '/srv/images', topK: 3 }),
  * ).subscribe((r) => console.log(r.ok ? r.value.label : r.error.message));
  */
-export function predictImage<In = ImageInput>(model: ImageModelSource, options: PredictImageOptions<In> = {}): OperatorFunction<In, PredictResult<In, ImagePrediction>> {
+export function predictImage<In = ImageInput>(model: ImageModelSource | SplitModels<In, ImageModelSource>, options: PredictImageOptions<In> = {}): OperatorFunction<In, PredictResult<In, ImagePrediction>> {
   const { root, topK, fit, maxInputBytes, maxPixels, decodeTimeoutMs, decodeConcurrency, ...stream } = options;
   const taskFor = imageTaskFactory({
     ...(root === undefined ? {} : { root }),
@@ -56,6 +61,19 @@ export function predictImage<In = ImageInput>(model: ImageModelSource, options: 
   const selectConcurrency = stream.selectConcurrency ?? decodeConcurrency;
   const streamOptions = { ...stream, ...(selectConcurrency === undefined ? {} : { selectConcurrency }) };
   const family = { name: 'predictImage', batch: IMAGE_BATCH, fromFirstModel: true };
+  if (isSplitModels(model)) {
+    // Each variant becomes a Model source: a plain ImageModel stays the caller's (never disposed
+    // here), a stream's ImageModels are owned (disposed by the operator as for one model).
+    const images = new WeakMap<Model, ImageModel>();
+    const wrappers = new WeakMap<ImageModel, Model>();
+    const asModels = (source: ImageModelSource): ModelSource =>
+      isObservable(source)
+        ? source.pipe(map((image) => (isImageModel(image) ? ownedModel(image, images, wrappers) : (image as unknown as Model))))
+        : isImageModel(source)
+          ? ownedModel(source, images, wrappers)
+          : source;
+    return predictFamily(mapSplitModels(model, asModels), family, (m) => imageFamilyTask(m, images, taskFor), streamOptions);
+  }
   if (!isObservable(model)) {
     if (typeof model !== 'object' || model === null) throw new RxmlError('INVALID_CONFIG', `predictImage: model must be an ImageModel or an Observable<ImageModel>, got ${String(model)}`);
     const task = taskFor(model);
