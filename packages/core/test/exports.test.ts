@@ -76,6 +76,7 @@ const EXPECTED: Record<string, readonly string[]> = {
     'values',
     'watchModel',
     'withInputError',
+    'withRun',
   ],
   './contract': [
     'CHANNELS',
@@ -99,6 +100,7 @@ const EXPECTED: Record<string, readonly string[]> = {
     'subscribe',
     'toRxmlError',
     'withInputError',
+    'withRun',
   ],
   './runtime': [
     'activeBackend',

@@ -23,12 +23,14 @@ import {
   readIrisDataset,
   subscribe,
   trainIrisNetwork,
+  withRun,
   type ImageModel,
   type IrisExample,
   type IrisPrediction,
   type Model,
   type ModelEvent,
   type PredictResult,
+  type TensorData,
 } from '../src/index.js';
 import { activeBackend, tfjsModel } from '../src/runtimes/index.js';
 import { noiseImage, saveTinyModel } from './support/fixtures.js';
@@ -80,23 +82,15 @@ function gated(model: Model): Model & { open(): void; readonly disposed: () => b
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
   let disposed = false;
-  return {
-    name: model.name,
-    version: model.version,
-    runtime: model.runtime,
-    inputs: model.inputs,
-    outputs: model.outputs,
-    async run(inputs) {
-      if (calls++ > 0) await gate;
-      return model.run(inputs);
-    },
-    dispose() {
-      disposed = true;
-      model.dispose();
-    },
-    open,
-    disposed: () => disposed,
+  const run = async (inputs: readonly TensorData[]): Promise<TensorData[]> => {
+    if (calls++ > 0) await gate;
+    return model.run(inputs);
   };
+  const dispose = (): void => {
+    disposed = true;
+    model.dispose();
+  };
+  return { ...withRun(model, run, dispose), open, disposed: () => disposed };
 }
 
 /** Collects model events; `until` resolves with the first (past or future) event matching. */

@@ -37,3 +37,12 @@ export interface Model extends ModelIdentity {
   /** Frees the model's weights. Operators never call this: whoever loaded the model owns it. */
   dispose(): void;
 }
+
+/**
+ * The same model (name, version, runtime, input and output specs) with another `run` — e.g. one
+ * that meters, delays or gates the calls and then calls `model.run`. `dispose` defaults to
+ * `model.dispose()`. A new plain object: `model` itself is not changed.
+ */
+export function withRun(model: Model, run: Model['run'], dispose: () => void = () => model.dispose()): Model {
+  return { name: model.name, version: model.version, runtime: model.runtime, inputs: model.inputs, outputs: model.outputs, run, dispose };
+}

@@ -1,6 +1,6 @@
 import { Observable, isObservable, map, type OperatorFunction } from 'rxjs';
 import { RxmlError, invalidConfig } from '../contract/errors.js';
-import type { Model, TensorData } from '../contract/model.js';
+import { withRun, type Model, type TensorData } from '../contract/model.js';
 import { isModelStream, type ModelSource } from '../contract/model-source.js';
 import type { PredictResult } from '../contract/result.js';
 import { resolvePredictConfig, type PredictConfig, type StreamOptions } from './internal/config.js';
@@ -32,27 +32,19 @@ export const SHADOW_EVENT_LOOP_SHARE = 0.03;
  * (for the engine: decode, the results and their comparisons), as one stretch each.
  */
 function metered(model: Model, meter: Meter): Model {
-  return {
-    name: model.name,
-    version: model.version,
-    runtime: model.runtime,
-    inputs: model.inputs,
-    outputs: model.outputs,
-    run(inputs) {
-      const outputs = meter(() => model.run(inputs));
-      if (!isThenable(outputs)) return outputs;
-      // A thenable, not a promise: the engine's callbacks run inside the meter; the engine never chains on `then`'s return.
-      const later: PromiseLike<TensorData[]> = {
-        then: (ok, fail) =>
-          outputs.then(
-            ok === undefined || ok === null ? undefined : (value) => meter(() => ok(value)),
-            fail === undefined || fail === null ? undefined : (error: unknown) => meter(() => fail(error)),
-          ),
-      };
-      return later as Promise<TensorData[]>;
-    },
-    dispose: () => model.dispose(),
-  };
+  return withRun(model, (inputs) => {
+    const outputs = meter(() => model.run(inputs));
+    if (!isThenable(outputs)) return outputs;
+    // A thenable, not a promise: the engine's callbacks run inside the meter; the engine never chains on `then`'s return.
+    const later: PromiseLike<TensorData[]> = {
+      then: (ok, fail) =>
+        outputs.then(
+          ok === undefined || ok === null ? undefined : (value) => meter(() => ok(value)),
+          fail === undefined || fail === null ? undefined : (error: unknown) => meter(() => fail(error)),
+        ),
+    };
+    return later as Promise<TensorData[]>;
+  });
 }
 
 /** A model source whose models are all {@link metered} (an observable's versions keep their ownership: disposing the wrapper disposes the model). */

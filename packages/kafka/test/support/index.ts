@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
-import { parseIrisDataset, type IrisExample, type Model } from '@rxml/core';
+import { parseIrisDataset, withRun, type IrisExample, type Model } from '@rxml/core';
 
 /** The shared test broker (global setup). */
 export function brokers(): string[] {
@@ -47,18 +47,10 @@ export function until(condition: () => boolean | Promise<boolean>, timeoutMs: nu
 
 /** The same model, each call delayed by `delayMs` (a model that is slow, e.g. a big network on a busy CPU). */
 export function slowed(model: Model, delayMs: number): Model {
-  return {
-    name: model.name,
-    version: model.version,
-    runtime: model.runtime,
-    inputs: model.inputs,
-    outputs: model.outputs,
-    run: async (inputs) => {
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      return model.run(inputs);
-    },
-    dispose: () => model.dispose(),
-  };
+  return withRun(model, async (inputs) => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return model.run(inputs);
+  });
 }
 
 /**
