@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net';
 import { CHANNELS, subscribe, type PredictResult, type SourceMessage } from '@rxml/core/contract';
 import { committedOffsets, createTopics, endOffsets, produce, readTopic } from '@rxml/kafka-testkit';
 import { Kafka, logLevel } from 'kafkajs';
@@ -141,5 +142,49 @@ describe('a topic deleted and created again under a running pipeline (topic IDs,
     expect([...output].sort()).toEqual([...expected].sort());
     expect(violations).toEqual([]);
     expect(events).toContainEqual(expect.objectContaining({ type: 'offset-reset', partition: 0, reason: 'topic-recreated', to: '0' }));
+  });
+});
+
+describe('the topic-ID check with a hung bootstrap broker (real broker)', () => {
+  it('a bootstrap broker listed first that accepts connections but never answers does not stop the commits: the check asks the next broker', async () => {
+    // A port nothing listens on while the consumer starts (kafkajs then uses the real broker), that
+    // later accepts connections and never answers: a hung broker, which kafkajs no longer uses but
+    // the check's admin client asks first.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const [topic, output, groupId] = [fresh('hung-in'), fresh('hung-out'), fresh('hung-group')];
+    await createTopics(brokers(), [
+      { topic, partitions: 1 },
+      { topic: output, partitions: 1 },
+    ]);
+    const batch = (tag: string) => Array.from({ length: 10 }, (_, i) => ({ key: `${tag}-${i}`, value: `${tag}-${i}`, partition: 0 }));
+    await produce(brokers(), topic, batch('before'));
+    const events: KafkaSourceEvent[] = [];
+    let failure: unknown;
+    const sockets: Socket[] = [];
+    const hung = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+    });
+    const subscription = fromKafka({ ...group, brokers: [`127.0.0.1:${port}`, ...brokers()], topic, groupId, fromBeginning: true, commitIntervalMs: 50, topicIdCheckIntervalMs: 0, onEvent: (e) => events.push(e) })
+      .pipe(map(echo), toKafka({ brokers: brokers(), topic: output, key: (r) => r.input.value, serialize: (value) => value, logLevel: logLevel.NOTHING }))
+      .subscribe({ error: (e: unknown) => (failure = e) });
+    const committed = async (): Promise<string | undefined> => (await committedOffsets(brokers(), groupId, topic)).get(0);
+    try {
+      await until(async () => (await committed()) === '10', 30_000, 'the first records committed');
+      await new Promise<void>((resolve) => hung.listen(port, '127.0.0.1', resolve));
+      await produce(brokers(), topic, batch('after'));
+      await until(async () => (await committed()) === '20', 20_000, 'the records produced after the broker hung committed').catch((error: unknown) => {
+        throw new Error(`${String(error)}; topic-ID checks failed: ${events.filter((e) => e.type === 'topic-id-check-failed').length}`);
+      });
+      expect(sockets.length).toBeGreaterThan(0); // the check did ask the hung broker
+    } finally {
+      subscription.unsubscribe();
+      for (const socket of sockets) socket.destroy();
+      hung.close();
+    }
+    expect(failure).toBeUndefined();
   });
 });

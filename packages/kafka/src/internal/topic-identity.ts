@@ -78,29 +78,72 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 const UNKNOWN_TOPIC = /^Unknown topic (.+)\.$/;
 
 /**
+ * Longest wait (ms) for one broker's connection or one answer in a topic-ID check. `@platformatic/kafka`
+ * always asks the bootstrap brokers in the order given, so a hung one (connects but never answers,
+ * or drops the SYN) would hold every check until its timeout (5 s connect, 30 s request by default)
+ * and every commit round would be skipped; capped, the next broker is asked within the check's
+ * `TOPIC_ID_CHECK_TIMEOUT_MS` (5 s).
+ */
+const ATTEMPT_TIMEOUT_MS = 2_000;
+
+/**
  * `TopicIdentityClient` on `@platformatic/kafka`'s admin client (Metadata v10–v12 carry topic IDs),
  * with the same brokers, TLS and SASL as the consumer, or undefined when it cannot serve these
  * options (a ready kafkajs `kafka` instance, a kafkajs-only SASL mechanism: then no topic-ID checks).
+ * After a failed request the next one goes through a new admin client whose bootstrap list starts at
+ * the next broker (the failed one last), as the consumer itself would use another broker.
  */
 export function platformaticTopicIdentity(connection: KafkaConnectionOptions): TopicIdentityClient | undefined {
   if (platformaticUnsupported(connection, 'none') !== undefined) return undefined;
+  const base = platformaticConnection(connection);
+  const bootstrap = base.bootstrapBrokers;
+  let first = 0;
+  let closed = false;
+  const open = new Set<Admin>();
   // No retries of its own (readTopicIds retries within the commit round's time) and no topic
   // auto-creation: asking must not create a deleted topic again.
-  const admin = new Admin({ ...platformaticConnection(connection), retries: 0, autocreateTopics: false });
+  const create = (): Admin => {
+    const created = new Admin({
+      ...base,
+      bootstrapBrokers: [...bootstrap.slice(first), ...bootstrap.slice(0, first)],
+      connectTimeout: Math.min(base.connectTimeout ?? ATTEMPT_TIMEOUT_MS, ATTEMPT_TIMEOUT_MS),
+      // `requestTimeout` is the connection's wait for an answer (platformatic's default 30 s); `timeout` only goes to the broker.
+      requestTimeout: Math.min(base.timeout, ATTEMPT_TIMEOUT_MS),
+      retries: 0,
+      autocreateTopics: false,
+    });
+    open.add(created);
+    return created;
+  };
+  let admin = create();
+  /** `failed` could not be served: later requests start at the next bootstrap broker, on fresh connections. */
+  const rotate = (failed: Admin): void => {
+    if (failed !== admin || closed) return; // another request already moved on, or closing
+    first = (first + 1) % bootstrap.length;
+    admin = create();
+    void failed
+      .close()
+      .catch(() => undefined)
+      .finally(() => open.delete(failed));
+  };
   return {
     async topicIds(topics) {
       const ids = new Map<string, string | undefined>();
       let asked = [...new Set(topics)];
+      const using = admin;
       // A topic the broker does not know fails the whole request (platformatic names the first):
       // it is missing, the others are asked again.
       while (asked.length > 0) {
         try {
-          const metadata = await admin.metadata({ topics: asked, forceUpdate: true, autocreateTopics: false });
+          const metadata = await using.metadata({ topics: asked, forceUpdate: true, autocreateTopics: false });
           for (const topic of asked) ids.set(topic, metadata.topics.get(topic)?.id);
           break;
         } catch (error) {
           const missing = error instanceof Error ? UNKNOWN_TOPIC.exec(error.message)?.[1] : undefined;
-          if (missing === undefined || !asked.includes(missing)) throw error;
+          if (missing === undefined || !asked.includes(missing)) {
+            rotate(using);
+            throw error;
+          }
           ids.set(missing, undefined);
           asked = asked.filter((t) => t !== missing);
         }
@@ -110,18 +153,23 @@ export function platformaticTopicIdentity(connection: KafkaConnectionOptions): T
     async earliestOffsets(topic, partitions) {
       // A topic just created again may have no leader yet (NOT_LEADER_OR_FOLLOWER): asked again for up to ~3 s.
       for (let attempt = 0; ; attempt++) {
+        const using = admin;
         try {
-          const [listed] = await admin.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: -2n })) }] });
+          const [listed] = await using.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: -2n })) }] });
           const offsets = new Map<number, KafkaOffset>();
           for (const p of listed?.partitions ?? []) offsets.set(p.partitionIndex, String(p.offset));
           return offsets;
         } catch (error) {
           if (attempt >= 10) throw error;
-          admin.clearMetadata();
+          using.clearMetadata();
           await new Promise((resolve) => setTimeout(resolve, 300));
         }
       }
     },
-    close: () => admin.close(),
+    async close() {
+      closed = true;
+      await Promise.all([...open].map((a) => a.close().catch(() => undefined)));
+      open.clear();
+    },
   };
 }
