@@ -108,7 +108,8 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
    * event with reason `topic-recreated`), so a pipeline that commits rarely notices soon. Each check
    * is one Metadata request (on `@platformatic/kafka`'s admin client, same brokers, TLS and SASL).
    * 0 turns off this timer only: the check before each commit always runs. Not made with a ready
-   * kafkajs `kafka` instance or a kafkajs-only SASL mechanism (aws, oauthbearer). Default 5000.
+   * kafkajs `kafka` instance or a kafkajs-only SASL mechanism (aws, oauthbearer). Default 5000; at
+   * most 2147483647 (Node's timer maximum), else `INVALID_CONFIG`.
    */
   readonly topicIdCheckIntervalMs?: number;
 }
@@ -147,7 +148,10 @@ export function fromKafkaWith<V>(
   const maxInFlightBytes = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
   if (typeof maxInFlightBytes !== 'number' || !(maxInFlightBytes >= 1)) throw invalidConfig('fromKafka', 'maxInFlightBytes', 'a number of bytes >= 1', maxInFlightBytes);
   const topicIdCheckIntervalMs = options.topicIdCheckIntervalMs ?? 5_000;
-  if (typeof topicIdCheckIntervalMs !== 'number' || !(topicIdCheckIntervalMs >= 0)) throw invalidConfig('fromKafka', 'topicIdCheckIntervalMs', 'a number of ms >= 0 (0: check only before commits)', topicIdCheckIntervalMs);
+  // At most Node's timer maximum: a longer interval (or Infinity) would fire every 1 ms (TimeoutOverflowWarning), a Metadata request storm.
+  if (typeof topicIdCheckIntervalMs !== 'number' || !(topicIdCheckIntervalMs >= 0 && topicIdCheckIntervalMs <= 2_147_483_647)) {
+    throw invalidConfig('fromKafka', 'topicIdCheckIntervalMs', 'a number of ms from 0 to 2147483647 (0: check only before commits)', topicIdCheckIntervalMs);
+  }
   return new Observable<KafkaRecord<V>>((subscriber) => {
     const source = new KafkaSource<V>(createClient(options, topics), subscriber, {
       topicIdentity: createTopicIdentity?.(options),

@@ -21,6 +21,15 @@ describe('fromKafka and toKafka options', () => {
     });
   });
 
+  it('refuses a topicIdCheckIntervalMs past the timer maximum (Node would fire it every 1 ms: a Metadata request storm)', async () => {
+    for (const topicIdCheckIntervalMs of [Infinity, 3e9, -1, Number.NaN]) {
+      expect(await errorOf(() => fromKafka({ brokers: ['localhost:1'], groupId: 'g', topic: 't', topicIdCheckIntervalMs }))).toMatchObject({
+        code: 'INVALID_CONFIG',
+        message: `fromKafka: topicIdCheckIntervalMs must be a number of ms from 0 to 2147483647 (0: check only before commits), got ${String(topicIdCheckIntervalMs)}`,
+      });
+    }
+  });
+
   it('needs maxInFlight >= 1', async () => {
     expect(await errorOf(() => fromKafka({ brokers: ['localhost:1'], groupId: 'g', topic: 't', maxInFlight: 0 }))).toMatchObject({
       code: 'INVALID_CONFIG',
