@@ -91,6 +91,27 @@ describe('predictImage on a splitModels A/B split', () => {
     expect((await alone(current)).length).toBe(images.length);
   });
 
+  it('takes a shadow (a Model, as predictImage on one ImageModel does): every record compared with the variant that answered; main results as without it; tensors back to baseline', async () => {
+    const split = splitModels<{ key: string; image: Buffer }, ImageModel>(
+      [
+        { name: 'current', model: current, weight: 1 },
+        { name: 'candidate', model: candidate, weight: 1 },
+      ],
+      { key: (r) => r.key },
+    );
+    const plain = await lastValueFrom(from(images).pipe(predictImage(split, { select: (r) => r.image }), toArray()));
+    const before = numTensors();
+    const comparisons: { variant?: string; agree: boolean }[] = [];
+    // The candidate's Model shadows both variants: it agrees with itself wherever the candidate answered.
+    const results = await lastValueFrom(
+      from(images).pipe(predictImage(split, { select: (r) => r.image, shadow: { model: candidate.model, maxEventLoopShare: 1, maxQueued: images.length, onComparison: (c) => comparisons.push(c.value) } }), toArray()),
+    );
+    expect(results.map((r) => (r.ok ? [r.variant, r.value.label, r.value.probability] : r.error.code))).toEqual(plain.map((r) => (r.ok ? [r.variant, r.value.label, r.value.probability] : r.error.code)));
+    expect(comparisons).toHaveLength(images.length);
+    expect(comparisons.filter((c) => c.variant === 'candidate').every((c) => c.agree)).toBe(true);
+    expect(numTensors()).toBe(before);
+  });
+
   it('refuses at creation a variant that reads images differently (another input size), naming it', async () => {
     const wide = await loadImageModel(spec('wide', 48));
     try {

@@ -72,7 +72,22 @@ export function predictImage<In = ImageInput>(model: ImageModelSource | SplitMod
         : isImageModel(source)
           ? ownedModel(source, images, wrappers)
           : source;
-    return predictFamily(mapSplitModels(model, asModels), family, (m) => imageFamilyTask(m, images, taskFor), streamOptions);
+    // A shadow is a Model (e.g. an ImageModel's `model`), as with one ImageModel: checked by its
+    // signature against the first variant's, not refused for not being an ImageModel.
+    const shadows = new WeakSet<Model>();
+    const noteShadow = (m: Model): Model => {
+      if (typeof m === 'object' && m !== null) shadows.add(m);
+      return m;
+    };
+    const shadowModel = streamOptions.shadow?.model;
+    const withShadow =
+      streamOptions.shadow === undefined || shadowModel === undefined
+        ? streamOptions
+        : { ...streamOptions, shadow: { ...streamOptions.shadow, model: isObservable(shadowModel) ? shadowModel.pipe(map(noteShadow)) : noteShadow(shadowModel) } };
+    // The shadow reads images as the first plain ImageModel variant does (stream variants' images are not known at creation).
+    const reference = model.variants.map((v) => v.model).find(isImageModel);
+    const imageOf = (m: Model): ImageModel | undefined => images.get(m) ?? (shadows.has(m) ? reference : undefined);
+    return predictFamily(mapSplitModels(model, asModels), family, (m) => imageFamilyTask(m, imageOf, taskFor, shadows), withShadow);
   }
   if (!isObservable(model)) {
     if (typeof model !== 'object' || model === null) throw new RxmlError('INVALID_CONFIG', `predictImage: model must be an ImageModel or an Observable<ImageModel>, got ${String(model)}`);
@@ -109,20 +124,26 @@ function ownedModel(image: ImageModel, images: WeakMap<Model, ImageModel>, wrapp
   return wrapper;
 }
 
-/** The image task of `model`'s ImageModel; its `validate` also requires a candidate to read images the same way. */
+/** The image task of `model`'s ImageModel; its `validate` also requires a candidate to read images the same way (a model in `shadows`: its signature only). */
 function imageFamilyTask(
   model: Model,
-  images: WeakMap<Model, ImageModel>,
+  images: WeakMap<Model, ImageModel> | ((model: Model) => ImageModel | undefined),
   taskFor: (image: ImageModel) => Task<ImageInput, Float32Array, ImagePrediction>,
+  shadows?: WeakSet<Model>,
 ): Task<ImageInput, Float32Array, ImagePrediction> {
-  const image = images.get(model);
+  const imageOf = typeof images === 'function' ? images : (m: Model) => images.get(m);
+  const image = imageOf(model);
+  if (image === undefined && shadows?.has(model) === true) {
+    throw modelMismatch('predictImage', model, 'a shadow over an A/B split reads images as the first plain ImageModel variant, and this split has none (only model streams)');
+  }
   if (image === undefined) throw modelMismatch('predictImage', model, 'the model source must emit ImageModels (from loadImageModel)');
   const task = taskFor(image);
   return {
     ...task,
     validate(candidate) {
       task.validate(candidate);
-      const other = images.get(candidate);
+      if (shadows?.has(candidate) === true) return; // a shadow: its signature is checked above
+      const other = imageOf(candidate);
       if (other === undefined) throw modelMismatch('predictImage', candidate, 'the model source must emit ImageModels (from loadImageModel)');
       if (other === image) return;
       if (other.inputSize !== image.inputSize) throw modelMismatch('predictImage', candidate, `input size ${other.inputSize}, the first model's is ${image.inputSize}`);
