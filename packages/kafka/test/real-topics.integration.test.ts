@@ -1,21 +1,12 @@
 import { RxmlError } from '@rxml/core/contract';
 import { committedOffsets, createTopics, endOffsets, produce } from '@rxml/kafka-testkit';
-import { CompressionCodecs, CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { CompressionCodecs, CompressionTypes, logLevel } from 'kafkajs';
 import { lastValueFrom, tap, toArray, type Subscription } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { fromKafka, registerKafkaCodecs, type KafkaRecord, type KafkaSourceEvent } from '../src/index.js';
 import { javaProduce, type JavaStep } from './support/java.js';
+import { admin, recreateTopic } from './support/topics.js';
 import { brokers, fresh, until, untilCommittedTo } from './support/index.js';
-
-const admin = async <T>(use: (a: ReturnType<Kafka['admin']>) => Promise<T>): Promise<T> => {
-  const a = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();
-  await a.connect();
-  try {
-    return await use(a);
-  } finally {
-    await a.disconnect();
-  }
-};
 
 // Short group timeouts: a member that crashed or left must not hold the partitions for long.
 const group = { sessionTimeout: 6_000, heartbeatInterval: 500, rebalanceTimeout: 6_000, logLevel: logLevel.NOTHING } as const;
@@ -125,18 +116,7 @@ describe('what real topics contain (real broker, Java client peer)', () => {
       ),
     );
     await until(async () => (await committedOffsets(brokers(), groupId, topic)).get(0) === '50', 30_000, 'old records committed');
-    await admin((a) => a.deleteTopics({ topics: [topic] }));
-    // The broker deletes asynchronously, and the running consumer's metadata requests may
-    // auto-create the topic again (auto.create.topics.enable, as on many clusters): either way,
-    // wait until partition 0 exists again, empty.
-    await until(
-      async () => {
-        await admin((a) => a.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false })).catch(() => false);
-        return (await endOffsets(brokers(), topic)).get(0) === '0';
-      },
-      30_000,
-      'topic created again',
-    );
+    await recreateTopic(topic);
     // First fewer records than the old committed position (50), so the consumer's position is out of
     // range of the new log whenever it fetches; then the rest. (A log that grows past the old
     // position before the consumer's next fetch is only told apart by its topic ID:

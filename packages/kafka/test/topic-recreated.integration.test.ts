@@ -1,21 +1,12 @@
 import { createServer, type Socket } from 'node:net';
 import { CHANNELS, subscribe, type PredictResult, type SourceMessage } from '@rxml/core/contract';
 import { committedOffsets, createTopics, endOffsets, produce, readTopic } from '@rxml/kafka-testkit';
-import { Kafka, logLevel } from 'kafkajs';
+import { logLevel } from 'kafkajs';
 import { from, map, mergeMap, of, tap, type Subscription } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { fromKafka, toKafka, type KafkaRecord, type KafkaSourceEvent } from '../src/index.js';
+import { recreateTopic } from './support/topics.js';
 import { brokers, fresh, until } from './support/index.js';
-
-const admin = async <T>(use: (a: ReturnType<Kafka['admin']>) => Promise<T>): Promise<T> => {
-  const a = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();
-  await a.connect();
-  try {
-    return await use(a);
-  } finally {
-    await a.disconnect();
-  }
-};
 
 const echo = (record: KafkaRecord<string>): PredictResult<KafkaRecord<string>, string> => ({ ok: true, input: record, value: record.value, model: { name: 'echo', version: '1' }, latencyMs: 0 });
 
@@ -91,15 +82,7 @@ async function recreatedWhileHeld(exactlyOnce: boolean): Promise<{ output: strin
     // Held: the 10 records of the second topic stay in flight, so the consumer pauses.
     await produce(brokers(), hold, Array.from({ length: 10 }, (_, i) => ({ key: `hold-${i}`, value: `hold-${i}`, partition: 0 })));
     await until(() => paused, 30_000, 'the consumer paused by the held records');
-    await admin((a) => a.deleteTopics({ topics: [topic] }));
-    await until(
-      async () => {
-        await admin((a) => a.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: false })).catch(() => false);
-        return (await endOffsets(brokers(), topic)).get(0) === '0';
-      },
-      30_000,
-      'the topic created again',
-    );
+    await recreateTopic(topic);
     recreated = true;
     await produce(brokers(), topic, Array.from({ length: NEW }, (_, i) => ({ key: `new-${i}`, value: `new-${i}`, partition: 0 })));
     expect((await endOffsets(brokers(), topic)).get(0)).toBe(String(NEW));

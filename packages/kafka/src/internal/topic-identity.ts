@@ -3,6 +3,7 @@ import type { KafkaOffset } from '@rxml/core/contract';
 import type { KafkaConnectionOptions } from '../options.js';
 import type { TopicIdentityClient } from './client.js';
 import { platformaticConnection, platformaticUnsupported } from './platformatic-producer.js';
+import { withDeadline } from './deadline.js';
 
 /**
  * What a topic-ID check says about one topic, compared with the ID recorded for it:
@@ -50,27 +51,13 @@ export async function readTopicIds(
 ): Promise<ReadonlyMap<string, string | undefined>> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await withTimeout(client.topicIds(topics), Math.max(1, deadline - Date.now()));
+      const ms = Math.max(1, deadline - Date.now());
+      return await withDeadline(client.topicIds(topics), ms, `topic metadata did not arrive within ${ms} ms`);
     } catch (error) {
       const pause = Math.min(1_000, 100 * 2 ** attempt);
       if (Date.now() + pause >= deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
-  }
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  work.catch(() => undefined);
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`topic metadata did not arrive within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

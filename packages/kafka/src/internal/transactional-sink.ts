@@ -8,6 +8,7 @@ import { isPerRecordError, kafkajsHeadersOf } from './dead-letters.js';
 import { assertPatchedKafkajs, warnIfForeignKafka } from './kafkajs-patch.js';
 import { consoleKafkaLogger } from './logger.js';
 import { sessionOf, type CommitTaker, type PartitionSession } from './partition-session.js';
+import { withDeadline } from './deadline.js';
 
 /** One result ready to write, as `toKafka` prepares it (output or dead letter). */
 export interface PreparedMessage<D> {
@@ -102,22 +103,6 @@ function isFatal(error: unknown): boolean {
     e = (e.cause ?? e.originalError) as typeof e;
   }
   return false;
-}
-
-async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  // An abandoned attempt may still fail later: that is expected, not an unhandled rejection.
-  work.catch(() => undefined);
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -424,7 +409,7 @@ export function transactionalSink<R, D>(
           });
         void (async () => {
           try {
-            const outcome = await withDeadline(attempt, settings.transactionTimeoutMs, `transaction of ${queue.transactionalId}`);
+            const outcome = await withDeadline(attempt, settings.transactionTimeoutMs, `transaction of ${queue.transactionalId} took longer than ${settings.transactionTimeoutMs} ms`);
             queue.floor = outcome.floor;
             queue.failingSince = undefined;
             queue.failures = 0;
