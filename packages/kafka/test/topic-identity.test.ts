@@ -85,7 +85,13 @@ class ScriptedClient implements ConsumerClient {
   }
   pause(): void {}
   resume(): void {}
+  /** Commits still to refuse (a coordinator moving, a rebalance starting). */
+  failCommits = 0;
   commit(offsets: readonly PartitionOffset[]): Promise<void> {
+    if (this.failCommits > 0) {
+      this.failCommits--;
+      return Promise.reject(new Error('REBALANCE_IN_PROGRESS'));
+    }
     this.commits.push([...offsets]);
     return Promise.resolve();
   }
@@ -173,6 +179,23 @@ describe('KafkaSource topic-ID check before commits', () => {
     records.slice(60).forEach((r) => r.complete());
     await until(() => client.commits.flat().at(-1)?.offset === '60', 5_000);
     expect(records.slice(60).map((r) => r.offset)).toEqual(Array.from({ length: 60 }, (_, i) => String(i)));
+  });
+
+  it('a changed ID whose reset commit fails: the next round commits the new log start before any record completes', async () => {
+    const { client, identity, events, records } = await setup();
+    client.fetch(0, 50);
+    records.forEach((r) => r.complete());
+    await until(() => client.commits.length > 0, 5_000);
+    identity.ids.set('t', B);
+    client.failCommits = 1; // the reset's commit of the new log's earliest offset
+    client.fetch(50, 60);
+    records.slice(50).forEach((r) => r.complete());
+    await until(() => events.some((e) => e.type === 'offset-reset'), 5_000);
+    expect(events.some((e) => e.type === 'commit-failed')).toBe(true);
+    // No record of the new log has completed, yet the group must not keep the old log's 50: a member
+    // taking the partition over (or this one after a crash) would start there and skip 0..49.
+    await until(() => client.commits.flat().at(-1)?.offset === '0', 5_000);
+    expect(client.commits.flat().map((c) => c.offset)).toEqual(['50', '0']);
   });
 
   it('closing closes the topic-identity client', async () => {

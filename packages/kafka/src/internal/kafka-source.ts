@@ -425,6 +425,7 @@ export class KafkaSource<V> {
       const owned = (): OffsetTracker[] => [...this.trackers.values()].filter((t) => t.topic === topic && !t.revoked);
       const partitions = owned().map((t) => t.partition);
       let earliest: ReadonlyMap<number, string> | undefined;
+      let committedReset = false;
       if (partitions.length > 0) {
         try {
           earliest = await this.settings.topicIdentity?.earliestOffsets(topic, partitions);
@@ -434,6 +435,7 @@ export class KafkaSource<V> {
         const offsets = partitions.map((partition) => ({ topic, partition, offset: earliest?.get(partition) ?? '0' }));
         try {
           await this.client.commit(offsets);
+          committedReset = true;
         } catch (error) {
           this.settings.onEvent?.({ type: 'commit-failed', error });
         }
@@ -445,6 +447,10 @@ export class KafkaSource<V> {
         this.resets.delete(keyOf(topic, old.partition));
         const fresh = this.restartTracker(old, at, 'topic-recreated', { from, to });
         fresh.resetFloor = Number(at);
+        // The group may still hold the old log's position (the commit above failed): the next commit
+        // round commits the new log's start even before a record completes, so a member that takes
+        // the partition over (or this one after a crash) does not start at the old position.
+        if (!committedReset) fresh.committable = Number(at);
         this.client.seek?.({ topic, partition: old.partition }, at);
       }
     })().finally(() => this.recreating.delete(topic));
