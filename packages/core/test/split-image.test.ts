@@ -106,7 +106,13 @@ describe('predictImage on a splitModels A/B split', () => {
     const results = await lastValueFrom(
       from(images).pipe(predictImage(split, { select: (r) => r.image, shadow: { model: candidate.model, maxEventLoopShare: 1, maxQueued: images.length, onComparison: (c) => comparisons.push(c.value) } }), toArray()),
     );
-    expect(results.map((r) => (r.ok ? [r.variant, r.value.label, r.value.probability] : r.error.code))).toEqual(plain.map((r) => (r.ok ? [r.variant, r.value.label, r.value.probability] : r.error.code)));
+    // Same variant and label; probabilities to 1e-5 (native TensorFlow's kernels may round differently
+    // when the batches are made up differently, as they are with a shadow beside them).
+    expect(results.map((r) => (r.ok ? [r.variant, r.value.label] : r.error.code))).toEqual(plain.map((r) => (r.ok ? [r.variant, r.value.label] : r.error.code)));
+    results.forEach((r, i) => {
+      const p = plain[i]!;
+      if (r.ok && p.ok) expect(r.value.probability).toBeCloseTo(p.value.probability, 5);
+    });
     expect(comparisons).toHaveLength(images.length);
     expect(comparisons.filter((c) => c.variant === 'candidate').every((c) => c.agree)).toBe(true);
     expect(numTensors()).toBe(before);

@@ -70,6 +70,9 @@ export interface PlatformaticConnection {
   clientId: string;
   bootstrapBrokers: string[];
   connectTimeout?: number;
+  /** The client's wait for an answer (kafkajs' `requestTimeout`). */
+  requestTimeout: number;
+  /** Sent to the broker (e.g. a produce request's timeout); the client does not wait on it. */
   timeout: number;
   tls?: TlsConnectionOptions;
   sasl?: PlatformaticSasl;
@@ -92,6 +95,9 @@ export function platformaticConnection(given: KafkaConnectionOptions): Platforma
     clientId: connection.clientId ?? 'rxml',
     bootstrapBrokers: [...brokers],
     ...(connection.connectionTimeout === undefined ? {} : { connectTimeout: connection.connectionTimeout }),
+    // kafkajs' `requestTimeout` is how long the client waits for an answer: platformatic's
+    // `requestTimeout`. Its `timeout` only travels to the broker; both get the same value.
+    requestTimeout: connection.requestTimeout ?? 30_000,
     timeout: connection.requestTimeout ?? 30_000,
   };
   if (connection.ssl !== undefined && connection.ssl !== false) options.tls = connection.ssl === true ? {} : connection.ssl;

@@ -95,7 +95,7 @@ export function platformaticTopicIdentity(connection: KafkaConnectionOptions): T
       bootstrapBrokers: [...bootstrap.slice(first), ...bootstrap.slice(0, first)],
       connectTimeout: Math.min(base.connectTimeout ?? ATTEMPT_TIMEOUT_MS, ATTEMPT_TIMEOUT_MS),
       // `requestTimeout` is the connection's wait for an answer (platformatic's default 30 s); `timeout` only goes to the broker.
-      requestTimeout: Math.min(base.timeout, ATTEMPT_TIMEOUT_MS),
+      requestTimeout: Math.min(base.requestTimeout, ATTEMPT_TIMEOUT_MS),
       retries: 0,
       autocreateTopics: false,
     });
