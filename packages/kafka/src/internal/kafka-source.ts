@@ -412,6 +412,19 @@ export class KafkaSource<V> {
   }
 
   /**
+   * Of trackers with offsets to commit, those whose topic is still the log they read (one topic-ID
+   * check): a topic whose ID changed is reset instead, a missing one (deleted, not created again
+   * yet) waits — `held` says some did. Undefined when the metadata could not be read (the caller
+   * skips the whole round). Nothing to commit: no request.
+   */
+  private async checkedForCommit(dirty: readonly OffsetTracker[], timeoutMs: number): Promise<{ readonly ready: OffsetTracker[]; readonly held: boolean } | undefined> {
+    if (dirty.length === 0) return { ready: [], held: false };
+    const checks = await this.checkTopics([...new Set(dirty.map((t) => t.topic))], timeoutMs);
+    if (checks === undefined) return undefined;
+    return { ready: dirty.filter((t) => !t.revoked && t.dirty() && checks.get(t.topic) === 'same'), held: [...checks.values()].some((c) => c !== 'same') };
+  }
+
+  /**
    * `topic` was deleted and created again (its ID changed): every record of the new log is new. For
    * each partition of it this member owns: commit its earliest offset (so a restart also reads the
    * new log from its start, not from a position of the old log), restart its tracker (an
@@ -666,16 +679,11 @@ export class KafkaSource<V> {
       do {
         this.commitAgain = false;
         if (this.rebalancing) return;
-        let dirty = [...this.trackers.values()].filter((t) => t.dirty());
-        if (dirty.length === 0) return;
-        // Only offsets of logs still there: a topic whose ID changed is reset instead, a missing one
-        // (deleted, not created again yet) waits. Metadata that cannot be read skips the round.
-        const checks = await this.checkTopics([...new Set(dirty.map((t) => t.topic))], TOPIC_ID_CHECK_TIMEOUT_MS);
-        if (checks === undefined || [...checks.values()].some((c) => c !== 'same')) {
-          if (this.state === 'running') setTimeout(() => this.scheduleCommit(), Math.max(1_000, this.settings.commitIntervalMs)).unref();
-        }
-        if (checks === undefined) return;
-        dirty = dirty.filter((t) => !t.revoked && t.dirty() && checks.get(t.topic) === 'same');
+        const checked = await this.checkedForCommit([...this.trackers.values()].filter((t) => t.dirty()), TOPIC_ID_CHECK_TIMEOUT_MS);
+        // Unreadable metadata skips the round, a reset or missing topic holds its offsets: commit again in a while.
+        if ((checked === undefined || checked.held) && this.state === 'running') setTimeout(() => this.scheduleCommit(), Math.max(1_000, this.settings.commitIntervalMs)).unref();
+        if (checked === undefined) return;
+        const dirty = checked.ready;
         if (dirty.length === 0) return;
         const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
         const positions = dirty.map((t) => t.committable);
@@ -797,11 +805,11 @@ export class KafkaSource<V> {
   private async commitBefore(deadline: number, how: 'member' | 'detached'): Promise<void> {
     if (this.commitsHandedOver) return;
     await this.committing?.catch(() => undefined);
-    let dirty = [...this.trackers.values()].filter((t) => !t.revoked && t.dirty());
-    if (dirty.length === 0) return;
-    const checks = await this.checkTopics([...new Set(dirty.map((t) => t.topic))], Math.max(1, Math.min(TOPIC_ID_CHECK_TIMEOUT_MS, deadline - Date.now())));
-    if (checks === undefined) return;
-    dirty = dirty.filter((t) => !t.revoked && t.dirty() && checks.get(t.topic) === 'same');
+    const checked = await this.checkedForCommit(
+      [...this.trackers.values()].filter((t) => !t.revoked && t.dirty()),
+      Math.max(1, Math.min(TOPIC_ID_CHECK_TIMEOUT_MS, deadline - Date.now())),
+    );
+    const dirty = checked?.ready ?? [];
     if (dirty.length === 0) return;
     const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
     const started = performance.now();

@@ -106,6 +106,19 @@ function isFatal(error: unknown): boolean {
 }
 
 /**
+ * How one transaction attempt ended: the partition's new committed floor, the records skipped as
+ * already written, the outputs written, whether it committed, and whether it was aborted at the
+ * topic-ID check (`deferred`: tried again later, or the session ends after a reset).
+ */
+interface TransactOutcome {
+  floor: number;
+  skipped: number;
+  written: number;
+  committed: boolean;
+  deferred?: boolean;
+}
+
+/**
  * The exactly-once sink (`toKafka({ exactlyOnce: true })`). For every input partition session it
  * runs Kafka transactions on a producer of its own, transactional id
  * `<transactionalId>-<topic>-<partition>`: each transaction holds the outputs and dead letters of a
@@ -294,7 +307,7 @@ export function transactionalSink<R, D>(
       const transact = async (
         queue: PartitionQueue<D>,
         used: { producer: Producer | undefined },
-      ): Promise<{ floor: number; skipped: number; written: number; committed: boolean; deferred?: boolean }> => {
+      ): Promise<TransactOutcome> => {
         const { session } = queue;
         let producer = queue.producer;
         used.producer = producer;
@@ -345,19 +358,27 @@ export function transactionalSink<R, D>(
         // have offsets at or past it).
         const lastOfAll = end === items.length && queue.early.size === 0 && session.emitted === queue.nextSeq;
         const position = lastOfAll ? session.position : undefined;
-        if (end === skipped) {
-          if (position !== undefined && position > floor) {
-            if (!(await topicUnchanged(session))) {
-              await transaction.abort();
-              return { floor, skipped, written: 0, committed: false, deferred: true };
-            }
-            await transaction.sendOffsets({
-              consumerGroupId: session.groupId,
-              topics: [{ topic: session.topic, partitions: [{ partition: session.partition, offset: String(position) }] }],
-            });
-            await transaction.commit();
-            return { floor: position, skipped, written: 0, committed: true };
+        /**
+         * Adds the input offset `next` to the transaction and commits it, `written` outputs with it —
+         * unless the input topic was deleted and created again (or is gone, or its metadata
+         * unreadable): then the outputs must not become visible with an offset of the wrong log.
+         * Aborted; on a new ID the source has reset the partition and this session ends, otherwise
+         * the run is tried again.
+         */
+        const commitAt = async (next: number, written: number): Promise<TransactOutcome> => {
+          if (!(await topicUnchanged(session))) {
+            await transaction.abort();
+            return { floor, skipped, written: 0, committed: false, deferred: true };
           }
+          await transaction.sendOffsets({
+            consumerGroupId: session.groupId,
+            topics: [{ topic: session.topic, partitions: [{ partition: session.partition, offset: String(next) }] }],
+          });
+          await transaction.commit();
+          return { floor: next, skipped, written, committed: true };
+        };
+        if (end === skipped) {
+          if (position !== undefined && position > floor) return commitAt(position, 0);
           await transaction.abort(); // nothing was added: no request
           return { floor, skipped, written: 0, committed: false };
         }
@@ -380,20 +401,7 @@ export function transactionalSink<R, D>(
           if (isPerRecordError(error) && !isFatal(error)) throw new RefusedRun(items.slice(skipped, end), error);
           throw error;
         }
-        const next = Math.max(items[end - 1]!.offset + 1, position ?? 0);
-        // The topic was deleted and created again (or is gone, or its metadata unreadable): these
-        // outputs must not become visible with an offset of the wrong log. Abort; on a new ID the
-        // source has reset the partition and this session ends, otherwise the run is tried again.
-        if (!(await topicUnchanged(session))) {
-          await transaction.abort();
-          return { floor, skipped, written: 0, committed: false, deferred: true };
-        }
-        await transaction.sendOffsets({
-          consumerGroupId: session.groupId,
-          topics: [{ topic: session.topic, partitions: [{ partition: session.partition, offset: String(next) }] }],
-        });
-        await transaction.commit();
-        return { floor: next, skipped, written: end - skipped, committed: true };
+        return commitAt(Math.max(items[end - 1]!.offset + 1, position ?? 0), end - skipped);
       };
 
       const run = (queue: PartitionQueue<D>): void => {
