@@ -122,6 +122,19 @@ function computingShadow(model: Model, calls: number[]): Model {
   };
 }
 
+/** The three shadows compared (none, one that waits, one that computes) and the call times they record. */
+function shadowKinds(base: Model, callMs: number | undefined) {
+  const waitCalls: number[] = [];
+  const computeCalls: number[] = [];
+  const kinds = {
+    none: undefined,
+    '10× slower (waits)': waitingShadow(base, callMs, waitCalls),
+    '10× slower (computes)': computingShadow(base, computeCalls),
+  } as const;
+  return { kinds, waitCalls, computeCalls };
+}
+type Kind = keyof ReturnType<typeof shadowKinds>['kinds'];
+
 /**
  * Main-path throughput of `predictIris` with a shadow 10× slower than the main model vs without a
  * shadow, in one process, alternating rounds (best round each). Two kinds of slow shadow: one
@@ -149,14 +162,7 @@ export async function shadowSuite(quick: boolean): Promise<ShadowResult> {
   const recent = durations.slice(-Math.max(10, Math.floor(durations.length / 3)));
   const mainCallMs = recent.reduce((a, b) => a + b, 0) / recent.length;
 
-  const waitCalls: number[] = [];
-  const computeCalls: number[] = [];
-  const kinds = {
-    none: undefined,
-    '10× slower (waits)': waitingShadow(base, mainCallMs, waitCalls),
-    '10× slower (computes)': computingShadow(base, computeCalls),
-  } as const;
-  type Kind = keyof typeof kinds;
+  const { kinds, waitCalls, computeCalls } = shadowKinds(base, mainCallMs);
   const best: Record<Kind, number> = { none: 0, '10× slower (waits)': 0, '10× slower (computes)': 0 };
   const bestLoad: Record<Kind, number> = { none: 0, '10× slower (waits)': 0, '10× slower (computes)': 0 };
   const mean = (xs: readonly number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
@@ -244,14 +250,7 @@ async function kafkaCase(quick: boolean, main: Model, base: Model): Promise<Shad
   const batch = { size: 256, maxLatencyMs: 5 };
   const broker = await startKafka({ defaultPartitions: PARTITIONS });
   const kafka = new Kafka({ clientId: 'rxml-bench-shadow', brokers: broker.brokers, logLevel: logLevel.NOTHING });
-  const waitCalls: number[] = [];
-  const computeCalls: number[] = [];
-  const kinds = {
-    none: undefined,
-    '10× slower (waits)': waitingShadow(base, undefined, waitCalls),
-    '10× slower (computes)': computingShadow(base, computeCalls),
-  } as const;
-  type Kind = keyof typeof kinds;
+  const { kinds, waitCalls, computeCalls } = shadowKinds(base, undefined);
   const mainCalls: number[] = [];
   const best = new Map<Kind, ShadowKafkaPoint>();
   let dropped = 0;
