@@ -1,17 +1,41 @@
 import zlib from 'node:zlib';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { Producer, ProduceAcks, compatibilityPartitioner, type ProducerOptions, type SASLOptions as PlatformaticSasl } from '@platformatic/kafka';
+import { Producer, ProduceAcks, createRecordsBatch, type CreateRecordsBatchOptions, type MessageRecord, type ProducerOptions, type SASLOptions as PlatformaticSasl } from '@platformatic/kafka';
 import { RxmlError } from '@rxml/core/contract';
 import { kafkaConnectionFromEnv } from '../env.js';
 import type { KafkaConnectionOptions } from '../options.js';
 import type { OutgoingMessage, ProducerClient } from './client.js';
 import type { KafkaCompression } from './compression.js';
+import { javaCompatiblePartition } from './murmur2.js';
 
 type Bytes = Buffer | string;
 
 /** Accepts the seam's `Buffer | string`; UTF-8 for strings. */
 const bytes = (data?: Bytes | null): Buffer | undefined =>
   data === undefined || data === null ? undefined : typeof data === 'string' ? Buffer.from(data) : data;
+
+/**
+ * Whether the installed `@platformatic/kafka` has rxml's record writer
+ * (patches/@platformatic__kafka@1.35.0.patch in the rxml repo: a batch's records encoded into one
+ * buffer, string values and header values written as UTF-8 in place). The unpatched writer takes
+ * Buffers only, so without it strings are turned into Buffers first. Probed once, by encoding.
+ */
+export const platformaticRecordWriter: 'one buffer per batch' | 'unpatched' = (() => {
+  try {
+    const message = { topic: 'probe', value: 'é', timestamp: 0n } as unknown as MessageRecord;
+    const batch = createRecordsBatch([message], {} as CreateRecordsBatchOptions);
+    return batch.buffers.length < 16 && batch.buffer.includes(Buffer.from('é')) ? 'one buffer per batch' : 'unpatched';
+  } catch {
+    return 'unpatched';
+  }
+})();
+
+/**
+ * Values and header values for the record writer: strings as they are where it writes them in place
+ * (typed as its `Serializer`'s Buffer, which the patched writer widens to `Buffer | string`).
+ */
+const valueBytes: (data?: Bytes | null) => Buffer | undefined =
+  platformaticRecordWriter === 'unpatched' ? bytes : (data) => (data ?? undefined) as Buffer | undefined;
 
 /** Header names repeat on every message (`rxml-model`, …): their bytes are encoded once. */
 const headerNames = new Map<string, Buffer>();
@@ -125,8 +149,10 @@ export function platformaticProducer(given: KafkaConnectionOptions, settings: Pl
     ...platformaticConnection(given),
     acks: ProduceAcks.ALL,
     autocreateTopics: true,
-    partitioner: compatibilityPartitioner,
-    serializers: { key: bytes, value: bytes, headerKey: headerName, headerValue: bytes },
+    // Java's default partitioner for keyed records (kafkajs' too); @platformatic/kafka's own
+    // `compatibilityPartitioner` computes the same hash on BigInts (~600 bytes of garbage a record).
+    partitioner: (_message, key) => javaCompatiblePartition(key),
+    serializers: { key: bytes, value: valueBytes, headerKey: headerName, headerValue: valueBytes },
     ...(settings.compression === 'none' ? {} : { compression: settings.compression }),
   };
   const producer = new Producer<Bytes, Bytes, string, Bytes>(options);
