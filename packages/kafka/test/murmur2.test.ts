@@ -30,9 +30,12 @@ describe('murmur2 (Kafka\'s partitioner hash)', () => {
     }
   });
 
-  it('partitions like Java: murmur2(key) & 0x7fffffff, keyless records 0', () => {
+  it('partitions like Java: murmur2(key) & 0x7fffffff (string keys as UTF-8), keyless records 0', () => {
     expect(javaCompatiblePartition(Buffer.from('21'))).toBe(-973932308 & 0x7fffffff);
     expect(javaCompatiblePartition(Buffer.from('21')) % 3).toBe(((-973932308 & 0x7fffffff) % 3));
+    expect(javaCompatiblePartition('21')).toBe(-973932308 & 0x7fffffff);
+    expect(javaCompatiblePartition('ключ')).toBe(murmur2(Buffer.from('ключ')) & 0x7fffffff);
     expect(javaCompatiblePartition(undefined)).toBe(0);
+    expect(javaCompatiblePartition(null)).toBe(0);
   });
 });

@@ -99,6 +99,12 @@ describe('@platformatic/kafka record batch writer (patched: one buffer per batch
     expect(batch(asStrings).equals(batch(asBuffers))).toBe(true);
   });
 
+  it('takes headers as a plain object (what the patched client passes on without serializers): the same batch as a Map', () => {
+    const asMaps = irisMessages(20);
+    const asObjects = asMaps.map((m) => ({ ...m, headers: Object.fromEntries([...m.headers!].map(([k, v]) => [k.toString(), v.toString()])) as never }));
+    expect(batch(asObjects).equals(batch(asMaps))).toBe(true);
+  });
+
   it('matches on null keys and values, a null header value, no headers, empty values and multi-byte UTF-8', () => {
     const messages: MessageRecord[] = [
       { topic: 't', value: b('v'), timestamp: T0 },

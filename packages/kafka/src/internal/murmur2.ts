@@ -34,9 +34,11 @@ export function murmur2(data: Uint8Array): number {
 
 /**
  * The Java client's partition for a keyed record, before the modulo by the partition count:
- * `murmur2(key) & 0x7fffffff` (Java's `Utils.toPositive`). Keyless records get 0 here, like
- * `@platformatic/kafka`'s `compatibilityPartitioner` (whose place this takes).
+ * `murmur2(key) & 0x7fffffff` (Java's `Utils.toPositive`); a string key hashes as its UTF-8 bytes.
+ * Keyless records get 0 here, like `@platformatic/kafka`'s `compatibilityPartitioner` (whose place
+ * this takes).
  */
 export function javaCompatiblePartition(key: unknown): number {
-  return key instanceof Uint8Array ? murmur2(key) & 0x7fffffff : 0;
+  if (key instanceof Uint8Array) return murmur2(key) & 0x7fffffff;
+  return typeof key === 'string' ? murmur2(Buffer.from(key)) & 0x7fffffff : 0;
 }

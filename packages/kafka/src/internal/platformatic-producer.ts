@@ -17,8 +17,9 @@ const bytes = (data?: Bytes | null): Buffer | undefined =>
 /**
  * Whether the installed `@platformatic/kafka` has rxml's record writer
  * (patches/@platformatic__kafka@1.35.0.patch in the rxml repo: a batch's records encoded into one
- * buffer, string values and header values written as UTF-8 in place). The unpatched writer takes
- * Buffers only, so without it strings are turned into Buffers first. Probed once, by encoding.
+ * buffer; strings written as UTF-8 in place; a message's headers object taken as it is). The
+ * unpatched writer takes Buffers only, so without it serializers turn strings into Buffers first.
+ * Probed once, by encoding.
  */
 export const platformaticRecordWriter: 'one buffer per batch' | 'unpatched' = (() => {
   try {
@@ -29,13 +30,6 @@ export const platformaticRecordWriter: 'one buffer per batch' | 'unpatched' = ((
     return 'unpatched';
   }
 })();
-
-/**
- * Values and header values for the record writer: strings as they are where it writes them in place
- * (typed as its `Serializer`'s Buffer, which the patched writer widens to `Buffer | string`).
- */
-const valueBytes: (data?: Bytes | null) => Buffer | undefined =
-  platformaticRecordWriter === 'unpatched' ? bytes : (data) => (data ?? undefined) as Buffer | undefined;
 
 /** Header names repeat on every message (`rxml-model`, …): their bytes are encoded once. */
 const headerNames = new Map<string, Buffer>();
@@ -152,7 +146,9 @@ export function platformaticProducer(given: KafkaConnectionOptions, settings: Pl
     // Java's default partitioner for keyed records (kafkajs' too); @platformatic/kafka's own
     // `compatibilityPartitioner` computes the same hash on BigInts (~600 bytes of garbage a record).
     partitioner: (_message, key) => javaCompatiblePartition(key),
-    serializers: { key: bytes, value: valueBytes, headerKey: headerName, headerValue: valueBytes },
+    // The patched record writer takes the seam's Buffers and strings as they are: no serializers,
+    // and then the client hands each message's headers object to it without copying it into Maps.
+    ...(platformaticRecordWriter === 'unpatched' ? { serializers: { key: bytes, value: bytes, headerKey: headerName, headerValue: bytes } } : {}),
     ...(settings.compression === 'none' ? {} : { compression: settings.compression }),
   };
   const producer = new Producer<Bytes, Bytes, string, Bytes>(options);
