@@ -91,6 +91,9 @@ describe('@platformatic/kafka record batch writer (patched: one buffer per batch
   it('writes string values and header values as their UTF-8 bytes, the same batch as with Buffers', () => {
     const asBuffers = irisMessages(20);
     asBuffers[3]!.value = b('ünïcödé ✓ 🦀');
+    asBuffers[4]!.value = b('x'.repeat(64));
+    asBuffers[5]!.value = b('y'.repeat(65));
+    asBuffers[6]!.value = b('z'.repeat(63) + 'é');
     const asStrings = asBuffers.map((m) => ({
       ...m,
       value: m.value.toString() as unknown as Buffer,

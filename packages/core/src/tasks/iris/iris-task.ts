@@ -28,11 +28,13 @@ class IrisPredictionValue implements IrisPrediction, WithJsonText {
 }
 
 /**
- * The Iris family's batching policy: a 4-16-3 MLP costs almost nothing per record and ~50 µs per
- * call (tfjs-wasm; PERF-FACTS.md: ~1M samples/s at batch 256 vs 20–30k at batch 1), so batches fill
- * up to 256 records under load; at low load the 5 ms window closes them first.
+ * The Iris family's batching policy: a 4-16-3 MLP costs almost nothing per record and a fixed
+ * ~100 µs per call on tfjs-wasm, so under load batches fill up to 1,024 records; at low load the
+ * 5 ms window closes them first (latency is the same as with smaller batches). Measured on this
+ * project's 2-core machine, tfjs-wasm, CPU per record: 0.67 µs at 256, 0.18 µs at 1,024, 0.11 µs at
+ * 4,096 (PERF-FACTS.md: ~1M samples/s at batch 256 vs 20–30k at batch 1).
  */
-export const IRIS_BATCH = Object.freeze({ size: 256, maxLatencyMs: 5 });
+export const IRIS_BATCH = Object.freeze({ size: 1024, maxLatencyMs: 5 });
 
 /**
  * The Iris task: 4 measurements in cm (CSV, array, typed array or named fields) → a `[n, 4]`
