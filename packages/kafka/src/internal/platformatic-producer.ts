@@ -1,6 +1,6 @@
 import zlib from 'node:zlib';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { Producer, ProduceAcks, createRecordsBatch, type CreateRecordsBatchOptions, type MessageRecord, type ProducerOptions, type SASLOptions as PlatformaticSasl } from '@platformatic/kafka';
+import { Producer, ProduceAcks, createRecordsBatch, type MessageRecord, type ProducerOptions, type SASLOptions as PlatformaticSasl } from '@platformatic/kafka';
 import { RxmlError } from '@rxml/core/contract';
 import { kafkaConnectionFromEnv } from '../env.js';
 import type { KafkaConnectionOptions } from '../options.js';
@@ -24,7 +24,7 @@ const bytes = (data?: Bytes | null): Buffer | undefined =>
 export const platformaticRecordWriter: 'one buffer per batch' | 'unpatched' = (() => {
   try {
     const message = { topic: 'probe', value: 'é', timestamp: 0n } as unknown as MessageRecord;
-    const batch = createRecordsBatch([message], {} as CreateRecordsBatchOptions);
+    const batch = createRecordsBatch([message]);
     return batch.buffers.length < 16 && batch.buffer.includes(Buffer.from('é')) ? 'one buffer per batch' : 'unpatched';
   } catch {
     return 'unpatched';

@@ -6,7 +6,7 @@ import type { ProducerClient } from './client.js';
 import type { KafkaCompression } from './compression.js';
 import { kafkajsProducer } from './kafkajs-client.js';
 import { consoleKafkaLogger } from './logger.js';
-import { platformaticProducer, platformaticUnsupported } from './platformatic-producer.js';
+import { platformaticProducer, platformaticRecordWriter, platformaticUnsupported } from './platformatic-producer.js';
 
 /**
  * The producer client library of `toKafka`:
@@ -73,6 +73,12 @@ function given(connection: KafkaConnectionOptions): string | undefined {
 
 const logged = new Set<string>();
 
+/** The producer library, and whether its record writer is rxml's (see `platformaticRecordWriter`). */
+const platformaticName = (): string =>
+  platformaticRecordWriter === 'unpatched'
+    ? '@platformatic/kafka 1.35 with its own record writer (installed without rxml\'s patch: ~1.5 × the CPU per record, measured)'
+    : '@platformatic/kafka 1.35';
+
 /**
  * Logs which clients a pipeline uses and why, at INFO on the connection's `logger`: with the default
  * (stderr) logger once per distinct line per process, with the caller's own logger every time;
@@ -80,7 +86,7 @@ const logged = new Set<string>();
  */
 export function logClients(chosen: ChosenProducer, connection: KafkaConnectionOptions): void {
   if (connection.logLevel === logLevel.NOTHING) return;
-  const message = `kafka clients: consumer kafkajs 2.2.4, producer ${chosen.library === 'kafkajs' ? 'kafkajs 2.2.4' : '@platformatic/kafka 1.35'} (${chosen.reason})`;
+  const message = `kafka clients: consumer kafkajs 2.2.4, producer ${chosen.library === 'kafkajs' ? 'kafkajs 2.2.4' : platformaticName()} (${chosen.reason})`;
   if (connection.logger !== undefined) {
     connection.logger.info(message, {});
     return;
