@@ -5,6 +5,7 @@ import {
   crc32c,
   createRecord,
   createRecordsBatch,
+  NumericMap,
   readRecordsBatch,
   Reader,
   Writer,
@@ -24,7 +25,7 @@ function referenceBatch(messages: MessageRecord[], options: Partial<CreateRecord
     if (m.timestamp! > max) max = m.timestamp!;
     records.appendFrom(createRecord(m, i, first));
   });
-  let attributes = 0;
+  let attributes = options.transactionalId ? 0b10000 : 0;
   let body = records.buffer;
   if (options.compression !== undefined && options.compression !== 'none') {
     const algorithm = compressionsAlgorithms[options.compression];
@@ -38,7 +39,7 @@ function referenceBatch(messages: MessageRecord[], options: Partial<CreateRecord
     .appendInt64(max)
     .appendInt64(options.producerId ?? -1n)
     .appendInt16(options.producerEpoch ?? 0)
-    .appendInt32(0)
+    .appendInt32(options.sequences?.get(`${messages[0]!.topic}:${messages[0]!.partition}`) ?? 0)
     .appendInt32(messages.length)
     .appendFrom(Writer.create().append(body));
   return writer
@@ -85,7 +86,23 @@ describe('@platformatic/kafka record batch writer (patched: one buffer per batch
   });
 
   it('hands the request a batch of a few buffers, however many records (the unpatched writer: ~20 per record with 3 headers)', () => {
-    expect(createRecordsBatch(irisMessages(2000), {} as CreateRecordsBatchOptions).buffers.length).toBeLessThan(16);
+    const one = createRecordsBatch(irisMessages(1), {} as CreateRecordsBatchOptions).buffers.length;
+    expect(createRecordsBatch(irisMessages(2000), {} as CreateRecordsBatchOptions).buffers.length).toBe(one);
+  });
+
+  it('refuses values that are not bytes or strings (a Float32Array, an array), as the unpatched writer does, instead of mangling them', () => {
+    for (const value of [new Float32Array([1.5]), new Uint16Array([513]), [0, 0]]) {
+      expect(() => batch([{ topic: 't', value: value as unknown as Buffer, timestamp: T0 }])).toThrow(/must be a Buffer, a Uint8Array or a string/);
+      expect(() => batch([{ topic: 't', value: b('v'), headers: new Map([[b('h'), value as unknown as Buffer]]), timestamp: T0 }])).toThrow(/must be a Buffer/);
+    }
+  });
+
+  it('writes only the own keys of a headers object, as Object.entries gives them (not inherited ones)', () => {
+    const inherited = Object.create({ polluted: 'p' }) as Record<string, string>;
+    inherited['own'] = 'x';
+    const withProto = batch([{ topic: 't', value: b('v'), headers: inherited as never, timestamp: T0 }]);
+    const reference = referenceBatch([{ topic: 't', value: b('v'), headers: new Map([[b('own'), b('x')]]), timestamp: T0 }]);
+    expect(withProto.equals(reference)).toBe(true);
   });
 
   it('writes string values and header values as their UTF-8 bytes, the same batch as with Buffers', () => {
@@ -139,10 +156,17 @@ describe('@platformatic/kafka record batch writer (patched: one buffer per batch
     expect(records.map((r) => BigInt(r.timestamp))).toEqual(messages.map((m) => m.timestamp));
   });
 
-  it('matches with compression (gzip) and with producer id/epoch (idempotent, transactional producers)', () => {
+  it('matches with compression (gzip, snappy, lz4), producer id/epoch, sequences and the transactional flag', () => {
     const messages = irisMessages(50);
     expect(batch(messages, { compression: 'gzip' }).equals(referenceBatch(messages, { compression: 'gzip' }))).toBe(true);
     expect(batch(messages, { producerId: 42n, producerEpoch: 3 }).equals(referenceBatch(messages, { producerId: 42n, producerEpoch: 3 }))).toBe(true);
+    for (const compression of ['snappy', 'lz4'] as const) {
+      expect(batch(messages, { compression }).equals(referenceBatch(messages, { compression }))).toBe(true);
+    }
+    const sequences = new NumericMap([['out:0', 17]]);
+    const transactional = { producerId: 7n, producerEpoch: 1, transactionalId: 'tx', sequences };
+    const onePartition = messages.map((m) => ({ ...m, partition: 0 }));
+    expect(batch(onePartition, transactional).equals(referenceBatch(onePartition, transactional))).toBe(true);
   });
 
   it('reads back (the library reader and the kafkajs decoder, an independent implementation) with every field', () => {

@@ -23,9 +23,12 @@ const bytes = (data?: Bytes | null): Buffer | undefined =>
  */
 export const platformaticRecordWriter: 'one buffer per batch' | 'unpatched' = (() => {
   try {
-    const message = { topic: 'probe', value: 'é', timestamp: 0n } as unknown as MessageRecord;
-    const batch = createRecordsBatch([message]);
-    return batch.buffers.length < 16 && batch.buffer.includes(Buffer.from('é')) ? 'one buffer per batch' : 'unpatched';
+    // The unpatched writer throws on a string value; the patched one writes its UTF-8 bytes, and as
+    // many buffers for 50 records as for one.
+    const messages = (n: number): MessageRecord[] => Array.from({ length: n }, () => ({ topic: 'probe', value: 'é', headers: { h: 'v' }, timestamp: 0n }) as unknown as MessageRecord);
+    const one = createRecordsBatch(messages(1));
+    const many = createRecordsBatch(messages(50));
+    return one.buffer.includes(Buffer.from('é')) && many.buffers.length === one.buffers.length ? 'one buffer per batch' : 'unpatched';
   } catch {
     return 'unpatched';
   }
