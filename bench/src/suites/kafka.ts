@@ -213,6 +213,8 @@ export function rxmlPipeline(
     fromBeginning: true,
     deserialize: 'json',
     signal: abort.signal,
+    // RXML_BENCH_KAFKA_IN_FLIGHT_BYTES=<n>: a tuning experiment (the benchmark's figures use the default).
+    ...(Number(process.env['RXML_BENCH_KAFKA_IN_FLIGHT_BYTES']) > 0 ? { maxInFlightBytes: Number(process.env['RXML_BENCH_KAFKA_IN_FLIGHT_BYTES']) } : {}),
     onEvent: (e) => {
       if (e.type === 'assigned') assigned();
     },
