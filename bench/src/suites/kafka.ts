@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { Producer as PlatformaticProducer, ProduceAcks, compatibilityPartitioner } from '@platformatic/kafka';
 import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage, type Producer } from 'kafkajs';
 import { tap } from 'rxjs';
@@ -215,6 +216,8 @@ export function rxmlPipeline(
     signal: abort.signal,
     // RXML_BENCH_KAFKA_IN_FLIGHT_BYTES=<n>: a tuning experiment (the benchmark's figures use the default).
     ...(Number(process.env['RXML_BENCH_KAFKA_IN_FLIGHT_BYTES']) > 0 ? { maxInFlightBytes: Number(process.env['RXML_BENCH_KAFKA_IN_FLIGHT_BYTES']) } : {}),
+    // RXML_BENCH_KAFKA_SOURCE_OPTIONS='{"maxBytesPerPartition":262144}': more fromKafka options, for experiments.
+    ...(process.env['RXML_BENCH_KAFKA_SOURCE_OPTIONS'] ? (JSON.parse(process.env['RXML_BENCH_KAFKA_SOURCE_OPTIONS']) as Record<string, number>) : {}),
     onEvent: (e) => {
       if (e.type === 'assigned') assigned();
     },
@@ -224,7 +227,14 @@ export function rxmlPipeline(
         if (first === 0) first = performance.now();
       }),
       predictIris(model, { ...options, select: (r) => r.value as IrisInput }),
-      toKafka({ brokers, topic: to, deadLetterTopic: `${to}-dlq`, ...(producer === undefined ? {} : { producer }) }),
+      toKafka({
+        brokers,
+        topic: to,
+        deadLetterTopic: `${to}-dlq`,
+        ...(producer === undefined ? {} : { producer }),
+        // RXML_BENCH_KAFKA_SINK_OPTIONS='{"maxBatchMessages":4000}': more toKafka options, for experiments.
+        ...(process.env['RXML_BENCH_KAFKA_SINK_OPTIONS'] ? (JSON.parse(process.env['RXML_BENCH_KAFKA_SINK_OPTIONS']) as Record<string, number>) : {}),
+      }),
     )
     .subscribe({
       next: () => {
@@ -365,6 +375,16 @@ async function latencyAtLoad(kafka: Kafka, input: string, out: string, bytes: nu
 async function profile(name: string): Promise<() => Promise<void>> {
   const dir = process.env['RXML_BENCH_PROFILE'];
   if (dir === undefined || dir === '') return () => Promise.resolve();
+  // RXML_BENCH_PROFILE_SNAPSHOT=<ms>: one heap snapshot that many ms into the phase instead (what is
+  // alive while records are in flight), <dir>/<name>.heapsnapshot.
+  const snapshotAfterMs = Number(process.env['RXML_BENCH_PROFILE_SNAPSHOT']);
+  if (snapshotAfterMs > 0) {
+    const timer = setTimeout(() => writeHeapSnapshot(join(dir, `${name}.heapsnapshot`)), snapshotAfterMs);
+    return () => {
+      clearTimeout(timer);
+      return Promise.resolve();
+    };
+  }
   const session = new Session();
   session.connect();
   // RXML_BENCH_PROFILE_HEAP=1: an allocation-sampling profile instead (what the garbage collector

@@ -71,3 +71,56 @@ describe('kafkajs record encoder (patched)', () => {
     expect(((regrouped.headers as unknown as Record<symbol, { key: string }[]>)[LIST] ?? []).map((h) => h.key)).toEqual(['hop', 'hop', 'hop', 'tenant']);
   });
 });
+
+// The record decoder computes offsets and timestamps with numbers when every term is a safe
+// integer; the result must be the text kafkajs' own (BigInt-backed) Long arithmetic gives, whatever the terms.
+const Long = require('kafkajs/src/utils/long') as { fromValue(v: string | number | bigint): unknown };
+const LOG_APPEND_TIME = 1;
+
+function decodeWith(context: object, offsetDelta: number, timestampDelta: bigint): { offset: string; timestamp: string } {
+  const encoded = encodeRecord({ offsetDelta, timestampDelta: Long.fromValue(timestampDelta), key: null, value: Buffer.from('v'), headers: {} } as never).buffer;
+  return decodeRecord(new Decoder(new Decoder(encoded).readVarIntBytes()), context) as never;
+}
+
+describe('kafkajs record decoder (patched): offsets and timestamps', () => {
+  const firsts = ['0', '1', '42', '1700000000000', '-1', String(2 ** 53 - 2), String(2 ** 53), '9223372036854775000', '-9223372036854775000'];
+  const offsetDeltas = [0, 1, 63, 64, 8191, 8192, 2 ** 20, 2 ** 31 - 1];
+  const timestampDeltas = [0n, 1n, -1n, 63n, -64n, 64n, 2n ** 47n - 1n, -(2n ** 47n), 2n ** 47n, 2n ** 48n, -(2n ** 48n) - 1n, 2n ** 55n, -(2n ** 62n), 2n ** 53n + 1n];
+
+  it("equals kafkajs' Long arithmetic for safe, unsafe, negative and 7-to-9-byte deltas", () => {
+    let checked = 0;
+    for (const firstOffset of firsts) {
+      for (const firstTimestamp of firsts) {
+        for (const offsetDelta of offsetDeltas) {
+          for (const timestampDelta of timestampDeltas) {
+            const offset = BigInt(firstOffset) + BigInt(offsetDelta);
+            const timestamp = BigInt(firstTimestamp) + timestampDelta;
+            const decoded = decodeWith({ firstOffset, firstTimestamp }, offsetDelta, timestampDelta);
+            expect(decoded.offset, `${firstOffset} + ${offsetDelta}`).toBe(String(offset));
+            expect(decoded.timestamp, `${firstTimestamp} + ${timestampDelta}`).toBe(String(timestamp));
+            checked++;
+          }
+        }
+      }
+    }
+    expect(checked).toBe(firsts.length ** 2 * offsetDeltas.length * timestampDeltas.length);
+  });
+
+  it('takes each batch\'s own first offset and timestamp when batches alternate', () => {
+    expect(decodeWith({ firstOffset: '100', firstTimestamp: '5000' }, 3, 7n)).toMatchObject({ offset: '103', timestamp: '5007' });
+    expect(decodeWith({ firstOffset: '9000', firstTimestamp: '1' }, 3, 0n)).toMatchObject({ offset: '9003', timestamp: '1' });
+    expect(decodeWith({ firstOffset: '100', firstTimestamp: '5000' }, 4, -2n)).toMatchObject({ offset: '104', timestamp: '4998' });
+  });
+
+  it('uses the batch\'s max timestamp for log-append-time topics', () => {
+    const decoded = decodeWith({ firstOffset: '0', firstTimestamp: '100', timestampType: LOG_APPEND_TIME, maxTimestamp: '123456' }, 0, 5n);
+    expect(decoded.timestamp).toBe('123456');
+  });
+
+  it('gives records without headers an empty headers object of their own', () => {
+    const a = decodeWith({ firstOffset: '0', firstTimestamp: '0' }, 0, 0n) as unknown as { headers: object };
+    const b = decodeWith({ firstOffset: '0', firstTimestamp: '0' }, 1, 0n) as unknown as { headers: object };
+    expect(a.headers).toEqual({});
+    expect(a.headers).not.toBe(b.headers);
+  });
+});
