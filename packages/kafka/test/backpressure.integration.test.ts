@@ -87,3 +87,61 @@ describe('backpressure with a slow model and a 200,000-record backlog (real brok
     expect([...committed.values()].reduce((a, b) => a + BigInt(b), 0n)).toBe(BigInt(delivered));
   });
 });
+
+describe('resuming after backpressure (real broker)', () => {
+  it('a resume wakes the consumer at once: no wait of maxWaitTimeInMs per pause (unpatched kafkajs slept it through)', async () => {
+    const [input, group] = [fresh('resume-in'), fresh('resume-group')];
+    await createTopics(brokers(), [{ topic: input, partitions: 1 }]);
+    const RECORDS = 400;
+    const MAX_WAIT_MS = 8_000;
+    await produce(
+      brokers(),
+      input,
+      (function* () {
+        for (let i = 0; i < RECORDS; i++) yield { value: String(i) };
+      })(),
+    );
+    const controller = new AbortController();
+    let resumedAt: number | undefined;
+    const gaps: number[] = [];
+    let pauses = 0;
+    let seen = 0;
+    const done = lastValueFrom(
+      fromKafka({
+        brokers: brokers(),
+        topic: input,
+        groupId: group,
+        fromBeginning: true,
+        maxInFlight: 50,
+        maxWaitTimeInMs: MAX_WAIT_MS,
+        signal: controller.signal,
+        logLevel: logLevel.NOTHING,
+        onEvent: (e) => {
+          if (e.type === 'paused') pauses++;
+          if (e.type === 'resumed') resumedAt = performance.now();
+        },
+      }).pipe(
+        tap((record) => {
+          // The first record after a resume: how long the consumer took to fetch again.
+          if (resumedAt !== undefined) {
+            gaps.push(performance.now() - resumedAt);
+            resumedAt = undefined;
+          }
+          seen++;
+          // Completed a little later, so the window fills and the source pauses.
+          setTimeout(() => record.complete(), 5);
+        }),
+        count(),
+      ),
+    );
+    await until(() => seen >= RECORDS, 120_000, `${RECORDS} records through ${RECORDS / 50}+ pauses`);
+    controller.abort();
+    await done;
+    console.log(`[resume] ${pauses} pauses, gaps after resume: max ${Math.round(Math.max(...gaps))} ms, median ${Math.round(gaps.sort((a, b) => a - b)[gaps.length >> 1] ?? 0)} ms`);
+    expect(pauses).toBeGreaterThanOrEqual(RECORDS / 50 - 1);
+    expect(gaps.length).toBeGreaterThanOrEqual(RECORDS / 50 - 2);
+    // Unpatched, kafkajs' fetch loop sleeps maxWaitTimeInMs (8 s) whenever every partition is paused,
+    // so the gaps are ~8 s; woken by resume, a gap is one fetch round trip.
+    expect(Math.max(...gaps)).toBeLessThan(MAX_WAIT_MS / 2);
+  }, 180_000);
+});
