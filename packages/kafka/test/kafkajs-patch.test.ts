@@ -75,7 +75,7 @@ describe('kafkajs record encoder (patched)', () => {
 // The record decoder computes offsets and timestamps with numbers when every term is a safe
 // integer; the result must be the text kafkajs' own (BigInt-backed) Long arithmetic gives, whatever the terms.
 const Long = require('kafkajs/src/utils/long') as { fromValue(v: string | number | bigint): unknown };
-const LOG_APPEND_TIME = 1;
+const { LOG_APPEND_TIME } = require('kafkajs/src/protocol/timestampTypes') as { LOG_APPEND_TIME: number };
 
 function decodeWith(context: object, offsetDelta: number, timestampDelta: bigint): { offset: string; timestamp: string } {
   const encoded = encodeRecord({ offsetDelta, timestampDelta: Long.fromValue(timestampDelta), key: null, value: Buffer.from('v'), headers: {} } as never).buffer;
