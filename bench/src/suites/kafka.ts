@@ -184,6 +184,12 @@ function rawPassthrough(kafka: Kafka, brokers: readonly string[], producerName: 
   };
 }
 
+/** Numeric options from a JSON object in environment variable `name` (tuning experiments; the benchmark's figures use none). */
+function experimentOptions(name: string): Record<string, number> {
+  const text = process.env[name];
+  return text ? (JSON.parse(text) as Record<string, number>) : {};
+}
+
 /**
  * The README pipeline, default options (only `deserialize: 'json'` for the JSON values, and the
  * producer under test: `undefined` for toKafka's default), plus `options` for `predictIris` (the
@@ -214,10 +220,8 @@ export function rxmlPipeline(
     fromBeginning: true,
     deserialize: 'json',
     signal: abort.signal,
-    // RXML_BENCH_KAFKA_IN_FLIGHT_BYTES=<n>: a tuning experiment (the benchmark's figures use the default).
-    ...(Number(process.env['RXML_BENCH_KAFKA_IN_FLIGHT_BYTES']) > 0 ? { maxInFlightBytes: Number(process.env['RXML_BENCH_KAFKA_IN_FLIGHT_BYTES']) } : {}),
-    // RXML_BENCH_KAFKA_SOURCE_OPTIONS='{"maxBytesPerPartition":262144}': more fromKafka options, for experiments.
-    ...(process.env['RXML_BENCH_KAFKA_SOURCE_OPTIONS'] ? (JSON.parse(process.env['RXML_BENCH_KAFKA_SOURCE_OPTIONS']) as Record<string, number>) : {}),
+    // RXML_BENCH_KAFKA_SOURCE_OPTIONS='{"maxInFlightBytes":16777216}': more fromKafka options, for experiments.
+    ...experimentOptions('RXML_BENCH_KAFKA_SOURCE_OPTIONS'),
     onEvent: (e) => {
       if (e.type === 'assigned') assigned();
     },
@@ -233,7 +237,7 @@ export function rxmlPipeline(
         deadLetterTopic: `${to}-dlq`,
         ...(producer === undefined ? {} : { producer }),
         // RXML_BENCH_KAFKA_SINK_OPTIONS='{"maxBatchMessages":4000}': more toKafka options, for experiments.
-        ...(process.env['RXML_BENCH_KAFKA_SINK_OPTIONS'] ? (JSON.parse(process.env['RXML_BENCH_KAFKA_SINK_OPTIONS']) as Record<string, number>) : {}),
+        ...experimentOptions('RXML_BENCH_KAFKA_SINK_OPTIONS'),
       }),
     )
     .subscribe({
