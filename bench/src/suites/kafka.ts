@@ -13,6 +13,7 @@ import { fromKafkaWith, toKafkaWith, type ConsumerClient, type ConsumerHandlers,
 import { startKafka } from '@rxml/kafka-testkit';
 import { variant } from '../runtime.js';
 import { round, summarize, type LatencySummary } from '../stats.js';
+import { gcPauses, mainThreadCpuMs } from '../thread-cpu.js';
 
 export const PARTITIONS = 3;
 /** Messages per produce request of the raw passthrough (toKafka's default `maxBatchMessages`). */
@@ -28,6 +29,13 @@ export interface KafkaSide {
   readonly recordsPerSec: number;
   /** Node process CPU (user + system) per record in that round, µs: pipeline, clients and model (the broker is another process). */
   readonly cpuUsPerRecord: number;
+  /**
+   * CPU of the main (JS) thread alone per record, µs (`/proc`, 10 ms ticks; absent off Linux): the
+   * thread a pipeline is bound by, while `cpuUsPerRecord` also counts V8's GC helpers and libuv.
+   */
+  readonly mainThreadCpuUsPerRecord?: number;
+  /** Garbage-collection pauses of the main thread per record, µs (`gc` performance entries). */
+  readonly gcPauseUsPerRecord: number;
   /** 1-minute load average when that round ended. */
   readonly loadAvg1m: number;
 }
@@ -446,13 +454,24 @@ export async function kafkaSuite(quick: boolean): Promise<KafkaResult> {
         await broker.createTopic(`${to}-dlq`, 1);
         const stopProfile = await profile(`kafka-${name}-${bytes}`);
         const cpu0 = process.cpuUsage();
+        const thread0 = mainThreadCpuMs();
+        const gc = gcPauses();
         const p = start(to);
         const [first, last] = await p.done;
         const cpu = process.cpuUsage(cpu0);
+        const thread1 = mainThreadCpuMs();
+        const gcMs = gc();
         await stopProfile();
         await p.stop();
-        const side = { recordsPerSec: round((records * 1000) / (last - first), 0), cpuUsPerRecord: round((cpu.user + cpu.system) / records, 2), loadAvg1m: load1() };
-        process.stderr.write(`[kafka] ${bytes} B ${name}: ${side.recordsPerSec} rec/s, ${side.cpuUsPerRecord} µs CPU/record (load average ${side.loadAvg1m})\n`);
+        const side: KafkaSide = {
+          recordsPerSec: round((records * 1000) / (last - first), 0),
+          cpuUsPerRecord: round((cpu.user + cpu.system) / records, 2),
+          ...(thread0 === undefined || thread1 === undefined ? {} : { mainThreadCpuUsPerRecord: round(((thread1 - thread0) * 1000) / records, 2) }),
+          gcPauseUsPerRecord: round((gcMs * 1000) / records, 2),
+          loadAvg1m: load1(),
+        };
+        const thread = side.mainThreadCpuUsPerRecord === undefined ? '' : `, main thread ${side.mainThreadCpuUsPerRecord}`;
+        process.stderr.write(`[kafka] ${bytes} B ${name}: ${side.recordsPerSec} rec/s, ${side.cpuUsPerRecord} µs CPU/record${thread}, GC pauses ${side.gcPauseUsPerRecord} (load average ${side.loadAvg1m})\n`);
         return side;
       };
       const best = new Map<string, KafkaSide>();

@@ -9,7 +9,9 @@ import type { KafkaLogger } from './logger.js';
  * read_committed drops every record of overlapping aborted transactions, a null header value is
  * written as length -1, headers keep their record order (a list under
  * `Symbol.for('rxml.kafka.headerList')`), and a codec may refuse to inflate a record batch over
- * `maxDecompressedBatchBytes` (the zip-bomb bound). Inside the repo pnpm applies the patch; the
+ * `maxDecompressedBatchBytes` (the zip-bomb bound); and for speed, numeric offsets and timestamps
+ * in the record decoder, a `resume` that wakes an idle fetch loop, and a fetch loop that does not keep
+ * the last fetch's batches alive through the next fetch. Inside the repo pnpm applies the patch; the
  * published `@rxml/kafka` tarball carries the patched copy itself (`bundleDependencies`).
  *
  * An unpatched kafkajs would fail silently (aborted records delivered, dead letters with reordered
