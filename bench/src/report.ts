@@ -221,10 +221,10 @@ export const RENDERERS: Record<string, Renderer> = {
     if (run !== undefined) {
       const la = (x: unknown): string => `load ${fmt(x)}`;
       parts.push(
-        `Broker: ${String(run['broker'])}, ${fmt(run['partitions'])} partitions, one Node process (pipeline, broker clients and load generator); the broker is a JVM on the same cores. Throughput: a pre-filled backlog, from the first record fetched to the last output acked (acks = all), best of ${fmt(run['rounds'])} interleaved rounds (raw and rxml of every client combination in turn). CPU: the Node process's user + system time per record in that round (the broker's is not included). Latency: produced → read back from the output topic, at ${fmt(run['offeredPerSec'])} records/s offered. Every figure carries the 1-minute load average when it was taken (2 cores: above ~2 the figures are not quiet-machine figures).`,
+        `Broker: ${String(run['broker'])}, ${fmt(run['partitions'])} partitions, one Node process (pipeline, broker clients and load generator); the broker is a JVM on the same cores. Throughput: a pre-filled backlog, from the first record fetched to the last output acked (acks = all), best of ${fmt(run['rounds'])} interleaved rounds (raw and rxml of every client combination in turn). CPU: the Node process's user + system time per record in that round (the broker's is not included); main thread: that of the JS thread alone (\`/proc\`, 10 ms ticks), the one a pipeline is bound by, and of it the garbage-collection pauses (\`gc\` performance entries). Latency: produced → read back from the output topic, at ${fmt(run['offeredPerSec'])} records/s offered. Every figure carries the 1-minute load average when it was taken (2 cores: above ~2 the figures are not quiet-machine figures).`,
         '',
         table(
-          ['clients', 'value', 'records', 'raw records/s', 'rxml records/s', 'ratio (target ≥ 0.6)', 'rxml ≥ 100,000/s', 'raw / rxml CPU µs/record', 'raw p50 / p99 ms', 'rxml p50 / p99 ms'],
+          ['clients', 'value', 'records', 'raw records/s', 'rxml records/s', 'ratio (target ≥ 0.6)', 'rxml ≥ 100,000/s', 'raw / rxml CPU µs/record', 'raw / rxml main thread µs/record (of it GC pauses)', 'raw p50 / p99 ms', 'rxml p50 / p99 ms'],
           (run['points'] as Json[]).map((p) => {
             const raw = p['raw'] as Json;
             const rxml = p['rxml'] as Json;
@@ -239,6 +239,7 @@ export const RENDERERS: Record<string, Renderer> = {
               verdict(p['ratio'] as number, 0.6),
               verdict(rxml['recordsPerSec'] as number, 100_000),
               `${fmt(raw['cpuUsPerRecord'])} / ${fmt(rxml['cpuUsPerRecord'])}`,
+              raw['mainThreadCpuUsPerRecord'] === undefined ? '–' : `${fmt(raw['mainThreadCpuUsPerRecord'])} (${fmt(raw['gcPauseUsPerRecord'])}) / ${fmt(rxml['mainThreadCpuUsPerRecord'])} (${fmt(rxml['gcPauseUsPerRecord'])})`,
               `${fmt(rl['p50Ms'])} / ${fmt(rl['p99Ms'])} (${la(rl['loadAvg1m'])})`,
               `${fmt(xl['p50Ms'])} / ${fmt(xl['p99Ms'])} (${la(xl['loadAvg1m'])})`,
             ];
