@@ -31,7 +31,7 @@ describe("kafkajs' fetch loop (patched)", () => {
       await consumer.subscribe({ topic, fromBeginning: true });
       await consumer.run({
         autoCommit: false,
-        eachBatch: async ({ batch }) => {
+        eachBatch: ({ batch }) => {
           seen += batch.messages.length;
           handled.push(new WeakRef(batch.messages), new WeakRef(batch.messages[0]!));
           return Promise.resolve();
