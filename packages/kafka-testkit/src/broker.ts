@@ -18,7 +18,7 @@ import {
 } from './helpers.js';
 import { DEFAULT_KAFKA_VERSION, ensureKafkaJars, requireTool } from './jars.js';
 import { freePort } from './ports.js';
-import { generateTls, scramArguments, securedProperties, type KafkaSecurityOptions, type SecuredConnection } from './security.js';
+import { generateTls, scramArguments, securedProperties, type KafkaSecurityOptions, type SecuredConnection, type SecuredMechanism } from './security.js';
 import { connectionOf, type KafkaTarget } from './helpers.js';
 import type { AclEntry } from 'kafkajs';
 
@@ -53,8 +53,11 @@ export interface KafkaTestSecurity {
   readonly caPem: string;
   /** The super user's connection (the testkit helpers use it). */
   readonly admin: SecuredConnection;
-  /** Connection options for one of the `users` (or any name and password, e.g. a wrong one). */
-  connection(username: string, password?: string): SecuredConnection;
+  /**
+   * Connection options for one of the `users` (or any name and password, e.g. a wrong one), with a
+   * SASL mechanism the listener accepts. Default `'scram-sha-512'`.
+   */
+  connection(username: string, password?: string, mechanism?: SecuredMechanism): SecuredConnection;
   /** Creates ACLs (with ACLs enabled), as the super user. */
   grant(acl: readonly AclEntry[]): Promise<void>;
 }
@@ -276,11 +279,11 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     const adminPassword = randomBytes(12).toString('hex');
     const users: Record<string, string> = { ...options.security.users, admin: adminPassword };
     scram = scramArguments(users);
-    secured = securedProperties(port, controllerPort, tls, adminPassword, options.security.acls === true);
-    const connection = (username: string, password?: string): SecuredConnection => ({
+    secured = securedProperties(port, controllerPort, tls, adminPassword, options.security.acls === true, users);
+    const connection = (username: string, password?: string, mechanism: SecuredMechanism = 'scram-sha-512'): SecuredConnection => ({
       brokers,
       ssl: { ca: [tls.caPem] },
-      sasl: { mechanism: 'scram-sha-512', username, password: password ?? users[username] ?? '' },
+      sasl: { mechanism, username, password: password ?? users[username] ?? '' },
     });
     const admin = connection('admin');
     target = admin;

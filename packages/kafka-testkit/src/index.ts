@@ -1,5 +1,5 @@
 export { startKafka, brokersFromEnv, type KafkaTestBroker, type KafkaTestSecurity, type StartKafkaOptions } from './broker.js';
-export { generateTls, type GeneratedTls, type KafkaSecurityOptions, type SecuredConnection } from './security.js';
+export { generateTls, type GeneratedTls, type KafkaSecurityOptions, type SecuredConnection, type SecuredMechanism, type SecuredSasl } from './security.js';
 export {
   committedOffsets,
   createTopics,

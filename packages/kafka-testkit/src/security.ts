@@ -3,11 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** A secured listener: SASL_SSL with SCRAM-SHA-512 and TLS from a CA generated per broker. */
+/**
+ * A secured listener: SASL_SSL with TLS from a CA generated per broker, and the SASL mechanisms
+ * PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 enabled for every user.
+ */
 export interface KafkaSecurityOptions {
   /**
-   * SCRAM-SHA-512 users, name → password (created at format time, so they exist from the first
-   * request). `admin` (the broker's own and the testkit helpers' super user) is always added.
+   * Users, name → password, for all three mechanisms: SCRAM credentials (both hashes) created at
+   * format time, so they exist from the first request, and PLAIN passwords in the listener's JAAS
+   * config. `admin` (the broker's own and the testkit helpers' super user) is always added.
    */
   readonly users?: Readonly<Record<string, string>>;
   /**
@@ -17,12 +21,18 @@ export interface KafkaSecurityOptions {
   readonly acls?: boolean;
 }
 
+/** SASL mechanisms the secured listener accepts, in kafkajs' spelling. */
+export type SecuredMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+
 /** How clients reach a secured broker (kafkajs connection options). */
 export interface SecuredConnection {
   readonly brokers: string[];
   readonly ssl: { readonly ca: string[] };
-  readonly sasl: { readonly mechanism: 'scram-sha-512'; readonly username: string; readonly password: string };
+  readonly sasl: SecuredSasl;
 }
+
+/** kafkajs' SASL options for one of the mechanisms (a union, as kafkajs' `SASLOptions` is). */
+export type SecuredSasl = { readonly [M in SecuredMechanism]: { readonly mechanism: M; readonly username: string; readonly password: string } }[SecuredMechanism];
 
 /** Files and secrets of a generated TLS setup. */
 export interface GeneratedTls {
@@ -80,15 +90,24 @@ export function securedProperties(
   tls: GeneratedTls,
   adminPassword: string,
   acls: boolean,
+  users: Readonly<Record<string, string>>,
 ): Record<string, string | number | boolean> {
   return {
     listeners: `SASL_SSL://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
     'advertised.listeners': `SASL_SSL://127.0.0.1:${port}`,
     'inter.broker.listener.name': 'SASL_SSL',
     'listener.security.protocol.map': 'SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT',
-    'sasl.enabled.mechanisms': 'SCRAM-SHA-512',
+    'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
     'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-512',
     'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': `org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${adminPassword}";`,
+    'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': `org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${adminPassword}";`,
+    // PLAIN checks passwords against the `user_<name>` entries of its JAAS config.
+    'listener.name.sasl_ssl.plain.sasl.jaas.config':
+      `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="${adminPassword}"` +
+      Object.entries(users)
+        .map(([name, password]) => ` user_${name}="${password}"`)
+        .join('') +
+      ';',
     'ssl.keystore.type': 'PKCS12',
     'ssl.keystore.location': tls.keystore,
     'ssl.keystore.password': tls.password,
@@ -109,7 +128,12 @@ export function securedProperties(
   };
 }
 
-/** StorageTool `--add-scram` arguments creating the users at format time. */
+/** StorageTool `--add-scram` arguments creating the users' SCRAM-SHA-256 and -512 credentials at format time. */
 export function scramArguments(users: Readonly<Record<string, string>>): string[] {
-  return Object.entries(users).flatMap(([name, password]) => ['--add-scram', `SCRAM-SHA-512=[name=${name},password=${password}]`]);
+  return Object.entries(users).flatMap(([name, password]) => [
+    '--add-scram',
+    `SCRAM-SHA-512=[name=${name},password=${password}]`,
+    '--add-scram',
+    `SCRAM-SHA-256=[name=${name},password=${password}]`,
+  ]);
 }

@@ -6,6 +6,7 @@ import { compressionOf, type KafkaCompression } from './internal/compression.js'
 import { chooseProducer, createProducer, logClients, type ProducerLibrary } from './internal/producers.js';
 import { flatHeadersOf, headerListOf, headerListSize, isPerRecordError, isTooLarge, refusedDeadLetter, refusedError } from './internal/dead-letters.js';
 import { publishSent } from './internal/sink-channel.js';
+import { describeClientError, permanentConnectionFailure } from './internal/connection-errors.js';
 import { exactlyOnceSink } from './internal/exactly-once.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
@@ -154,6 +155,17 @@ export function formatLatency(ms: number): string {
   if (frac % 100 === 0) return `${whole}.${frac / 100}`;
   if (frac % 10 === 0) return `${whole}.${frac < 100 ? '0' : ''}${frac / 10}`;
   return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
+}
+
+/**
+ * The client's error text, led by why it was not retried when that is a connection failure no retry
+ * fixes ("SASL authentication failed: metadata failed 4 times. (…)"), unless the text already says so.
+ */
+function withPermanentReason(error: unknown): string {
+  const detail = describeClientError(error);
+  const permanent = permanentConnectionFailure(error);
+  // Reasons start with "TLS" or "SASL": the kafkajs texts already name them.
+  return permanent === undefined || detail.includes(permanent.slice(0, permanent.search(/[ :]/))) ? detail : `${permanent}: ${detail}`;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -389,7 +401,7 @@ export function toKafkaWith<In, Out>(
             attempt++;
             const retriable = producer.isRetriable(error);
             if (closed || !retriable || Date.now() - started >= deliveryTimeoutMs) {
-              const detail = error instanceof Error ? error.message : String(error);
+              const detail = withPermanentReason(error);
               const topics = [...new Set(messages.map((m) => m.topic))].join(', ');
               throw new RxmlError('KAFKA_ERROR', `producing ${messages.length} messages to ${topics} failed after ${attempt} attempts: ${detail}`, {
                 cause: error,

@@ -27,6 +27,8 @@ async function pipeline(
   connection: SecuredConnection,
   names: { input: string; output: string; dead: string; group: string },
   waitForCommits: boolean,
+  producer: 'kafkajs' | 'platformatic',
+  sinkConnection: SecuredConnection = connection,
 ): Promise<{ error: unknown; ms: number; delivered: number }> {
   const controller = new AbortController();
   let delivered = 0;
@@ -34,7 +36,7 @@ async function pipeline(
   const done = lastValueFrom(
     fromKafka({ ...connection, topic: names.input, groupId: names.group, fromBeginning: true, signal: controller.signal, logLevel: logLevel.NOTHING }).pipe(
       predictIris(model, { select: (r) => r.value, batch: { size: 64 } }),
-      toKafka({ ...connection, topic: names.output, deadLetterTopic: names.dead, logLevel: logLevel.NOTHING }),
+      toKafka({ ...sinkConnection, topic: names.output, deadLetterTopic: names.dead, producer, logLevel: logLevel.NOTHING }),
       tap(() => delivered++),
       count(),
     ),
@@ -51,7 +53,7 @@ async function pipeline(
   return { error, ms: Date.now() - started, delivered };
 }
 
-describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA_BROKERS'] !== '')('secured cluster: SASL_SSL, SCRAM-SHA-512, ACLs (real broker)', () => {
+describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA_BROKERS'] !== '')('secured cluster: SASL_SSL (PLAIN, SCRAM-SHA-256/512), ACLs (real broker)', () => {
   let kafka: KafkaTestBroker;
   let model: Model;
   let otherCa: string;
@@ -92,43 +94,69 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     return names;
   }
 
-  it('runs the pipeline over SASL_SSL with SCRAM-SHA-512 and ACLs', async () => {
-    const names = await topics();
-    const { error, delivered } = await pipeline(kafka, model, kafka.security!.connection('alice'), names, true);
-    expect(error).toBeUndefined();
-    expect(delivered).toBe(TOTAL);
-    expect((await kafka.readTopic(names.output)).length).toBe(TOTAL);
-  });
+  // Both producers: the consumer is always kafkajs; the output goes through the producer under test.
+  describe.each(['kafkajs', 'platformatic'] as const)('%s producer', (producer) => {
+    it.each(['plain', 'scram-sha-256', 'scram-sha-512'] as const)('runs the pipeline over SASL_SSL with %s and ACLs', async (mechanism) => {
+      const names = await topics();
+      const { error, delivered } = await pipeline(kafka, model, kafka.security!.connection('alice', undefined, mechanism), names, true, producer);
+      expect(error).toBeUndefined();
+      expect(delivered).toBe(TOTAL);
+      expect((await kafka.readTopic(names.output)).length).toBe(TOTAL);
+    });
 
-  it('fails fast with a clear error on a wrong password, and commits nothing', async () => {
-    const names = await topics();
-    const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('alice', 'wrong-password'), names, false);
-    console.log(`[secured] wrong password: failed after ${ms} ms: ${String((error as Error).message)}`);
-    expect(isRxmlError(error)).toBe(true);
-    expect((error as Error).message).toMatch(/SASL|authentication/i);
-    expect(ms).toBeLessThan(10_000);
-    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
-  });
+    it('fails fast with a clear error on a wrong password, and commits nothing', async () => {
+      const names = await topics();
+      const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('alice', 'wrong-password'), names, false, producer);
+      console.log(`[secured, ${producer} producer] wrong password: failed after ${ms} ms: ${String((error as Error).message)}`);
+      expect(isRxmlError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/SASL|authentication/i);
+      expect(ms).toBeLessThan(10_000);
+      expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+    });
 
-  it('fails fast with a clear error when the broker certificate is not signed by the trusted CA, and commits nothing', async () => {
-    const names = await topics();
-    const connection = { ...kafka.security!.connection('alice'), ssl: { ca: [otherCa] } };
-    const { error, ms } = await pipeline(kafka, model, connection, names, false);
-    console.log(`[secured] wrong CA: failed after ${ms} ms: ${String((error as Error).message)}`);
-    expect(isRxmlError(error)).toBe(true);
-    expect((error as Error).message).toMatch(/certificate/i);
-    expect(ms).toBeLessThan(10_000);
-    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
-  });
+    it('fails fast with a clear error when only the producer has a wrong password, and commits nothing', async () => {
+      const names = await topics();
+      const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('alice'), names, false, producer, kafka.security!.connection('alice', 'wrong-password'));
+      console.log(`[secured, ${producer} producer] producer's wrong password: failed after ${ms} ms: ${String((error as Error).message)}`);
+      expect(isRxmlError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/SASL|authentication/i);
+      expect(ms).toBeLessThan(10_000);
+      expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+      expect((await kafka.readTopic(names.output)).length).toBe(0);
+    });
 
-  it('fails with a clear error when an ACL is missing (no Write on the output topic), and commits nothing', async () => {
-    const names = await topics();
-    const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('mallory'), names, false);
-    console.log(`[secured] missing ACL: failed after ${ms} ms: ${String((error as Error).message)}`);
-    expect(isRxmlError(error)).toBe(true);
-    expect((error as Error).message).toMatch(/authoriz/i);
-    expect(ms).toBeLessThan(10_000);
-    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
-    expect((await kafka.readTopic(names.output)).length).toBe(0);
+    it('fails fast with a clear error when only the producer distrusts the broker certificate, and commits nothing', async () => {
+      const names = await topics();
+      const alice = kafka.security!.connection('alice');
+      const { error, ms } = await pipeline(kafka, model, alice, names, false, producer, { ...alice, ssl: { ca: [otherCa] } });
+      console.log(`[secured, ${producer} producer] producer's wrong CA: failed after ${ms} ms: ${String((error as Error).message)}`);
+      expect(isRxmlError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/certificate/i);
+      expect(ms).toBeLessThan(10_000);
+      expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+      expect((await kafka.readTopic(names.output)).length).toBe(0);
+    });
+
+    it('fails fast with a clear error when the broker certificate is not signed by the trusted CA, and commits nothing', async () => {
+      const names = await topics();
+      const connection = { ...kafka.security!.connection('alice'), ssl: { ca: [otherCa] } };
+      const { error, ms } = await pipeline(kafka, model, connection, names, false, producer);
+      console.log(`[secured, ${producer} producer] wrong CA: failed after ${ms} ms: ${String((error as Error).message)}`);
+      expect(isRxmlError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/certificate/i);
+      expect(ms).toBeLessThan(10_000);
+      expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+    });
+
+    it('fails with a clear error when an ACL is missing (no Write on the output topic), and commits nothing', async () => {
+      const names = await topics();
+      const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('mallory'), names, false, producer);
+      console.log(`[secured, ${producer} producer] missing ACL: failed after ${ms} ms: ${String((error as Error).message)}`);
+      expect(isRxmlError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/authoriz/i);
+      expect(ms).toBeLessThan(10_000);
+      expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+      expect((await kafka.readTopic(names.output)).length).toBe(0);
+    });
   });
 });

@@ -135,7 +135,9 @@ describe('producer choice', () => {
     try {
       expect(chooseProducer(undefined, { brokers: ['b:9092'] }, 'none').library).toBe('platformatic');
       expect(chooseProducer('kafkajs', { brokers: ['b:9092'] }, 'none').library).toBe('kafkajs');
-      expect(chooseProducer(undefined, { brokers: ['b:9092'], ssl: true }, 'none')).toMatchObject({ library: 'kafkajs', reason: expect.stringContaining('TLS') as unknown });
+      // TLS and SASL PLAIN/SCRAM stay on platformatic (tested against a secured broker).
+      expect(chooseProducer(undefined, { brokers: ['b:9092'], ssl: true }, 'none').library).toBe('platformatic');
+      expect(chooseProducer(undefined, { brokers: ['b:9092'], ssl: true, sasl: { mechanism: 'plain', username: 'u', password: 'p' } }, 'none').library).toBe('platformatic');
       expect(chooseProducer('platformatic', { brokers: ['b:9092'], sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } }, 'none').library).toBe('platformatic');
       const aws = chooseProducer(undefined, { brokers: ['b:9092'], sasl: { mechanism: 'aws', authorizationIdentity: 'a', accessKeyId: 'k', secretAccessKey: 's' } }, 'none');
       expect(aws).toMatchObject({ library: 'kafkajs', reason: expect.stringContaining('aws') as unknown });

@@ -7,6 +7,7 @@ import type { KafkaConnectionOptions } from '../options.js';
 import type { OutgoingMessage, ProducerClient } from './client.js';
 import type { KafkaCompression } from './compression.js';
 import { javaCompatiblePartition } from './murmur2.js';
+import { permanentConnectionFailure } from './connection-errors.js';
 
 type Bytes = Buffer | string;
 
@@ -76,6 +77,8 @@ export function platformaticUnsupported(given: KafkaConnectionOptions, compressi
  */
 export function isRetriablePlatformaticError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
+  // Refused credentials and untrusted certificates come wrapped in a NetworkError with canRetry.
+  if (permanentConnectionFailure(error) !== undefined) return false;
   const e = error as { canRetry?: unknown; name?: unknown; code?: unknown; errors?: unknown; cause?: unknown };
   if (e.canRetry === true) return true;
   if (e.name === 'TimeoutError' || e.code === 'PLT_KFK_TIMEOUT' || e.code === 'PLT_KFK_NETWORK') return true;

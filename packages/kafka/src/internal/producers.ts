@@ -1,6 +1,5 @@
 import { RxmlError } from '@rxml/core/contract';
 import { logLevel } from 'kafkajs';
-import { kafkaConnectionFromEnv } from '../env.js';
 import type { KafkaConnectionOptions } from '../options.js';
 import type { ProducerClient } from './client.js';
 import type { KafkaCompression } from './compression.js';
@@ -15,8 +14,9 @@ import { platformaticProducer, platformaticRecordWriter, platformaticUnsupported
  *   passthrough at ~178k vs 91–94k records/s with half the CPU per record (docs/kafka.md, clients).
  * - `kafkajs`: kafkajs 2.2.4, the consumer's library (one client library for everything; needed
  *   for a ready `kafka` instance, SASL aws/oauthbearer, zstd on Node < 22.15).
- * - `auto` (default): `platformatic` unless the options need `kafkajs`, or use TLS/SASL (not yet
- *   tested with platformatic against a secured broker).
+ * - `auto` (default): `platformatic` unless the options need `kafkajs`. TLS and SASL PLAIN /
+ *   SCRAM-SHA-256 / SCRAM-SHA-512 go to platformatic too: tested against a secured broker
+ *   (packages/kafka/test/secured.integration.test.ts, both producers).
  */
 export type ProducerLibrary = 'auto' | 'kafkajs' | 'platformatic';
 
@@ -56,19 +56,7 @@ export function chooseProducer(requested: ProducerLibrary | undefined, connectio
     throw new RxmlError('INVALID_CONFIG', `producer 'platformatic' cannot be used: ${unsupported}`);
   }
   if (unsupported !== undefined) return { library: 'kafkajs', reason: `${source} 'auto': ${unsupported}` };
-  // The platformatic producer maps `ssl` and SASL PLAIN/SCRAM, but that mapping has not yet been
-  // run against a secured broker here: until it has, a secured connection keeps kafkajs unless asked.
-  const secured = given(connection);
-  if (secured !== undefined) return { library: 'kafkajs', reason: `${source} 'auto': ${secured} on the platformatic producer is not yet tested against a secured broker (producer: 'platformatic' to use it)` };
   return { library: 'platformatic', reason: `${source} 'auto': ~2x kafkajs' produce throughput at half its CPU per record` };
-}
-
-/** `ssl`/`sasl` given in the options or the environment. */
-function given(connection: KafkaConnectionOptions): string | undefined {
-  const resolved = connection.brokers === undefined && connection.kafka === undefined ? { ...kafkaConnectionFromEnv(), ...connection } : connection;
-  if (resolved.sasl !== undefined) return 'SASL';
-  if (resolved.ssl !== undefined && resolved.ssl !== false) return 'TLS';
-  return undefined;
 }
 
 const logged = new Set<string>();

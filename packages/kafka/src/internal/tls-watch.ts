@@ -1,20 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ISocketFactory } from 'kafkajs';
-
-/** OpenSSL/Node verification codes: the broker's certificate cannot be trusted with the given CA. */
-const CERTIFICATE_ERRORS = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_SIGNATURE_FAILURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
+import { isCertificateFailure } from './connection-errors.js';
 
 /** A TLS handshake that failed because the broker's certificate is not trusted. */
 export class UntrustedCertificateError extends Error {
@@ -42,7 +29,7 @@ export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly u
       : net.connect({ host, port }, onConnect);
     socket.setKeepAlive(true, 60_000);
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== undefined && CERTIFICATE_ERRORS.has(error.code)) report(new UntrustedCertificateError(error.code, error.message));
+      if (error.code !== undefined && isCertificateFailure(error.code)) report(new UntrustedCertificateError(error.code, error.message));
     });
     return socket;
   };

@@ -1,0 +1,106 @@
+/**
+ * Connection failures that no retry can fix: a broker certificate the client does not trust (or
+ * that names another host), a TLS handshake the two sides cannot agree on, SASL credentials the
+ * broker refuses. Both client libraries report them as network errors and mark them retriable
+ * (kafkajs: `KafkaJSConnectionError` with the TLS code; `@platformatic/kafka`: a `NetworkError`
+ * with `canRetry` around an `AuthenticationError`), so without this a producer would retry them
+ * until its delivery timeout (2 minutes by default) instead of failing at once.
+ */
+
+/**
+ * OpenSSL's certificate verification results as Node reports them (`err.code` of a failed
+ * `tls.connect`, see Node's `tls` docs, "X509 certificate error codes"), plus Node's host check.
+ */
+const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Whether a Node TLS error code says the broker's certificate was not accepted. */
+export function isCertificateFailure(code: string): boolean {
+  return CERTIFICATE_CODES.has(code);
+}
+
+interface ErrorLike {
+  readonly name?: unknown;
+  readonly code?: unknown;
+  readonly message?: unknown;
+  readonly cause?: unknown;
+  readonly originalError?: unknown;
+  readonly errors?: unknown;
+}
+
+/** The error and the errors it wraps (`cause`, kafkajs' `originalError`, an aggregate's `errors`), breadth first, at most 64. */
+function* chain(error: unknown): Generator<ErrorLike> {
+  const queue: unknown[] = [error];
+  const seen = new Set<unknown>();
+  for (let i = 0; i < queue.length && i < 64; i++) {
+    const e = queue[i];
+    if (typeof e !== 'object' || e === null || seen.has(e)) continue;
+    seen.add(e);
+    const like = e as ErrorLike;
+    yield like;
+    if (like.cause !== undefined) queue.push(like.cause);
+    if (like.originalError !== undefined) queue.push(like.originalError);
+    if (Array.isArray(like.errors)) queue.push(...(like.errors as unknown[]));
+  }
+}
+
+/**
+ * Why `error` (or an error it wraps) is a connection failure no retry can fix, e.g.
+ * "TLS: the broker's certificate is not trusted (SELF_SIGNED_CERT_IN_CHAIN)"; undefined otherwise.
+ */
+export function permanentConnectionFailure(error: unknown): string | undefined {
+  for (const e of chain(error)) {
+    const code = typeof e.code === 'string' ? e.code : undefined;
+    if (code !== undefined && CERTIFICATE_CODES.has(code)) return `TLS: the broker's certificate is not accepted (${code})`;
+    // A handshake refused by either side: wrong protocol (TLS to a plaintext listener), a client
+    // certificate the broker rejects, no common cipher or version.
+    if (code !== undefined && code.startsWith('ERR_SSL_')) return `TLS handshake failed (${code})`;
+    if (e.name === 'KafkaJSSASLAuthenticationError' || code === 'PLT_KFK_AUTHENTICATION') return 'SASL authentication failed';
+  }
+  return undefined;
+}
+
+/**
+ * The error's message, followed by the distinct messages of the innermost errors it wraps when they
+ * say more: `@platformatic/kafka` reports "Producing messages failed." around the broker's
+ * "Topic authorization failed.", which the message alone would hide.
+ */
+export function describeClientError(error: unknown): string {
+  const top = error instanceof Error ? error.message : String(error);
+  const details: string[] = [];
+  for (const e of chain(error)) {
+    const wraps = e.cause !== undefined || e.originalError !== undefined || (Array.isArray(e.errors) && e.errors.length > 0);
+    if (wraps || typeof e.message !== 'string' || e.message === '') continue;
+    if (!top.includes(e.message) && !details.includes(e.message)) details.push(e.message);
+    if (details.length === 3) break;
+  }
+  return details.length === 0 ? top : `${top} (${details.join('; ')})`;
+}

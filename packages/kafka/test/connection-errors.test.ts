@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { describeClientError, permanentConnectionFailure } from '../src/internal/connection-errors.js';
+import { isRetriableKafkaError } from '../src/internal/kafkajs-client.js';
+import { isRetriablePlatformaticError } from '../src/internal/platformatic-producer.js';
+
+// The shapes below are what the two libraries threw against the testkit's SASL_SSL broker
+// (kafkajs 2.2.4, @platformatic/kafka 1.35; probed with a wrong CA, a wrong password, a missing ACL).
+const withFields = <T extends object>(error: Error, fields: T): Error & T => Object.assign(error, fields);
+
+const kafkajsUntrustedCa = () =>
+  withFields(new Error('Connection error: self-signed certificate in certificate chain'), {
+    name: 'KafkaJSNumberOfRetriesExceeded',
+    retriable: false,
+    cause: withFields(new Error('Connection error: self-signed certificate in certificate chain'), {
+      name: 'KafkaJSConnectionError',
+      retriable: true,
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    }),
+  });
+
+const platformaticNetwork = (inner: Error) => {
+  const network = withFields(new Error('Connection to 127.0.0.1:9093 failed.'), { code: 'PLT_KFK_NETWORK', canRetry: true, cause: inner });
+  const brokers = withFields(new AggregateError([network], 'Cannot connect to any broker.'), { code: 'PLT_KFK_MULTIPLE' });
+  return withFields(new AggregateError([brokers, brokers], 'metadata failed 4 times.'), { code: 'PLT_KFK_MULTIPLE' });
+};
+const platformaticWrongPassword = () =>
+  platformaticNetwork(
+    withFields(new Error('SASL authentication failed.'), {
+      code: 'PLT_KFK_AUTHENTICATION',
+      canRetry: false,
+      cause: withFields(new Error('SASL authentication failed.'), { code: 'PLT_KFK_PROTOCOL', canRetry: false }),
+    }),
+  );
+const platformaticUntrustedCa = () => platformaticNetwork(withFields(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }));
+
+describe('connection failures no retry can fix', () => {
+  it('finds an untrusted certificate under kafkajs\' retriable connection error, and kafkajs\' classifier stops retrying it', () => {
+    expect(permanentConnectionFailure(kafkajsUntrustedCa())).toMatch(/TLS.*SELF_SIGNED_CERT_IN_CHAIN/);
+    expect(isRetriableKafkaError(kafkajsUntrustedCa())).toBe(false);
+    // A plain connection loss (a broker restarting) is still retried.
+    expect(isRetriableKafkaError(withFields(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', retriable: true, code: 'ECONNREFUSED' }))).toBe(true);
+  });
+
+  it('finds refused SASL credentials and untrusted certificates inside platformatic\'s canRetry network errors', () => {
+    expect(permanentConnectionFailure(platformaticWrongPassword())).toBe('SASL authentication failed');
+    expect(isRetriablePlatformaticError(platformaticWrongPassword())).toBe(false);
+    expect(permanentConnectionFailure(platformaticUntrustedCa())).toMatch(/SELF_SIGNED_CERT_IN_CHAIN/);
+    expect(isRetriablePlatformaticError(platformaticUntrustedCa())).toBe(false);
+    const refused = platformaticNetwork(withFields(new Error('connect ECONNREFUSED 127.0.0.1:9093'), { code: 'ECONNREFUSED' }));
+    expect(permanentConnectionFailure(refused)).toBeUndefined();
+    expect(isRetriablePlatformaticError(refused)).toBe(true);
+  });
+
+  it('treats a failed TLS handshake (e.g. TLS to a plaintext listener) as permanent', () => {
+    expect(permanentConnectionFailure(withFields(new Error('wrong version number'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' }))).toMatch(/TLS handshake/);
+  });
+
+  it('survives cycles and non-errors', () => {
+    const a: { cause?: unknown; message: string } = { message: 'a' };
+    a.cause = a;
+    expect(permanentConnectionFailure(a)).toBeUndefined();
+    expect(permanentConnectionFailure('text')).toBeUndefined();
+    expect(describeClientError('text')).toBe('text');
+  });
+});
+
+describe('describeClientError', () => {
+  it('adds the broker\'s reason that platformatic\'s aggregate message hides', () => {
+    const acl = withFields(
+      new AggregateError(
+        [withFields(new AggregateError([withFields(new Error('Topic authorization failed.'), { code: 'PLT_KFK_PROTOCOL' })], 'Received response with error while executing API Produce(v11)'), { code: 'PLT_KFK_RESPONSE' })],
+        'Producing messages failed.',
+      ),
+      { code: 'PLT_KFK_MULTIPLE' },
+    );
+    expect(describeClientError(acl)).toBe('Producing messages failed. (Topic authorization failed.)');
+    expect(describeClientError(platformaticWrongPassword())).toBe('metadata failed 4 times. (SASL authentication failed.)');
+  });
+
+  it('does not repeat what the message already says', () => {
+    expect(describeClientError(kafkajsUntrustedCa())).toBe('Connection error: self-signed certificate in certificate chain');
+  });
+});
