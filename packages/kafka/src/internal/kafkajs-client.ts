@@ -292,8 +292,26 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
   // kafkajs' retries (~10 s), as it does for the consumer.
   const tls = connection.kafka === undefined && connection.ssl !== undefined && connection.ssl !== false ? tlsWatch() : undefined;
   const { kafka, gate } = kafkaOf(connection, undefined, tls?.socketFactory);
-  const failFast = <T>(operation: Promise<T>): Promise<T> =>
-    tls === undefined ? operation : Promise.race([operation, tls.untrusted.then((error) => Promise.reject(error))]);
+  // Not Promise.race with `untrusted`: that would leave one reaction per send on a promise that
+  // normally never settles (a leak over a long run). Waiting sends are kept in a set instead.
+  let untrusted: Error | undefined;
+  const waiting = new Set<(error: Error) => void>();
+  void tls?.untrusted.then((error) => {
+    untrusted = error;
+    for (const reject of waiting) reject(error);
+    waiting.clear();
+  });
+  const failFast = <T>(operation: Promise<T>): Promise<T> => {
+    if (tls === undefined) return operation;
+    if (untrusted !== undefined) {
+      operation.catch(() => undefined);
+      return Promise.reject(untrusted);
+    }
+    return new Promise<T>((resolve, reject) => {
+      waiting.add(reject);
+      operation.finally(() => waiting.delete(reject)).then(resolve, reject);
+    });
+  };
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: true,
     createPartitioner: Partitioners.DefaultPartitioner,
