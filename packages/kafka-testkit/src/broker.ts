@@ -102,6 +102,8 @@ logger.state.level = warn
  * The broker runs under this POSIX shell guard: when the Node process that started it dies (even by
  * SIGKILL), its stdin pipe closes and the guard stops the JVM, so no orphaned broker survives a
  * crashed test run. The JVM's pid goes to a file so `stop()` can SIGKILL it if shutdown hangs.
+ * The guard runs in its own process group (`detached`): a Ctrl-C in the terminal signals the app's
+ * group only, so an app draining on SIGINT still has its broker until it calls `stop()`.
  */
 const GUARD = `exec 3<&0
 "$@" </dev/null 3<&- &
@@ -316,6 +318,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
       child = spawn('sh', ['-c', GUARD, 'rxml-kafka-guard', 'java', ...jvm, 'kafka.Kafka', config], {
         stdio: ['pipe', fd, fd],
         env: { ...process.env, RXML_KAFKA_PIDFILE: pidFile },
+        detached: true,
       });
     } finally {
       closeSync(fd);
