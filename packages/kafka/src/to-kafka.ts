@@ -168,6 +168,18 @@ function withPermanentReason(error: unknown): string {
   return permanent === undefined || detail.includes(permanent.slice(0, permanent.search(/[ :]/))) ? detail : `${permanent}: ${detail}`;
 }
 
+/**
+ * The error that stops a sink without a dead-letter topic, naming the record by its Kafka coordinates:
+ * "IrisInputTopic[0]@2: iris input: expected 4 values … (no deadLetterTopic: the stream stops at this
+ * record)". Same code and retriability; the result's own error is the cause.
+ */
+function namingRecord(source: KafkaSourced, error: RxmlError): RxmlError {
+  return new RxmlError(error.code, `${source.topic}[${source.partition}]@${source.offset}: ${error.message} (no deadLetterTopic: the stream stops at this record)`, {
+    cause: error,
+    retriable: error.retriable,
+  });
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Per-record overhead in a v2 record batch (varints, attributes, timestamps), rounded up. */
@@ -266,8 +278,8 @@ export function toKafkaWith<In, Out>(
   };
 
   const deadLetter = (result: PredictResult<In, Out>, error: RxmlError): [OutgoingMessage, Delivered<In, Out>, number] | RxmlError => {
-    if (options.deadLetterTopic === undefined) return error;
     const source = asSourced(result.input);
+    if (options.deadLetterTopic === undefined) return source === undefined ? error : namingRecord(source, error);
     // The source record's headers as they came (repeated names, null values), then rxml's.
     const headerList: (readonly [string, Bytes | null])[] = source === undefined ? [] : [...headerListOf(source.headers)];
     headerList.push(['rxml-error-code', error.code], ['rxml-error-message', error.message]);

@@ -42,6 +42,8 @@ describe('fromKafka / toKafka edge cases (real broker)', () => {
       (e: unknown) => e,
     );
     expect((error as RxmlError).code).toBe('INVALID_INPUT');
+    // It names the record: topic, partition and offset, then the record's own problem.
+    expect((error as RxmlError).message).toMatch(new RegExp(`^${input}\\[0\\]@2: iris input: .*no deadLetterTopic`));
     const written = await readTopic(brokers(), output);
     expect(written.length).toBe(2);
     // The stream failed, so the source unsubscribed: its commit of the two written records must still land.
