@@ -42,3 +42,13 @@ describe('parseIrisInput: CSV lines', () => {
     expect(parseIrisInput('5.1e0,+3.5,1.4E0,2e-1')).toEqual([5.1, 3.5, 1.4, 0.2]);
   });
 });
+
+describe('parseIrisInput: objects', () => {
+  it('says to use select when it gets a whole source record instead of its value', () => {
+    const record = { topic: 'IrisInputTopic', partition: 0, offset: '2', key: null, value: '5.1,3.5,1.4,0.2', headers: {}, timestamp: 0 };
+    expect(message(record)).toMatch(/whole source record \(IrisInputTopic\[0\]@2\), not its value: pass select: \(r\) => r\.value/);
+    // An object with the fields is read as it is, whatever else it has.
+    expect(parseIrisInput({ topic: 't', offset: '1', value: 'x', sepalLength: 5.1, sepalWidth: 3.5, petalLength: 1.4, petalWidth: 0.2 })).toEqual([5.1, 3.5, 1.4, 0.2]);
+    expect(message({ sepalLength: 5.1 })).toMatch(/sepalWidth is missing/);
+  });
+});

@@ -156,6 +156,13 @@ export function parseIrisInput(input: unknown): [number, number, number, number]
   if (isNumericTypedArray(input)) return fromList(input, `the ${input.constructor.name}`);
   if (typeof input === 'object' && input !== null && !ArrayBuffer.isView(input)) {
     const record = input as Record<string, unknown>;
+    // A whole source record (fromKafka's: topic, partition, offset, value) where its value was meant:
+    // the operator was used without `select`.
+    if (!IRIS_FEATURES.some((field) => field in record) && 'value' in record && 'topic' in record && 'offset' in record) {
+      throw invalid(
+        `got a whole source record (${String(record['topic'])}[${String(record['partition'])}]@${String(record['offset'])}), not its value: pass select: (r) => r.value to predictIris`,
+      );
+    }
     return fromList(
       IRIS_FEATURES.map((field) => {
         if (!(field in record)) throw invalid(`${field} is missing`);
