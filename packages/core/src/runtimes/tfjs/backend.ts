@@ -93,7 +93,7 @@ async function choose(log: (line: string) => void): Promise<BackendInfo> {
       const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
       // The usual case, worded as information: tfjs-node is an optional peer, wasm is the default.
       const notInstalled = name === 'tensorflow' && /Cannot find (package|module)|can not be found at path|tfjs_binding/i.test(why ?? '');
-      passedOver.push(notInstalled ? 'native TensorFlow not installed; `pnpm setup:tfjs-node` to use it' : `${name} unavailable: ${why}`);
+      passedOver.push(notInstalled ? 'native TensorFlow not installed: add @tensorflow/tfjs-node to use it (in the rxml repo: `pnpm setup:tfjs-node`; docs/backends.md)' : `${name} unavailable: ${why}`);
     }
   }
   throw new RxmlError('BACKEND_UNAVAILABLE', `no tfjs backend could start: ${passedOver.join('; ')}`);
