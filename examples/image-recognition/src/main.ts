@@ -63,7 +63,8 @@ function javaAvailable(): boolean {
 }
 
 const shared = sharedDir();
-const root = resolve(args.images ?? (shared === undefined ? '.' : join(shared, 'seed', 'images')));
+// --images is relative to where you ran the command (pnpm's INIT_CWD), not to this example's folder.
+const root = args.images !== undefined ? resolve(process.env['INIT_CWD'] ?? process.cwd(), args.images) : resolve(shared === undefined ? '.' : join(shared, 'seed', 'images'));
 const names = (await readdir(root)).filter((name) => /\.(jpe?g|png|webp|gif)$/i.test(name)).sort();
 if (names.length === 0) throw new Error(`no images in ${root}`);
 

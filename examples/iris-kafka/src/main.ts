@@ -12,6 +12,7 @@
  * Run: pnpm --filter @rxml/example-iris-kafka start [path/to/iris.txt]
  */
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadIrisModel, predictIris, readIrisDataset } from '@rxml/core';
 import { fromKafka, toKafka } from '@rxml/kafka';
@@ -19,7 +20,8 @@ import { committedOffsets, createTopics, produce, startKafka } from '@rxml/kafka
 import { logLevel } from 'kafkajs';
 import { lastValueFrom, tap, count } from 'rxjs';
 
-const dataPath = process.argv[2] ?? fileURLToPath(new URL('../../../../shared/seed/iris.txt', import.meta.url));
+// A path given on the command line is relative to where you ran it (pnpm's INIT_CWD), not to the example's folder.
+const dataPath = process.argv[2] !== undefined ? resolve(process.env['INIT_CWD'] ?? process.cwd(), process.argv[2]) : fileURLToPath(new URL('../../../../shared/seed/iris.txt', import.meta.url));
 // Topic names of the seed; a suffix keeps runs against a shared cluster apart.
 const suffix = process.env['IRIS_TOPIC_SUFFIX'] ?? '';
 const inputTopic = `IrisInputTopic${suffix}`;

@@ -14,6 +14,7 @@
  * Run: pnpm --filter @rxml/example-iris-remote start [path/to/iris.txt]
  */
 import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { predictIris, readIrisDataset } from '@rxml/core';
 import { fromKafka, toKafka } from '@rxml/kafka';
@@ -23,7 +24,8 @@ import { logLevel } from 'kafkajs';
 import { count, lastValueFrom, tap } from 'rxjs';
 import { startModelServer } from './model-server.js';
 
-const dataPath = process.argv[2] ?? fileURLToPath(new URL('../../../../shared/seed/iris.txt', import.meta.url));
+// A path given on the command line is relative to where you ran it (pnpm's INIT_CWD), not to the example's folder.
+const dataPath = process.argv[2] !== undefined ? resolve(process.env['INIT_CWD'] ?? process.cwd(), process.argv[2]) : fileURLToPath(new URL('../../../../shared/seed/iris.txt', import.meta.url));
 const suffix = process.env['IRIS_TOPIC_SUFFIX'] ?? '';
 const inputTopic = `IrisInputTopic${suffix}`;
 const outputTopic = `IrisOutputTopic${suffix}`;

@@ -4,11 +4,13 @@
  *
  * Run: pnpm --filter @rxml/example-iris start [path/to/iris.txt]
  */
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { IRIS_SPECIES, loadIrisModel, predictIris, readIrisDataset } from '@rxml/core';
 
-const dataPath = process.argv[2] ?? fileURLToPath(new URL('../../../../shared/seed/iris.txt', import.meta.url));
+// A path given on the command line is relative to where you ran it (pnpm's INIT_CWD), not to the example's folder.
+const dataPath = process.argv[2] !== undefined ? resolve(process.env['INIT_CWD'] ?? process.cwd(), process.argv[2]) : fileURLToPath(new URL('../../../../shared/seed/iris.txt', import.meta.url));
 const model = await loadIrisModel();
 try {
   console.log(`model ${model.name}@${model.version} on ${model.runtime}`);

@@ -8,6 +8,7 @@
  * (records.json: a JSON array of 100-number rows; default: the samples saved with the model in data/.)
  */
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { predictKeras } from '@rxml/core';
@@ -15,14 +16,17 @@ import { loadKerasModel } from '@rxml/keras';
 
 // The example's own data (examples/keras/data): simple_mlp.h5 and Keras's predictions for its samples.
 const fixtures = new URL('../data/', import.meta.url);
-const modelPath = process.argv[2] ?? fileURLToPath(new URL('simple_mlp.h5', fixtures));
-const recordsPath = process.argv[3] ?? fileURLToPath(new URL('simple_mlp.json', fixtures));
+// Paths given on the command line are relative to where you ran it (pnpm's INIT_CWD), not to examples/keras.
+const given = (arg: string | undefined): string | undefined => (arg === undefined ? undefined : resolve(process.env['INIT_CWD'] ?? process.cwd(), arg));
+const modelPath = given(process.argv[2]) ?? fileURLToPath(new URL('simple_mlp.h5', fixtures));
+const recordsPath = given(process.argv[3]) ?? fileURLToPath(new URL('simple_mlp.json', fixtures));
 
 // The fixture JSON keeps the rows under inputs[0].data; a plain JSON array of rows works too.
 const parsed = JSON.parse(await readFile(recordsPath, 'utf8')) as number[][] | { inputs: { data: number[][] }[] };
 const rows = Array.isArray(parsed) ? parsed : (parsed.inputs[0]?.data ?? []);
-// Records as they would arrive from Kafka: CSV lines, plus one that is too short.
-const records = [...rows.map((row) => row.join(',')), '0.5,1.5,2.5'];
+// Records as they would arrive from Kafka: CSV lines, plus (with the example's own samples only) one
+// that is too short, to show an error result.
+const records = [...rows.map((row) => row.join(',')), ...(process.argv[3] === undefined ? ['0.5,1.5,2.5'] : [])];
 
 const model = await loadKerasModel(modelPath);
 try {

@@ -17,6 +17,7 @@
  * Uses the cluster in KAFKA_BROKERS, or starts a local single-node broker (Java 17 + Maven needed).
  * Run: pnpm --filter @rxml/example-model-rollout start [path/to/iris.txt]
  */
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evaluateIris, loadModelBytes, predictIris, readIrisDataset, saveModelBytes, splitIrisDataset, trainIrisNetwork, type IrisExample } from '@rxml/core';
 import { createModelsTopic, fromKafka, modelsFromKafka, publishModel, toKafka } from '@rxml/kafka';
@@ -24,7 +25,8 @@ import { createTopics, produce, readTopic, startKafka } from '@rxml/kafka-testki
 import { logLevel } from 'kafkajs';
 import { count, from, lastValueFrom, tap, toArray } from 'rxjs';
 
-const dataPath = process.argv[2] ?? fileURLToPath(new URL('../../../../shared/seed/iris.txt', import.meta.url));
+// A path given on the command line is relative to where you ran it (pnpm's INIT_CWD), not to the example's folder.
+const dataPath = process.argv[2] !== undefined ? resolve(process.env['INIT_CWD'] ?? process.cwd(), process.argv[2]) : fileURLToPath(new URL('../../../../shared/seed/iris.txt', import.meta.url));
 const RECORDS = Number(process.env['ROLLOUT_RECORDS'] ?? 30_000);
 const suffix = process.env['ROLLOUT_TOPIC_SUFFIX'] ?? `-${Date.now()}`;
 const [flowersTopic, speciesTopic, modelsTopic] = [`flowers${suffix}`, `species${suffix}`, `models${suffix}`];
