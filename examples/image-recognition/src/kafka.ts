@@ -77,7 +77,7 @@ export async function runOnKafka(
     const ms = performance.now() - consuming;
     const labels = await readTopic(kafka.brokers, output);
     const letters = await readTopic(kafka.brokers, dead);
-    print(`read back: ${labels.length} labels on ${output}, ${letters.length} on ${dead}`);
+    print(`read back: ${labels.length} ${labels.length === 1 ? 'label' : 'labels'} on ${output}, ${letters.length} on ${dead}`);
     const refused = delivered.filter((d) => d.deadLetter).length;
     return { labelled: delivered.length - refused, refused, ms };
   } finally {
