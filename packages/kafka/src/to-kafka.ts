@@ -6,7 +6,8 @@ import { compressionOf, type KafkaCompression } from './internal/compression.js'
 import { chooseProducer, createProducer, logClients, type ProducerLibrary } from './internal/producers.js';
 import { flatHeadersOf, headerListOf, headerListSize, isPerRecordError, isTooLarge, refusedDeadLetter, refusedError } from './internal/dead-letters.js';
 import { publishSent } from './internal/sink-channel.js';
-import { describeClientError, permanentConnectionFailure } from './internal/connection-errors.js';
+import { describeClientError, permanentConnectionFailure, protocolMismatchHint } from './internal/connection-errors.js';
+import { kafkaConnectionFromEnv } from './env.js';
 import { exactlyOnceSink } from './internal/exactly-once.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
@@ -155,6 +156,18 @@ export function formatLatency(ms: number): string {
   if (frac % 100 === 0) return `${whole}.${frac / 100}`;
   if (frac % 10 === 0) return `${whole}.${frac < 100 ? '0' : ''}${frac / 10}`;
   return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
+}
+
+/** Whether the sink's connection uses TLS (its `ssl` option, or the environment's when it names no brokers). */
+function usesTls(options: KafkaConnectionOptions): boolean {
+  if (options.ssl !== undefined) return options.ssl !== false;
+  if (options.brokers !== undefined || options.kafka !== undefined) return false;
+  try {
+    const fromEnv = kafkaConnectionFromEnv();
+    return fromEnv.ssl !== undefined && fromEnv.ssl !== false;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -407,6 +420,17 @@ export function toKafkaWith<In, Out>(
         for (;;) {
           try {
             await connected;
+          } catch (error) {
+            // `connected` stays rejected: retrying could only repeat this error until
+            // deliveryTimeoutMs. The client has retried the connection itself (kafkajs ~10 s,
+            // platformatic 4 attempts), as the source's consumer has.
+            const hint = protocolMismatchHint(error, usesTls(options));
+            throw new RxmlError('KAFKA_ERROR', `cannot connect the producer for ${options.topic}: ${withPermanentReason(error)}${hint === undefined ? '' : ` (${hint})`}`, {
+              cause: error,
+              retriable: producer.isRetriable(error),
+            });
+          }
+          try {
             await producer.send(messages);
             return;
           } catch (error) {

@@ -64,7 +64,7 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     otherDir = await mkdtemp(join(tmpdir(), 'rxml-other-ca-'));
     let other: string;
     [kafka, model, other] = await Promise.all([
-      startKafka({ ignoreEnv: true, security: { users: { alice: 'alice-secret', mallory: 'mallory-secret' }, acls: true } }),
+      startKafka({ ignoreEnv: true, security: { users: { alice: 'alice-secret', mallory: 'mallory-secret', trudy: 'trudy-secret', victor: 'victor-secret' }, acls: true } }),
       loadIrisModel(),
       generateTls(otherDir, 'other').then((t) => t.caPem),
     ]);
@@ -76,6 +76,9 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       allow('User:mallory', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.READ),
       allow('User:mallory', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.DESCRIBE),
       allow('User:mallory', AclResourceTypes.GROUP, 'sec-', AclOperationTypes.READ),
+      // trudy may use sec-* groups but no topic; victor may do everything on sec-* topics but use no group.
+      allow('User:trudy', AclResourceTypes.GROUP, 'sec-', AclOperationTypes.READ),
+      allow('User:victor', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.ALL),
     ]);
   });
   afterAll(async () => {
@@ -93,6 +96,37 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     await kafka.produce(names.input, Array.from({ length: TOTAL }, (_, i) => ({ key: `r${i}`, value: irisCsv(examples[i % examples.length]!) })));
     return names;
   }
+
+  it('fails fast naming the ACL when the input topic may not be read (it does not wait for the topic to appear), and commits nothing', async () => {
+    const names = await topics();
+    const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('trudy'), names, false, 'platformatic');
+    console.log(`[secured] no topic ACL: failed after ${ms} ms: ${String((error as Error).message)}`);
+    expect(isRxmlError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/not authorized to read input topic .*Topic authorization failed/i);
+    expect(ms).toBeLessThan(15_000);
+    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+  });
+
+  it('fails fast naming the ACL when the group may not be used (kafkajs calls it "Failed to find group coordinator"), and commits nothing', async () => {
+    const names = await topics();
+    const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('victor'), names, false, 'platformatic');
+    console.log(`[secured] no group ACL: failed after ${ms} ms: ${String((error as Error).message)}`);
+    expect(isRxmlError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/Group authorization failed/i);
+    expect(ms).toBeLessThan(15_000);
+    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+  });
+
+  it('fails with a hint when the consumer forgot ssl and sasl (the SASL_SSL listener closes the connection), and commits nothing', async () => {
+    const names = await topics();
+    const alice = kafka.security!.connection('alice');
+    const { error, ms } = await pipeline(kafka, model, { brokers: alice.brokers } as unknown as SecuredConnection, names, false, 'platformatic', alice);
+    console.log(`[secured] consumer without ssl/sasl: failed after ${ms} ms: ${String((error as Error).message)}`);
+    expect(isRxmlError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/cannot consume .*Closed connection.*set `ssl`/);
+    expect(ms).toBeLessThan(30_000);
+    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+  });
 
   // Both producers: the consumer is always kafkajs; the output goes through the producer under test.
   describe.each(['kafkajs', 'platformatic'] as const)('%s producer', (producer) => {
@@ -133,6 +167,18 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       expect(isRxmlError(error)).toBe(true);
       expect((error as Error).message).toMatch(/certificate/i);
       expect(ms).toBeLessThan(10_000);
+      expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+      expect((await kafka.readTopic(names.output)).length).toBe(0);
+    });
+
+    it('fails fast with a hint when only the producer forgot ssl and sasl (the SASL_SSL listener closes the connection), and commits nothing', async () => {
+      const names = await topics();
+      const alice = kafka.security!.connection('alice');
+      const { error, ms } = await pipeline(kafka, model, alice, names, false, producer, { brokers: alice.brokers } as unknown as SecuredConnection);
+      console.log(`[secured, ${producer} producer] producer without ssl/sasl: failed after ${ms} ms: ${String((error as Error).message)}`);
+      expect(isRxmlError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/cannot connect the producer .*set `ssl`/);
+      expect(ms).toBeLessThan(30_000);
       expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
       expect((await kafka.readTopic(names.output)).length).toBe(0);
     });

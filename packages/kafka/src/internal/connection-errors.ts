@@ -89,6 +89,21 @@ export function permanentConnectionFailure(error: unknown): string | undefined {
 }
 
 /**
+ * The broker's refusal when `error` (or an error it wraps) is an ACL denial, e.g. "Not authorized to
+ * access group: Group authorization failed" (kafkajs' `*_AUTHORIZATION_FAILED` types,
+ * `@platformatic/kafka`'s "… authorization failed." protocol errors); undefined otherwise. Never
+ * transient: the same request is refused until someone grants the ACL.
+ */
+export function authorizationFailure(error: unknown): string | undefined {
+  for (const e of chain(error)) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && type.endsWith('_AUTHORIZATION_FAILED')) return typeof e.message === 'string' ? e.message : type;
+    if (e.code === 'PLT_KFK_PROTOCOL' && typeof e.message === 'string' && /authorization failed/i.test(e.message)) return e.message;
+  }
+  return undefined;
+}
+
+/**
  * The error's message, followed by the distinct messages of the innermost errors it wraps when they
  * say more: `@platformatic/kafka` reports "Producing messages failed." around the broker's
  * "Topic authorization failed.", which the message alone would hide.
@@ -103,4 +118,18 @@ export function describeClientError(error: unknown): string {
     if (details.length === 3) break;
   }
   return details.length === 0 ? top : `${top} (${details.join('; ')})`;
+}
+
+/**
+ * A hint when a connection was closed or reset during the handshake, which is what a client and a
+ * listener that disagree on TLS or SASL see (the broker just closes the socket): names the options to
+ * check. `tls`: whether this client was configured with TLS. Undefined for other errors.
+ */
+export function protocolMismatchHint(error: unknown, tls: boolean): string | undefined {
+  let text = '';
+  for (const e of chain(error)) if (typeof e.message === 'string') text += ` ${e.message}`;
+  if (!/closed connection|connection closed|before secure TLS connection|ECONNRESET|socket hang up/i.test(text)) return undefined;
+  return tls
+    ? 'the connection was closed during the handshake: if the listener is PLAINTEXT or SASL_PLAINTEXT, drop `ssl`; else check `sasl`'
+    : 'the connection was closed during the handshake: if the listener is SSL or SASL_SSL, set `ssl` (and `sasl` for SASL); fromKafka and toKafka each take their own connection options';
 }

@@ -1,3 +1,4 @@
+import { authorizationFailure, describeClientError, permanentConnectionFailure } from './connection-errors.js';
 import { CHANNELS, hasSubscribers, publish, RxmlError, withInputError, type KafkaOffset } from '@rxml/core/contract';
 import type { Subscriber } from 'rxjs';
 import { isContextFree, type DeserializeContext, type Deserializer } from '../deserialize.js';
@@ -279,8 +280,10 @@ export class KafkaSource<V> {
         }
       });
     this.started.catch((error: unknown) => {
-      const detail = error instanceof Error ? error.message : String(error);
-      void this.fail(new RxmlError('KAFKA_ERROR', `cannot consume ${this.settings.describe}: ${detail}`, { cause: error, retriable: true }), 'none');
+      const detail = describeClientError(error);
+      // Refused credentials, certificates and ACLs are refused again on every try.
+      const retriable = permanentConnectionFailure(error) === undefined && authorizationFailure(error) === undefined;
+      void this.fail(new RxmlError('KAFKA_ERROR', `cannot consume ${this.settings.describe}: ${detail}`, { cause: error, retriable }), 'none');
     });
   }
 
@@ -655,7 +658,7 @@ export class KafkaSource<V> {
       this.rebalancing = true;
       return;
     }
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = describeClientError(error);
     // The client has left the group already (kafkajs disconnects before it reports a crash).
     void this.fail(new RxmlError('KAFKA_ERROR', `consumer of ${this.settings.describe} failed: ${detail}`, { cause: error }), 'detached');
   }

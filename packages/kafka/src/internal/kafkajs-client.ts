@@ -1,7 +1,7 @@
 import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type ISocketFactory, type Message, type Producer } from 'kafkajs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import { consoleKafkaLogger, type LogGate } from './logger.js';
-import { permanentConnectionFailure } from './connection-errors.js';
+import { authorizationFailure, describeClientError, permanentConnectionFailure, protocolMismatchHint } from './connection-errors.js';
 import { RxmlError } from '@rxml/core/contract';
 import type {
   ConsumerClient,
@@ -58,6 +58,9 @@ const OFFSET_RESET_LOG = 'Offset out of range, resetting to default offset';
  * closed mid-request. Those are worth a restart from the seam.
  */
 export function isTransientCrash(error: unknown): boolean {
+  // A denied ACL (e.g. on the group: kafkajs reports it as "Failed to find group coordinator", the
+  // refusal as its cause) is refused again on every restart.
+  if (authorizationFailure(error) !== undefined) return false;
   let e = error as { name?: unknown; type?: unknown; cause?: unknown; originalError?: unknown } | null | undefined;
   for (let depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
     if (isRetriableKafkaError(e)) return true;
@@ -88,18 +91,42 @@ async function awaitTopics(kafka: Kafka, topics: readonly string[], waitMs: numb
   try {
     const deadline = Date.now() + waitMs;
     let told = false;
+    // listTopics leaves out topics the principal may not Describe: a topic missing from it may be an
+    // ACL denial, not a topic yet to be created. One Metadata request for the missing topics says
+    // which (run beside the wait: for a topic that really is missing kafkajs retries it for seconds).
+    let refusal: RxmlError | undefined;
+    let probe: Promise<void> | undefined;
+    let probed = false;
     for (;;) {
+      if (refusal !== undefined) throw refusal;
       const existing = new Set(await admin.listTopics());
       const missing = topics.filter((t) => !existing.has(t));
       if (missing.length === 0) return;
+      probe ??= admin.fetchTopicMetadata({ topics: missing }).then(
+        () => undefined,
+        (error: unknown) => {
+          if (authorizationFailure(error) === undefined) return;
+          refusal = new RxmlError(
+            'KAFKA_ERROR',
+            `not authorized to read input topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')}: ${describeClientError(error)} (the principal needs Describe and Read on the topic, and Read on the group)`,
+            { cause: error },
+          );
+        },
+      ).finally(() => {
+        probed = true;
+      });
       if (Date.now() >= deadline) {
-        throw new RxmlError('KAFKA_ERROR', `input topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} did not appear within ${Math.round(waitMs / 1000)} s (fromKafka option topicWaitMs): create ${missing.length > 1 ? 'them' : 'it'} or check the name`);
+        throw new RxmlError(
+          'KAFKA_ERROR',
+          `input topic${missing.length > 1 ? 's' : ''} ${missing.join(', ')} did not appear within ${Math.round(waitMs / 1000)} s (fromKafka option topicWaitMs): create ${missing.length > 1 ? 'them' : 'it'} or check the name`,
+        );
       }
       if (!told) {
         told = true;
         onWaiting?.(missing);
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, Math.max(0, deadline - Date.now()))));
+      const pause = new Promise((resolve) => setTimeout(resolve, Math.min(1_000, Math.max(0, deadline - Date.now()))));
+      await (probed ? pause : Promise.race([pause, probe]));
     }
   } finally {
     await admin.disconnect();
@@ -219,7 +246,12 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
       const connecting = (async () => {
         await awaitTopics(kafka, settings.topics, settings.topicWaitMs, settings.onWaitingForTopic);
         await consumer.connect();
-      })();
+      })().catch((error: unknown) => {
+        // A listener that wants TLS/SASL (or does not) just closes the connection: say what to check.
+        const hint = connection.kafka === undefined ? protocolMismatchHint(error, tls !== undefined) : undefined;
+        if (hint === undefined) throw error;
+        throw new Error(`${describeClientError(error)} (${hint})`, { cause: error });
+      });
       await (tls === undefined
         ? connecting
         : Promise.race([
