@@ -42,6 +42,25 @@ export interface KafkaConnectionOptions {
   readonly logger?: KafkaLogger;
 }
 
+const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512', 'aws', 'oauthbearer'] as const;
+
+/**
+ * Refuses a SASL mechanism no client knows (a typo such as `'scram-sha-1'`) with `INVALID_CONFIG`,
+ * instead of the broker's "does not support the requested SASL mechanism" at connect. Names are
+ * compared case-insensitively, as kafkajs does; a custom mechanism with kafkajs'
+ * `authenticationProvider` is let through.
+ * @throws RxmlError INVALID_CONFIG
+ */
+export function checkSaslMechanism(sasl: KafkaConnectionOptions['sasl']): void {
+  if (sasl === undefined) return;
+  const given = sasl as { mechanism?: unknown; authenticationProvider?: unknown };
+  if (typeof given.authenticationProvider === 'function') return;
+  const mechanism = typeof given.mechanism === 'string' ? given.mechanism.toLowerCase() : given.mechanism;
+  if (!(SASL_MECHANISMS as readonly unknown[]).includes(mechanism)) {
+    throw new RxmlError('INVALID_CONFIG', `sasl.mechanism ${JSON.stringify(given.mechanism)} is not one of ${SASL_MECHANISMS.join(', ')} (or a custom mechanism with a kafkajs authenticationProvider)`);
+  }
+}
+
 /** Builds the kafkajs client config from the options. */
 export function kafkaConfig(given: KafkaConnectionOptions, gate: LogGate = { closed: false }): KafkaConfig {
   const options = given.brokers === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
@@ -57,6 +76,7 @@ export function kafkaConfig(given: KafkaConnectionOptions, gate: LogGate = { clo
     logCreator: kafkaLogCreator(options.logger ?? consoleKafkaLogger, level, gate),
   };
   if (options.ssl !== undefined) config.ssl = options.ssl;
+  checkSaslMechanism(options.sasl);
   if (options.sasl !== undefined) config.sasl = options.sasl;
   if (options.connectionTimeout !== undefined) config.connectionTimeout = options.connectionTimeout;
   if (options.requestTimeout !== undefined) config.requestTimeout = options.requestTimeout;

@@ -4,6 +4,8 @@ import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { OutgoingMessage, ProducerClient } from '../src/internal/client.js';
 import { chooseProducer } from '../src/internal/producers.js';
+import { kafkaConfig } from '../src/options.js';
+import type { SASLOptions } from 'kafkajs';
 import type { KafkaSourced } from '../src/record.js';
 import { formatLatency, toKafkaWith, type Delivered } from '../src/to-kafka.js';
 
@@ -138,6 +140,16 @@ describe('producer choice', () => {
       // TLS and SASL PLAIN/SCRAM stay on platformatic (tested against a secured broker).
       expect(chooseProducer(undefined, { brokers: ['b:9092'], ssl: true }, 'none').library).toBe('platformatic');
       expect(chooseProducer(undefined, { brokers: ['b:9092'], ssl: true, sasl: { mechanism: 'plain', username: 'u', password: 'p' } }, 'none').library).toBe('platformatic');
+      // Mechanism names are case-insensitive (as in kafkajs); a typo is INVALID_CONFIG for both libraries.
+      const upper = { mechanism: 'SCRAM-SHA-512', username: 'u', password: 'p' } as unknown as SASLOptions;
+      expect(chooseProducer(undefined, { brokers: ['b:9092'], ssl: true, sasl: upper }, 'none').library).toBe('platformatic');
+      const typo = { mechanism: 'scram-sha-1', username: 'u', password: 'p' } as unknown as SASLOptions;
+      expect(() => chooseProducer(undefined, { brokers: ['b:9092'], sasl: typo }, 'none')).toThrow(/sasl\.mechanism "scram-sha-1" is not one of plain, scram-sha-256/);
+      expect(() => chooseProducer('kafkajs', { brokers: ['b:9092'], sasl: typo }, 'none')).toThrow(/INVALID_CONFIG|not one of/);
+      expect(() => kafkaConfig({ brokers: ['b:9092'], sasl: typo })).toThrow(/sasl\.mechanism "scram-sha-1"/);
+      // A custom kafkajs mechanism (authenticationProvider) is kafkajs-only.
+      const custom = { mechanism: 'my-sso', authenticationProvider: () => ({ authenticate: async () => undefined }) } as unknown as SASLOptions;
+      expect(chooseProducer(undefined, { brokers: ['b:9092'], sasl: custom }, 'none')).toMatchObject({ library: 'kafkajs', reason: expect.stringContaining('my-sso') as unknown });
       expect(chooseProducer('platformatic', { brokers: ['b:9092'], sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } }, 'none').library).toBe('platformatic');
       const aws = chooseProducer(undefined, { brokers: ['b:9092'], sasl: { mechanism: 'aws', authorizationIdentity: 'a', accessKeyId: 'k', secretAccessKey: 's' } }, 'none');
       expect(aws).toMatchObject({ library: 'kafkajs', reason: expect.stringContaining('aws') as unknown });

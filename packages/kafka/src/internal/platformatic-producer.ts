@@ -61,7 +61,7 @@ const SASL_MECHANISMS: Readonly<Record<string, 'PLAIN' | 'SCRAM-SHA-256' | 'SCRA
 export function platformaticUnsupported(given: KafkaConnectionOptions, compression: KafkaCompression): string | undefined {
   if (given.kafka !== undefined) return 'a ready kafkajs `kafka` instance was given';
   const connection = given.brokers === undefined && given.sasl === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
-  if (connection.sasl !== undefined && SASL_MECHANISMS[connection.sasl.mechanism] === undefined) {
+  if (connection.sasl !== undefined && SASL_MECHANISMS[connection.sasl.mechanism.toLowerCase()] === undefined) {
     return `SASL mechanism ${connection.sasl.mechanism} is kafkajs-only`;
   }
   if (compression === 'zstd' && typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync !== 'function') {
@@ -127,7 +127,7 @@ export function platformaticConnection(given: KafkaConnectionOptions): Platforma
   if (connection.ssl !== undefined && connection.ssl !== false) options.tls = connection.ssl === true ? {} : connection.ssl;
   if (connection.sasl !== undefined) {
     const sasl = connection.sasl as { mechanism: string; username?: string; password?: string };
-    const mechanism = SASL_MECHANISMS[sasl.mechanism];
+    const mechanism = SASL_MECHANISMS[sasl.mechanism.toLowerCase()];
     if (mechanism !== undefined) {
       options.sasl = { mechanism, ...(sasl.username === undefined ? {} : { username: sasl.username }), ...(sasl.password === undefined ? {} : { password: sasl.password }) };
     }

@@ -1,6 +1,7 @@
 import { RxmlError } from '@rxml/core/contract';
 import { logLevel } from 'kafkajs';
-import type { KafkaConnectionOptions } from '../options.js';
+import { checkSaslMechanism, type KafkaConnectionOptions } from '../options.js';
+import { kafkaConnectionFromEnv } from '../env.js';
 import type { ProducerClient } from './client.js';
 import type { KafkaCompression } from './compression.js';
 import { kafkajsProducer } from './kafkajs-client.js';
@@ -47,6 +48,8 @@ export function chooseProducer(requested: ProducerLibrary | undefined, connectio
     source = PRODUCER_ENV;
   }
   if (!LIBRARIES.includes(wanted)) throw new RxmlError('INVALID_CONFIG', `producer '${String(wanted)}' is not one of ${LIBRARIES.join(', ')}`);
+  // A typo'd mechanism fails here for either library, not as kafkajs-only.
+  if (connection.kafka === undefined) checkSaslMechanism(connection.sasl ?? (connection.brokers === undefined ? kafkaConnectionFromEnv().sasl : undefined));
   const unsupported = platformaticUnsupported(connection, compression);
   if (wanted === 'kafkajs') return { library: 'kafkajs', reason: `${source} '${wanted}'` };
   if (wanted === 'platformatic') {
