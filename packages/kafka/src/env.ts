@@ -14,9 +14,9 @@ import type { KafkaConnectionOptions } from './options.js';
  * |---|---|
  * | `KAFKA_BROKERS` or `KAFKA_BOOTSTRAP_SERVERS` | comma-separated `host:port` list |
  * | `KAFKA_CLIENT_ID` | client id (default `rxml`) |
- * | `KAFKA_SECURITY_PROTOCOL` | `PLAINTEXT` (default), `SSL`, `SASL_PLAINTEXT`, `SASL_SSL` |
- * | `KAFKA_SASL_MECHANISM` | `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` |
- * | `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD` | SASL credentials |
+ * | `KAFKA_SECURITY_PROTOCOL` | `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT`, `SASL_SSL`; default `SASL_SSL` when a `KAFKA_SASL_*` variable is set, else `PLAINTEXT` |
+ * | `KAFKA_SASL_MECHANISM` | `PLAIN` (default), `SCRAM-SHA-256`, `SCRAM-SHA-512` |
+ * | `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD` | SASL credentials (required with a SASL protocol) |
  * | `KAFKA_SSL_CA_LOCATION` | PEM file of the CA(s) to trust (default: the system's) |
  * | `KAFKA_SSL_CERTIFICATE_LOCATION`, `KAFKA_SSL_KEY_LOCATION` | client certificate and key (PEM), for mutual TLS |
  *
@@ -26,7 +26,10 @@ import type { KafkaConnectionOptions } from './options.js';
 export function kafkaConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): KafkaConnectionOptions {
   const list = env['KAFKA_BROKERS'] ?? env['KAFKA_BOOTSTRAP_SERVERS'];
   const brokers = list?.split(',').map((b) => b.trim()).filter((b) => b !== '');
-  const protocol = (env['KAFKA_SECURITY_PROTOCOL'] ?? (env['KAFKA_SASL_MECHANISM'] === undefined ? 'PLAINTEXT' : 'SASL_SSL')).toUpperCase();
+  // Credentials without a protocol mean SASL (over TLS, as Kafka services usually run it), not a
+  // plaintext connection that would silently ignore them.
+  const saslGiven = ['KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'].some((name) => env[name] !== undefined);
+  const protocol = (env['KAFKA_SECURITY_PROTOCOL'] ?? (saslGiven ? 'SASL_SSL' : 'PLAINTEXT')).toUpperCase();
   if (!['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'].includes(protocol)) {
     throw new RxmlError('INVALID_CONFIG', `KAFKA_SECURITY_PROTOCOL=${protocol}: expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL`);
   }
@@ -61,6 +64,9 @@ export function kafkaConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): Ka
     else if (mechanism === 'SCRAM-SHA-256') sasl = { mechanism: 'scram-sha-256', username, password };
     else if (mechanism === 'SCRAM-SHA-512') sasl = { mechanism: 'scram-sha-512', username, password };
     else throw new RxmlError('INVALID_CONFIG', `KAFKA_SASL_MECHANISM=${mechanism}: expected PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`);
+    for (const [name, value] of [['KAFKA_SASL_USERNAME', username], ['KAFKA_SASL_PASSWORD', password]] as const) {
+      if (value === '') throw new RxmlError('INVALID_CONFIG', `${name} is not set: KAFKA_SECURITY_PROTOCOL=${protocol} needs SASL credentials`);
+    }
     options.sasl = sasl;
   }
   return options;

@@ -30,5 +30,14 @@ describe('kafkaConnectionFromEnv', () => {
     expect(() => kafkaConnectionFromEnv({ KAFKA_SECURITY_PROTOCOL: 'TLS' })).toThrow(/KAFKA_SECURITY_PROTOCOL=TLS/);
     expect(() => kafkaConnectionFromEnv({ KAFKA_SASL_MECHANISM: 'GSSAPI' })).toThrow(/KAFKA_SASL_MECHANISM=GSSAPI/);
     expect(() => kafkaConnectionFromEnv({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CA_LOCATION: '/nonexistent/ca.pem' })).toThrow(/KAFKA_SSL_CA_LOCATION/);
+    // A SASL protocol without credentials names the missing variable (not the broker's "invalid credentials").
+    expect(() => kafkaConnectionFromEnv({ KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_PASSWORD: 'p' })).toThrow(/KAFKA_SASL_USERNAME is not set/);
+    expect(() => kafkaConnectionFromEnv({ KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_SASL_USERNAME: 'u' })).toThrow(/KAFKA_SASL_PASSWORD is not set/);
+  });
+
+  it('takes credentials without a protocol as SASL_SSL with PLAIN, not as a plaintext connection that ignores them', () => {
+    const options = kafkaConnectionFromEnv({ KAFKA_BROKERS: 'b:9093', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' });
+    expect(options.sasl).toEqual({ mechanism: 'plain', username: 'u', password: 'p' });
+    expect(options.ssl).toBe(true);
   });
 });
