@@ -71,3 +71,12 @@ export function kafkaConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): Ka
   }
   return options;
 }
+
+/**
+ * The connection the clients use: `given` over the environment's ({@link kafkaConnectionFromEnv})
+ * when it names no brokers; explicit options always win.
+ * @throws RxmlError `INVALID_CONFIG` as {@link kafkaConnectionFromEnv} does.
+ */
+export function resolvedConnection(given: KafkaConnectionOptions): KafkaConnectionOptions {
+  return given.brokers === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
+}

@@ -1,7 +1,7 @@
 import { RxmlError } from '@rxml/core/contract';
 import { logLevel, type Kafka, type KafkaConfig, type RetryOptions, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import { kafkaConnectionFromEnv } from './env.js';
+import { resolvedConnection } from './env.js';
 import { consoleKafkaLogger, kafkaLogCreator, type KafkaLogger, type LogGate } from './internal/logger.js';
 
 /**
@@ -63,7 +63,7 @@ export function checkSaslMechanism(sasl: KafkaConnectionOptions['sasl']): void {
 
 /** Builds the kafkajs client config from the options. */
 export function kafkaConfig(given: KafkaConnectionOptions, gate: LogGate = { closed: false }): KafkaConfig {
-  const options = given.brokers === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
+  const options = resolvedConnection(given);
   if (options.brokers === undefined || options.brokers.length === 0) {
     throw new RxmlError('INVALID_CONFIG', 'Kafka options need `brokers` (a list of host:port) or a `kafka` client, or KAFKA_BROKERS in the environment');
   }

@@ -7,7 +7,7 @@ import { chooseProducer, createProducer, logClients, type ProducerLibrary } from
 import { flatHeadersOf, headerListOf, headerListSize, isPerRecordError, isTooLarge, refusedDeadLetter, refusedError } from './internal/dead-letters.js';
 import { publishSent } from './internal/sink-channel.js';
 import { describeClientError, permanentConnectionFailure, protocolMismatchHint } from './internal/connection-errors.js';
-import { kafkaConnectionFromEnv } from './env.js';
+import { resolvedConnection } from './env.js';
 import { exactlyOnceSink } from './internal/exactly-once.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
@@ -160,14 +160,8 @@ export function formatLatency(ms: number): string {
 
 /** Whether the sink's connection uses TLS (its `ssl` option, or the environment's when it names no brokers). */
 function usesTls(options: KafkaConnectionOptions): boolean {
-  if (options.ssl !== undefined) return options.ssl !== false;
-  if (options.brokers !== undefined || options.kafka !== undefined) return false;
-  try {
-    const fromEnv = kafkaConnectionFromEnv();
-    return fromEnv.ssl !== undefined && fromEnv.ssl !== false;
-  } catch {
-    return false;
-  }
+  const ssl = options.kafka === undefined ? resolvedConnection(options).ssl : options.ssl;
+  return ssl !== undefined && ssl !== false;
 }
 
 /**

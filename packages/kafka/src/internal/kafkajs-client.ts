@@ -16,7 +16,7 @@ import type {
 } from './client.js';
 import { decompressionBound, DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES, registerKafkaCodecs } from './codecs.js';
 import { compressionId, type KafkaCompression } from './compression.js';
-import { tlsWatch } from './tls-watch.js';
+import { tlsWatchFor } from './tls-watch.js';
 import { kafkajsHeadersOf } from './dead-letters.js';
 import { assertPatchedKafkajs, warnIfForeignKafka } from './kafkajs-patch.js';
 
@@ -137,7 +137,7 @@ async function awaitTopics(kafka: Kafka, topics: readonly string[], waitMs: numb
 export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: KafkajsConsumerSettings): ConsumerClient {
   let handlers: ConsumerHandlers | undefined;
   // With TLS, an untrusted broker certificate fails the start at once instead of after kafkajs' retries.
-  const tls = connection.kafka === undefined && connection.ssl !== undefined && connection.ssl !== false ? tlsWatch() : undefined;
+  const tls = tlsWatchFor(connection);
   // kafkajs reports an OFFSET_OUT_OF_RANGE reset only in its log: watch for it there.
   const { kafka, gate } = kafkaOf(connection, (entry) => {
     const log = entry.log as { message?: unknown; topic?: unknown; partition?: unknown; groupId?: unknown };
@@ -322,7 +322,7 @@ export interface KafkajsProducerSettings {
 export function kafkajsProducer(connection: KafkaConnectionOptions, settings: KafkajsProducerSettings = {}): ProducerClient {
   // With TLS, an untrusted broker certificate fails connect and send at once instead of after
   // kafkajs' retries (~10 s), as it does for the consumer.
-  const tls = connection.kafka === undefined && connection.ssl !== undefined && connection.ssl !== false ? tlsWatch() : undefined;
+  const tls = tlsWatchFor(connection);
   const { kafka, gate } = kafkaOf(connection, undefined, tls?.socketFactory);
   // Not Promise.race with `untrusted`: that would leave one reaction per send on a promise that
   // normally never settles (a leak over a long run). Waiting sends are kept in a set instead.

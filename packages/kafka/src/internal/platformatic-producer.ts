@@ -2,7 +2,7 @@ import zlib from 'node:zlib';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { Producer, ProduceAcks, createRecordsBatch, type MessageRecord, type ProducerOptions, type SASLOptions as PlatformaticSasl } from '@platformatic/kafka';
 import { RxmlError } from '@rxml/core/contract';
-import { kafkaConnectionFromEnv } from '../env.js';
+import { kafkaConnectionFromEnv, resolvedConnection } from '../env.js';
 import type { KafkaConnectionOptions } from '../options.js';
 import type { OutgoingMessage, ProducerClient } from './client.js';
 import type { KafkaCompression } from './compression.js';
@@ -110,7 +110,7 @@ export interface PlatformaticConnection {
  */
 export function platformaticConnection(given: KafkaConnectionOptions): PlatformaticConnection {
   // Like kafkajs' config: without `brokers`, the connection comes from the environment.
-  const connection = given.brokers === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
+  const connection = resolvedConnection(given);
   const brokers = connection.brokers;
   if (brokers === undefined || brokers.length === 0) {
     throw new RxmlError('INVALID_CONFIG', 'Kafka options need `brokers` (a list of host:port) or a `kafka` client, or KAFKA_BROKERS in the environment');

@@ -1,7 +1,7 @@
 import { RxmlError } from '@rxml/core/contract';
 import { logLevel } from 'kafkajs';
 import { checkSaslMechanism, type KafkaConnectionOptions } from '../options.js';
-import { kafkaConnectionFromEnv } from '../env.js';
+import { resolvedConnection } from '../env.js';
 import type { ProducerClient } from './client.js';
 import type { KafkaCompression } from './compression.js';
 import { kafkajsProducer } from './kafkajs-client.js';
@@ -49,7 +49,7 @@ export function chooseProducer(requested: ProducerLibrary | undefined, connectio
   }
   if (!LIBRARIES.includes(wanted)) throw new RxmlError('INVALID_CONFIG', `producer '${String(wanted)}' is not one of ${LIBRARIES.join(', ')}`);
   // A typo'd mechanism fails here for either library, not as kafkajs-only.
-  if (connection.kafka === undefined) checkSaslMechanism(connection.sasl ?? (connection.brokers === undefined ? kafkaConnectionFromEnv().sasl : undefined));
+  if (connection.kafka === undefined) checkSaslMechanism(resolvedConnection(connection).sasl);
   const unsupported = platformaticUnsupported(connection, compression);
   if (wanted === 'kafkajs') return { library: 'kafkajs', reason: `${source} '${wanted}'` };
   if (wanted === 'platformatic') {

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ISocketFactory } from 'kafkajs';
+import type { KafkaConnectionOptions } from '../options.js';
 import { isCertificateFailure } from './connection-errors.js';
 
 /** A TLS handshake that failed because the broker's certificate is not trusted. */
@@ -34,4 +35,9 @@ export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly u
     return socket;
   };
   return { socketFactory, untrusted };
+}
+
+/** A {@link tlsWatch} for a client built from `connection` with TLS (`ssl` set, no ready `kafka` instance); undefined otherwise. */
+export function tlsWatchFor(connection: KafkaConnectionOptions): ReturnType<typeof tlsWatch> | undefined {
+  return connection.kafka === undefined && connection.ssl !== undefined && connection.ssl !== false ? tlsWatch() : undefined;
 }
