@@ -148,37 +148,26 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
     });
 
-    it('fails fast with a clear error when only the producer has a wrong password, and commits nothing', async () => {
-      const names = await topics();
-      const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('alice'), names, false, producer, kafka.security!.connection('alice', 'wrong-password'));
-      console.log(`[secured, ${producer} producer] producer's wrong password: failed after ${ms} ms: ${String((error as Error).message)}`);
-      expect(isRxmlError(error)).toBe(true);
-      expect((error as Error).message).toMatch(/SASL|authentication/i);
-      expect(ms).toBeLessThan(10_000);
-      expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
-      expect((await kafka.readTopic(names.output)).length).toBe(0);
-    });
-
-    it('fails fast with a clear error when only the producer distrusts the broker certificate, and commits nothing', async () => {
-      const names = await topics();
-      const alice = kafka.security!.connection('alice');
-      const { error, ms } = await pipeline(kafka, model, alice, names, false, producer, { ...alice, ssl: { ca: [otherCa] } });
-      console.log(`[secured, ${producer} producer] producer's wrong CA: failed after ${ms} ms: ${String((error as Error).message)}`);
-      expect(isRxmlError(error)).toBe(true);
-      expect((error as Error).message).toMatch(/certificate/i);
-      expect(ms).toBeLessThan(10_000);
-      expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
-      expect((await kafka.readTopic(names.output)).length).toBe(0);
-    });
-
-    it('fails fast with a hint when only the producer forgot ssl and sasl (the SASL_SSL listener closes the connection), and commits nothing', async () => {
+    // The source is configured right, the sink alone is not: the producer's own failure must stop the stream.
+    const sinkOnly: readonly { what: string; label: string; sink: (alice: SecuredConnection) => SecuredConnection; says: RegExp; withinMs: number }[] = [
+      { what: 'with a clear error when only the producer has a wrong password', label: "producer's wrong password", sink: () => kafka.security!.connection('alice', 'wrong-password'), says: /SASL|authentication/i, withinMs: 10_000 },
+      { what: 'with a clear error when only the producer distrusts the broker certificate', label: "producer's wrong CA", sink: (alice) => ({ ...alice, ssl: { ca: [otherCa] } }), says: /certificate/i, withinMs: 10_000 },
+      {
+        what: 'with a hint when only the producer forgot ssl and sasl (the SASL_SSL listener closes the connection)',
+        label: 'producer without ssl/sasl',
+        sink: (alice) => ({ brokers: alice.brokers }) as unknown as SecuredConnection,
+        says: /cannot connect the producer .*set `ssl`/,
+        withinMs: 30_000,
+      },
+    ];
+    it.each(sinkOnly)('fails fast $what, and commits nothing', async ({ label, sink, says, withinMs }) => {
       const names = await topics();
       const alice = kafka.security!.connection('alice');
-      const { error, ms } = await pipeline(kafka, model, alice, names, false, producer, { brokers: alice.brokers } as unknown as SecuredConnection);
-      console.log(`[secured, ${producer} producer] producer without ssl/sasl: failed after ${ms} ms: ${String((error as Error).message)}`);
+      const { error, ms } = await pipeline(kafka, model, alice, names, false, producer, sink(alice));
+      console.log(`[secured, ${producer} producer] ${label}: failed after ${ms} ms: ${String((error as Error).message)}`);
       expect(isRxmlError(error)).toBe(true);
-      expect((error as Error).message).toMatch(/cannot connect the producer .*set `ssl`/);
-      expect(ms).toBeLessThan(30_000);
+      expect((error as Error).message).toMatch(says);
+      expect(ms).toBeLessThan(withinMs);
       expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
       expect((await kafka.readTopic(names.output)).length).toBe(0);
     });
