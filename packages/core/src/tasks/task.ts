@@ -1,4 +1,4 @@
-import type { OperatorFunction, SchedulerLike } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import { RxmlError } from '../contract/errors.js';
 import type { Model, TensorData, TensorSpec } from '../contract/model.js';
 import { isModelStream, type ModelSource } from '../contract/model-source.js';
@@ -6,7 +6,7 @@ import type { PredictResult } from '../contract/result.js';
 import type { BatchOptions } from '../engine/internal/batcher.js';
 import { checkModelSource, type Codec } from '../engine/internal/config.js';
 import { signatureMismatch, zeroProbe } from '../engine/internal/model-slot.js';
-import { PREDICT_DEFAULTS, predictWithPlan, type BackpressureOptions, type BatchEvent, type ModelEvent } from '../engine/predict.js';
+import { PREDICT_DEFAULTS, predictWithPlan, type PredictOptions } from '../engine/predict.js';
 import { compareValues, type ShadowAgreement, type ShadowOptions } from '../engine/shadow.js';
 import { isSplitModels, type SplitModels } from '../engine/split-models.js';
 
@@ -59,10 +59,12 @@ export interface Task<Raw, S, Out> {
 
 /**
  * The options every family operator (`predictIris`, `predictImage`, `predictKeras`, your own
- * `predictTask`) accepts: one type, so they cannot drift apart. Each field is `predict`'s; only
- * `select` is typed by the family's raw input.
+ * `predictTask`) accepts: one type, so they cannot drift apart. Each field is `predict`'s
+ * (`PredictOptions`, whose docs the inherited fields carry); `encode`/`decode` come from the
+ * family's `Task`, `select` is typed by the family's raw input, and `batch` defaults to the family's.
  */
-export interface PredictTaskOptions<In, Raw, Out = unknown> {
+export interface PredictTaskOptions<In, Raw, Out = unknown>
+  extends Omit<PredictOptions<In, Raw, Out>, 'select' | 'encode' | 'decode' | 'batch' | 'selectConcurrency' | 'shadow'> {
   /**
    * Picks the family's input out of each element (e.g. a Kafka record's `value`); may return a
    * promise, resolved `selectConcurrency` at a time. Throwing (or rejecting) marks that record
@@ -71,31 +73,8 @@ export interface PredictTaskOptions<In, Raw, Out = unknown> {
   readonly select?: (input: In) => Raw | PromiseLike<Raw>;
   /** Records per model call and how long a partial batch waits (ms). Defaults: the family's (`Task.batch`). */
   readonly batch?: BatchOptions;
-  /** Model calls in flight at once; a positive integer. Default 1. */
-  readonly concurrency?: number;
   /** `select` + parse calls in flight at once (e.g. image decodes); a positive integer. Default 8. */
   readonly selectConcurrency?: number;
-  /** Emit results in input order (default). `false` emits each batch as soon as it is done. */
-  readonly ordered?: boolean;
-  /** Pause/resume a pull-based source so the records held inside stay bounded. */
-  readonly backpressure?: BackpressureOptions;
-  /** Called after each model call with the `rxml:predict:batch` payload; guarded (a throw changes nothing). */
-  readonly onBatch?: (event: BatchEvent) => unknown;
-  /**
-   * Called for each model lifecycle event (swap, rollback, refused, released, source-error) when the
-   * model is an `Observable<Model>`; the `rxml:model:lifecycle` payload. Guarded (a throw changes nothing).
-   */
-  readonly onModelEvent?: (event: ModelEvent) => unknown;
-  /**
-   * With an `Observable<Model>`: the longest wait for the first version to pass validation, ms
-   * (default 30000; `Infinity`: no limit). Past it the output errors with a retriable
-   * `MODEL_LOAD_ERROR` (operator, time waited, records held, last refusal), the held records get
-   * no result (nothing dead-lettered or committed), and the model source is unsubscribed. See
-   * `PredictOptions.firstModelTimeoutMs`.
-   */
-  readonly firstModelTimeoutMs?: number;
-  /** Scheduler for the batch timer and clock (RxJS `TestScheduler` in tests). Default `asyncScheduler`. */
-  readonly scheduler?: SchedulerLike;
   /**
    * A shadow model (a `ModelSource`) scored on the same parsed samples and compared with the main
    * model record by record; its results never reach this output. It must fit the task and have

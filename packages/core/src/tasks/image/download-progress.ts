@@ -1,6 +1,7 @@
 /**
- * Download progress for first-run steps (the catalog model download). The same small reporter as
- * @rxml/kafka-testkit's (that package does not depend on core).
+ * Download progress for first-run steps (the catalog model download). @rxml/kafka-testkit has the
+ * same small reporter for its jar download: sharing it would make it public API of `@rxml/core`
+ * (whose root re-exports all of `@rxml/core/contract`), which a progress line does not merit.
  */
 
 /** Where progress goes: a terminal gets a line redrawn in place, anything else plain lines. */
