@@ -147,4 +147,23 @@ describe('rxml:predict:* channels', () => {
     expect(callbackErrors.filter((m) => m.callback === 'subscriber:rxml:predict:result')).toHaveLength(100);
     expect(numTensors()).toBe(before);
   });
+
+  it('a throwing subscriber of rxml:callback:error is called once per reported error (no recursion) and changes nothing', async () => {
+    const reference = await run(iris);
+    const calls: string[] = [];
+    unsubscribers.push(
+      subscribe(CHANNELS.callbackError, (message) => {
+        calls.push(message.callback);
+        throw new Error('broken error logger');
+      }),
+    );
+    const results = await run(iris, {
+      onBatch: () => {
+        throw new Error('bad onBatch');
+      },
+    });
+    expect(results).toEqual(reference.map((r) => ({ ...r, latencyMs: expect.any(Number) as number })));
+    // 4 batches, 4 onBatch throws: the error subscriber sees each once, and its own throws are not published back to it.
+    expect(calls).toEqual(['onBatch', 'onBatch', 'onBatch', 'onBatch']);
+  });
 });

@@ -279,6 +279,12 @@ export function publish<N extends ChannelName>(name: N, message: ChannelMessages
 }
 
 const warned = new Set<string>();
+/**
+ * True while a callback's error is being published on `rxml:callback:error`: a subscriber of that
+ * channel that throws is then warned about, not published again (each report would call it again,
+ * recursing until the stack overflows — seconds of a blocked event loop per error).
+ */
+let reportingCallbackError = false;
 
 /**
  * Wraps a user callback so that a throw (or a rejected promise it returns) is reported on
@@ -288,10 +294,15 @@ const warned = new Set<string>();
 export function guardCallback<A extends unknown[]>(label: string, callback: ((...args: A) => unknown) | undefined): (...args: A) => void {
   if (callback === undefined) return () => {};
   const report = (error: unknown): void => {
-    try {
-      publish(CHANNELS.callbackError, { callback: label, error });
-    } catch {
-      // a throwing subscriber of the error channel is itself ignored
+    if (!reportingCallbackError) {
+      reportingCallbackError = true;
+      try {
+        publish(CHANNELS.callbackError, { callback: label, error });
+      } catch {
+        // a throwing raw (unguarded) subscriber of the error channel is itself ignored
+      } finally {
+        reportingCallbackError = false;
+      }
     }
     if (!warned.has(label)) {
       warned.add(label);
@@ -311,8 +322,9 @@ export function guardCallback<A extends unknown[]>(label: string, callback: ((..
 
 /**
  * Subscribes `handler` to `name`, guarded like {@link guardCallback} (a throwing subscriber would
- * otherwise become an uncaught exception: that is how `diagnostics_channel` reports one). Returns the
- * function that unsubscribes.
+ * otherwise become an uncaught exception: that is how `diagnostics_channel` reports one). A throwing
+ * subscriber of `rxml:callback:error` itself is warned about once and not reported on that channel
+ * (which would call it again). Returns the function that unsubscribes.
  */
 export function subscribe<N extends ChannelName>(name: N, handler: (message: ChannelMessages[N]) => void): () => void {
   const guarded = guardCallback(`subscriber:${name}`, handler);
