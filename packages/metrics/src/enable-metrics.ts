@@ -1,4 +1,4 @@
-import { CHANNELS, subscribe, type ChannelMessages, type RxmlError } from '@rxml/core/contract';
+import { CHANNELS, RxmlError, subscribe, type ChannelMessages } from '@rxml/core/contract';
 import { Counter, Gauge, Histogram, register as defaultRegistry, type Registry } from 'prom-client';
 import { PipelineState, type PipelineSnapshot } from './pipeline-state.js';
 
@@ -65,8 +65,9 @@ const describeError = (error: unknown): string =>
  * measured before this call, and publishing costs nothing without it. A subscriber that throws is
  * isolated (reported on `rxml:callback:error`), so metrics can never change a record's fate.
  *
- * Throws prom-client's error if metrics of the same names are already registered in `registry`
- * (call `close()` on the previous handle first, or use another registry or prefix).
+ * @throws RxmlError `INVALID_CONFIG` if metrics of the same names are already registered in
+ * `registry`, e.g. by an earlier `enableMetrics()` not closed (call `close()` on the previous
+ * handle first, or use another registry or prefix); prom-client's error is its `cause`.
  *
  * @example
  * const metrics = enableMetrics();              // prom-client's default registry
@@ -325,6 +326,14 @@ export function enableMetrics(options: EnableMetricsOptions = {}): MetricsHandle
     };
   } catch (error) {
     for (const name of created) registry.removeSingleMetric(name);
+    const detail = error instanceof Error ? error.message : String(error);
+    if (/already been registered/.test(detail)) {
+      throw new RxmlError(
+        'INVALID_CONFIG',
+        `enableMetrics: ${detail} An earlier enableMetrics() on this registry is still open: close() its handle first, or pass another registry or prefix.`,
+        { cause: error },
+      );
+    }
     throw error;
   }
 }

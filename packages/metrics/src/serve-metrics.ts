@@ -12,7 +12,8 @@ export interface ServeMetricsOptions {
   readonly host?: string;
   /**
    * More routes served by the same server (e.g. a live page): called for every request that is not
-   * `/metrics`, `/healthz` or `/readyz`; must end the response. Default: 404.
+   * a GET or HEAD of `/metrics`, `/healthz` or `/readyz`; must end the response. Default: 405 (with
+   * `Allow: GET, HEAD`) for another method on those paths, 404 elsewhere.
    */
   readonly fallback?: RequestListener;
 }
@@ -69,6 +70,11 @@ export async function serveMetrics(options: ServeMetricsOptions): Promise<Metric
       if (path === '/healthz' || path === '/readyz') return health(res);
     }
     if (options.fallback !== undefined) return options.fallback(req, res);
+    if (path === '/metrics' || path === '/healthz' || path === '/readyz') {
+      res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' });
+      res.end(`method ${req.method ?? '?'} not allowed on ${path}: use GET or HEAD\n`);
+      return;
+    }
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found: try /metrics or /healthz\n');
   });

@@ -152,7 +152,14 @@ describe('enableMetrics', () => {
   it('close() unsubscribes and frees the names, so metrics can be enabled again', async () => {
     const registry = new Registry();
     handle = enableMetrics({ registry });
-    expect(() => enableMetrics({ registry })).toThrow(/already been registered/);
+    let second: unknown;
+    try {
+      enableMetrics({ registry });
+    } catch (error) {
+      second = error;
+    }
+    expect(second).toBeInstanceOf(RxmlError);
+    expect(second).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/rxml_records_in_total has already been registered.*close\(\) its handle first/) as unknown });
     handle.close();
     expect((await registry.metrics()).trim()).toBe('');
     publish(CHANNELS.source, { source: 'kafka', type: 'fetch', topic: 't', count: 3 });
@@ -199,6 +206,9 @@ describe('serveMetrics', () => {
       expect(await health.json()).toEqual({ status: 'failed', reasons: ['kafka sink to out failed: KAFKA_ERROR: produce failed'] });
       expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
       expect((await fetch(`${server.url}/nope`)).status).toBe(404);
+      const post = await fetch(`${server.url}/metrics`, { method: 'POST', body: 'x' });
+      expect(post.status).toBe(405);
+      expect(post.headers.get('allow')).toBe('GET, HEAD');
     } finally {
       await server.close();
     }
