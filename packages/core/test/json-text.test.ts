@@ -10,24 +10,32 @@ function shortestDigits(x: number): number {
 }
 
 describe('float32Text', () => {
-  it('writes every float32 in [0, 1) as a decimal that reads back as the same float32, never longer than the shortest', () => {
+  it('writes every float32 as a decimal that reads back as the same float32, never longer than the shortest', () => {
     // A fixed pseudo-random sequence (LCG) over the whole float32 range of probabilities.
     let seed = 12345;
     const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let i = 0; i < 50_000; i++) {
-      const x = Math.fround(next() ** (1 + (i % 6)));
+      // Probabilities in [0, 1), then tiny ones (a softmax's 1e-19) and large ones, both signs.
+      const x = Math.fround(i < 30_000 ? next() ** (1 + (i % 6)) : (next() - 0.5) * 10 ** Math.round((next() - 0.5) * 60));
       const text = float32Text(x);
       expect(Math.fround(Number(text))).toBe(x);
-      expect(text).toMatch(/^(0|1|0\.\d+|\d(\.\d+)?e-\d+)$/);
-      if (x >= 1e-7 && x < 1) expect(text.replace(/^0\.0*/, '').length).toBeLessThanOrEqual(shortestDigits(x));
+      expect(text).toMatch(/^-?(0|[1-9]\d*)(\.\d+)?(e[+-]\d+)?$/); // a JSON number
+      const significant = text.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+      expect(significant.length, text).toBeLessThanOrEqual(Math.max(1, shortestDigits(x)));
     }
   });
 
-  it('prints what JSON.stringify prints outside the fast path: 0, 1, numbers that are not float32, tiny and large values; null for NaN and ±Infinity', () => {
+  it('prints the shortest float32 text in and out of the fast path, what JSON.stringify prints for numbers that are not float32, and null for NaN and ±Infinity', () => {
     expect(float32Text(Math.fround(0.9))).toBe('0.9');
     expect(float32Text(Math.fround(0.1))).toBe('0.1');
     expect(float32Text(Math.fround(1e-7))).toBe('0.0000001');
-    for (const x of [0, 1, 0.3, 2.5, Math.fround(1e-9), Math.fround(123.45), -0.5]) expect(float32Text(x)).toBe(JSON.stringify(x));
+    // Out of the fast path: JSON.stringify would print the widened doubles' 17 digits.
+    expect(float32Text(Math.fround(3.2701544e-19))).toBe('3.2701544e-19');
+    expect(float32Text(Math.fround(1e-9))).toBe('1e-9');
+    expect(float32Text(Math.fround(123.45))).toBe('123.45');
+    expect(float32Text(Math.fround(-0.1))).toBe('-0.1');
+    expect(float32Text(Math.fround(3e38))).toBe('3e+38');
+    for (const x of [0, 1, 0.3, 2.5, -0.5, 1e300]) expect(float32Text(x)).toBe(JSON.stringify(x));
     for (const x of [NaN, Infinity, -Infinity]) expect(float32Text(x)).toBe('null');
   });
 
