@@ -54,7 +54,11 @@ export interface FromKafkaBaseOptions extends KafkaConnectionOptions {
   readonly maxMessageBytes?: number;
   /** How often completed offsets are committed, ms. Default 200. */
   readonly commitIntervalMs?: number;
-  /** On abort: longest wait for in-flight records to complete before the final commit, ms. Default 30000. */
+  /**
+   * On abort: longest wait for in-flight records to complete before the final commit, ms. Default
+   * 30000. It bounds this source only: downstream operators still finish what they hold (a model
+   * call, sends in flight) before the pipeline completes (docs/kafka.md, "Shutdown").
+   */
   readonly drainTimeoutMs?: number;
   /**
    * Graceful shutdown: on abort, fetching stops, in-flight records drain (up to `drainTimeoutMs`),
