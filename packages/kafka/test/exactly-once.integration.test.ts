@@ -108,7 +108,7 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     expect(committedBefore).toBeLessThan(BigInt(TOTAL));
 
     // The last run goes through a broker restart (slowed model, so the restart lands mid-stream).
-    let last = startPipeline({ ...env, SLOW_MS: '50' });
+    let last = startPipeline({ ...env, SLOW_MS: '50', EVENTS: '1' });
     await until(() => last.delivered >= 200, 60_000, 'the last run to deliver records');
     const beforeRestart = last.delivered;
     await kafka.restart();
@@ -118,17 +118,20 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     // started again, as a supervisor would, and exactly-once must still hold.
     let rerunsAfterRestart = 0;
     const ends = await kafka.endOffsets(input);
+    let committed: ReadonlyMap<number, string> = new Map();
     await until(
       async () => {
         if (last.child.exitCode !== null) {
           rerunsAfterRestart++;
-          last = startPipeline(env);
+          last = startPipeline({ ...env, EVENTS: '1' });
         }
-        const committed = await kafka.committedOffsets(group, input);
+        committed = await kafka.committedOffsets(group, input);
         return [...ends].every(([partition, end]) => committed.get(partition) === end);
       },
       180_000,
-      'the last run to commit every offset',
+      () =>
+        `the last run to commit every offset: committed ${JSON.stringify([...committed])} of ends ${JSON.stringify([...ends])}; ` +
+        `the last run (pid ${last.child.pid ?? '?'}, ${rerunsAfterRestart} reruns) delivered ${last.delivered}; its last source events:\n${last.events.join('\n')}`,
     );
     console.log(`[exactly-once] everything committed after ${((Date.now() - started) / 1000).toFixed(1)} s; stopping the last run`);
     last.child.kill('SIGTERM');

@@ -25,8 +25,11 @@ export function irisCsv(example: IrisExample): string {
   return example.features.join(',');
 }
 
-/** Polls `condition` until it holds; a throw counts as "not yet" (e.g. a broker still starting). */
-export function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+/**
+ * Polls `condition` until it holds; a throw counts as "not yet" (e.g. a broker still starting).
+ * `what` names the wait in the timeout error; a function is called then, to say the state reached.
+ */
+export function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string | (() => string)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   return new Promise((resolve, reject) => {
@@ -37,7 +40,8 @@ export function until(condition: () => boolean | Promise<boolean>, timeoutMs: nu
         lastError = error;
       }
       if (Date.now() > deadline) {
-        return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`));
+        const described = typeof what === 'string' ? what : what();
+        return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${described}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`));
       }
       setTimeout(() => void check(), 100);
     };

@@ -10,12 +10,14 @@ export interface PipelineProcess {
   delivered: number;
   /** Exit code (null when killed by a signal). */
   readonly exited: Promise<number | null>;
+  /** With `EVENTS=1` in `env`: the source's last 40 events (`<seconds since start> <type> <details>`), for a failure message. */
+  readonly events: string[];
 }
 
 /** Starts the Iris pipeline in a child process with `env` (BROKERS, INPUT, OUTPUT, DLQ, GROUP, …). */
 export function startPipeline(env: Record<string, string>): PipelineProcess {
   const child = spawn(process.execPath, [PIPELINE], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const run: PipelineProcess = { child, delivered: 0, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+  const run: PipelineProcess = { child, delivered: 0, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))), events: [] };
   let buffer = '';
   child.stdout!.on('data', (chunk: Buffer) => {
     buffer += chunk.toString();
@@ -26,6 +28,17 @@ export function startPipeline(env: Record<string, string>): PipelineProcess {
       if (m !== null) run.delivered = Number(m[1]);
     }
   });
-  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[pipeline ${child.pid ?? '?'}] ${chunk.toString()}`));
+  let errBuffer = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    errBuffer += chunk.toString();
+    const lines = errBuffer.split('\n');
+    errBuffer = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.startsWith('event ')) {
+        run.events.push(line.slice('event '.length));
+        if (run.events.length > 40) run.events.shift();
+      } else process.stderr.write(`[pipeline ${child.pid ?? '?'}] ${line}\n`);
+    }
+  });
   return run;
 }
