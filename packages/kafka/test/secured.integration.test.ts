@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isRxmlError } from '@rxml/core/contract';
 import { loadIrisModel, predictIris, type Model } from '@rxml/core';
 import { generateTls, startKafka, type KafkaTestBroker, type SecuredConnection } from '@rxml/kafka-testkit';
@@ -51,6 +53,42 @@ async function pipeline(
   }
   const error = await done;
   return { error, ms: Date.now() - started, delivered };
+}
+
+const FAILING_PIPELINE = fileURLToPath(new URL('./fixtures/failing-pipeline.mjs', import.meta.url));
+
+/**
+ * Runs fixtures/failing-pipeline.mjs (built dist) with `config` and measures, from outside, how long
+ * the process lives after it printed the stream's error. Kills it after `giveUpMs` without an error line.
+ */
+function failingProcess(config: Record<string, unknown>, giveUpMs = 60_000): Promise<{ error: string | undefined; afterErrorMs: number | undefined; code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [FAILING_PIPELINE], { env: { ...process.env, PIPELINE: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let stderr = '';
+    let error: string | undefined;
+    let errorAt: number | undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /^error (.*)$/m.exec(out);
+      if (m !== null && errorAt === undefined) {
+        errorAt = Date.now();
+        error = m[1];
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), giveUpMs);
+    // Still running 30 s after its error: measured, then killed (the assertion fails on the time).
+    const hang = setInterval(() => {
+      if (errorAt !== undefined && Date.now() - errorAt > 30_000) child.kill('SIGKILL');
+    }, 500);
+    child.on('exit', (code) => {
+      const exitAt = Date.now();
+      clearTimeout(killer);
+      clearInterval(hang);
+      resolve({ error, afterErrorMs: errorAt === undefined ? undefined : exitAt - errorAt, code, stderr });
+    });
+  });
 }
 
 describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA_BROKERS'] !== '')('secured cluster: SASL_SSL (PLAIN, SCRAM-SHA-256/512), ACLs (real broker)', () => {
@@ -125,6 +163,29 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     expect(isRxmlError(error)).toBe(true);
     expect((error as Error).message).toMatch(/cannot consume .*Closed connection.*set `ssl`/);
     expect(ms).toBeLessThan(30_000);
+    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+  });
+
+  // kafkajs retries a connection that fails (certificate, closed, refused) for ~9 s by default: a
+  // client rxml gave up on must not keep the process alive through those retries.
+  const failedStarts: readonly { what: string; source: (alice: SecuredConnection) => unknown; sink: (alice: SecuredConnection) => unknown; producer: 'kafkajs' | 'platformatic' }[] = [
+    { what: "fromKafka does not trust the broker's certificate", source: (alice) => ({ ...alice, ssl: { ca: [otherCa] } }), sink: (alice) => alice, producer: 'platformatic' },
+    { what: "toKafka (kafkajs) does not trust the broker's certificate", source: (alice) => alice, sink: (alice) => ({ ...alice, ssl: { ca: [otherCa] } }), producer: 'kafkajs' },
+    {
+      what: 'fromKafka has a wrong password while the kafkajs producer (no ssl/sasl) is still retrying its connection',
+      source: (alice) => ({ ...alice, sasl: { ...alice.sasl, password: 'wrong-password' } }),
+      sink: (alice) => ({ brokers: alice.brokers }),
+      producer: 'kafkajs',
+    },
+  ];
+  it.each(failedStarts)('a process whose pipeline fails at its start exits within 3 s of the error when $what', async ({ what, source, sink, producer }) => {
+    const names = await topics();
+    const alice = kafka.security!.connection('alice');
+    const run = await failingProcess({ source: source(alice), sink: sink(alice), ...names, producer });
+    console.log(`[secured] failed start (${what}): exit ${String(run.afterErrorMs)} ms after the error: ${String(run.error)}`);
+    expect(run.error, `no error line; stderr: ${run.stderr}`).toBeDefined();
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.afterErrorMs, run.stderr).toBeLessThanOrEqual(3_000);
     expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
   });
 
