@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeClientError, permanentConnectionFailure } from '../src/internal/connection-errors.js';
+import { describeClientError, permanentConnectionFailure, refusedTopics } from '../src/internal/connection-errors.js';
 import { isRetriableKafkaError } from '../src/internal/kafkajs-client.js';
 import { isRetriablePlatformaticError } from '../src/internal/platformatic-producer.js';
 
@@ -81,3 +81,41 @@ describe('describeClientError', () => {
     expect(describeClientError(kafkajsUntrustedCa())).toBe('Connection error: self-signed certificate in certificate chain');
   });
 });
+
+// As thrown against the testkit's broker by a principal with Write on the output topic only, for a
+// produce call carrying the output topic and the dead-letter topic.
+const kafkajsRefusedDlq = () =>
+  withFields(new Error('Not authorized to access topics: [Topic authorization failed]'), {
+    name: 'KafkaJSProtocolError',
+    type: 'TOPIC_AUTHORIZATION_FAILED',
+    code: 29,
+    retriable: false,
+    partitionErrors: [{ topic: 'dlq', partition: 0, errorCode: 29, type: 'TOPIC_AUTHORIZATION_FAILED' }],
+  });
+const platformaticRefusedDlq = () =>
+  withFields(
+    new AggregateError(
+      [
+        withFields(new AggregateError([withFields(new Error('Topic authorization failed.'), { code: 'PLT_KFK_PROTOCOL', apiId: 'TOPIC_AUTHORIZATION_FAILED', path: '/responses/1/partition_responses/0' })], 'Received response with error while executing API Produce(v11)'), {
+          code: 'PLT_KFK_RESPONSE',
+          response: { responses: [{ name: 'out', partitionResponses: [{ index: 0, errorCode: 0 }] }, { name: 'dlq', partitionResponses: [{ index: 0, errorCode: 29 }] }] },
+        }),
+      ],
+      'Producing messages failed.',
+    ),
+    { code: 'PLT_KFK_MULTIPLE' },
+  );
+
+describe('refusedTopics: which topics of a produce call the broker refused', () => {
+  it("reads kafkajs' (patched) per-partition errors and platformatic's produce response", () => {
+    expect([...refusedTopics(kafkajsRefusedDlq())]).toEqual([['dlq', 'TOPIC_AUTHORIZATION_FAILED']]);
+    expect([...refusedTopics(platformaticRefusedDlq())]).toEqual([['dlq', 'TOPIC_AUTHORIZATION_FAILED']]);
+  });
+
+  it('is empty for errors without per-topic answers', () => {
+    expect(refusedTopics(kafkajsUntrustedCa()).size).toBe(0);
+    expect(refusedTopics(platformaticWrongPassword()).size).toBe(0);
+    expect(refusedTopics('text').size).toBe(0);
+  });
+});
+

@@ -172,3 +172,21 @@ describe('kafkajs retry loop (patched): ends when its signal aborts', () => {
   });
 });
 
+// A produce request carries every topic of a batch; the broker answers per topic and partition.
+type ProduceParse = (data: object) => Promise<unknown>;
+const parseProduceV0 = (require('kafkajs/src/protocol/requests/produce/v0/response') as { parse: ProduceParse }).parse;
+const parseProduceV3 = (require('kafkajs/src/protocol/requests/produce/v3/response') as { parse: ProduceParse }).parse;
+
+describe('kafkajs protocol errors (patched): what the broker said is kept on the error', () => {
+  it('a produce error lists the refused topics and partitions (v0 and v3+ responses)', async () => {
+    const partition = (p: number, errorCode: number) => ({ partition: p, errorCode, baseOffset: '-1', logAppendTime: '-1', offset: '-1' });
+    const data = { topics: [{ topicName: 'out', partitions: [partition(0, 0), partition(1, 0)] }, { topicName: 'dlq', partitions: [partition(0, 29)] }], throttleTime: 0 };
+    for (const parse of [parseProduceV0, parseProduceV3]) {
+      await expect(parse(data)).rejects.toMatchObject({
+        type: 'TOPIC_AUTHORIZATION_FAILED',
+        partitionErrors: [{ topic: 'dlq', partition: 0, errorCode: 29, type: 'TOPIC_AUTHORIZATION_FAILED' }],
+      });
+    }
+    await expect(parseProduceV3({ topics: [{ topicName: 'out', partitions: [partition(0, 0)] }], throttleTime: 0 })).resolves.toBeDefined();
+  });
+});

@@ -102,7 +102,7 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     otherDir = await mkdtemp(join(tmpdir(), 'rxml-other-ca-'));
     let other: string;
     [kafka, model, other] = await Promise.all([
-      startKafka({ ignoreEnv: true, security: { users: { alice: 'alice-secret', mallory: 'mallory-secret', trudy: 'trudy-secret', victor: 'victor-secret' }, acls: true } }),
+      startKafka({ ignoreEnv: true, security: { users: { alice: 'alice-secret', mallory: 'mallory-secret', trudy: 'trudy-secret', victor: 'victor-secret', dora: 'dora-secret' }, acls: true } }),
       loadIrisModel(),
       generateTls(otherDir, 'other').then((t) => t.caPem),
     ]);
@@ -117,6 +117,11 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       // trudy may use sec-* groups but no topic; victor may do everything on sec-* topics but use no group.
       allow('User:trudy', AclResourceTypes.GROUP, 'sec-', AclOperationTypes.READ),
       allow('User:victor', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.ALL),
+      // dora may read sec-* and use sec-* groups, and write sec-out-* topics only: not the dead-letter topics (sec-dlq-*).
+      allow('User:dora', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.READ),
+      allow('User:dora', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.DESCRIBE),
+      allow('User:dora', AclResourceTypes.GROUP, 'sec-', AclOperationTypes.READ),
+      allow('User:dora', AclResourceTypes.TOPIC, 'sec-out-', AclOperationTypes.WRITE),
     ]);
   });
   afterAll(async () => {
@@ -242,6 +247,29 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       expect((error as Error).message).toMatch(/certificate/i);
       expect(ms).toBeLessThan(10_000);
       expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+    });
+
+    it('names the dead-letter topic alone when only it may not be written (Write on the output topic only), and commits nothing past the record', async () => {
+      const names = { input: fresh('sec-in'), output: fresh('sec-out'), dead: fresh('sec-dlq'), group: fresh('sec-group') };
+      await kafka.createTopic(names.input, 1);
+      await kafka.createTopic(names.output, 1);
+      await kafka.createTopic(names.dead, 1);
+      const examples = irisExamples();
+      // Offset 10 is not Iris measurements: its error result goes to the dead-letter topic, with the others' outputs.
+      const BAD = 10;
+      await kafka.produce(names.input, Array.from({ length: 20 }, (_, i) => ({ key: `r${i}`, value: i === BAD ? 'five,three,one,zero' : irisCsv(examples[i % examples.length]!) })));
+      const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('dora'), names, false, producer);
+      const message = String((error as Error).message);
+      console.log(`[secured, ${producer} producer] no Write on the dead-letter topic: failed after ${ms} ms: ${message}`);
+      expect(isRxmlError(error)).toBe(true);
+      expect((error as { code?: unknown }).code).toBe('KAFKA_ERROR');
+      expect(message).toContain(`dead-letter topic ${names.dead}`);
+      expect(message).not.toContain(names.output);
+      expect(message).toMatch(/authoriz/i);
+      expect(ms).toBeLessThan(10_000);
+      const committed = (await kafka.committedOffsets(names.group, names.input)).get(0);
+      expect(committed === undefined || BigInt(committed) <= BigInt(BAD), `committed ${String(committed)}`).toBe(true);
+      expect((await kafka.readTopic(names.dead)).length).toBe(0);
     });
 
     it('fails with a clear error when an ACL is missing (no Write on the output topic), and commits nothing', async () => {

@@ -89,6 +89,34 @@ export function permanentConnectionFailure(error: unknown): string | undefined {
 }
 
 /**
+ * The topics a produce response refused, each with the broker's reason (a Kafka error name such as
+ * TOPIC_AUTHORIZATION_FAILED): a produce request carries every topic of a batch (e.g. the output
+ * topic and the dead-letter topic) and the broker answers per topic and partition. Read from
+ * kafkajs' (patched) `partitionErrors` and `@platformatic/kafka`'s ResponseError (`response.responses[i].name`,
+ * its errors' `path` `/responses/<i>/…` and `apiId`). Empty when the error carries none.
+ */
+export function refusedTopics(error: unknown): ReadonlyMap<string, string> {
+  const refused = new Map<string, string>();
+  for (const e of chain(error)) {
+    const partitionErrors = (e as { partitionErrors?: unknown }).partitionErrors;
+    if (Array.isArray(partitionErrors)) {
+      for (const p of partitionErrors as { topic?: unknown; type?: unknown; errorCode?: unknown }[]) {
+        if (typeof p.topic === 'string' && !refused.has(p.topic)) refused.set(p.topic, typeof p.type === 'string' ? p.type : `error code ${String(p.errorCode)}`);
+      }
+    }
+    const responses = (e as { response?: { responses?: unknown } }).response?.responses;
+    if (Array.isArray(responses) && Array.isArray(e.errors)) {
+      for (const inner of e.errors as { path?: unknown; apiId?: unknown }[]) {
+        const at = typeof inner?.path === 'string' ? /^\/responses\/(\d+)\//.exec(inner.path) : null;
+        const name = at === null ? undefined : (responses[Number(at[1])] as { name?: unknown } | undefined)?.name;
+        if (typeof name === 'string' && !refused.has(name)) refused.set(name, typeof inner.apiId === 'string' ? inner.apiId : 'refused');
+      }
+    }
+  }
+  return refused;
+}
+
+/**
  * The broker's refusal when `error` (or an error it wraps) is an ACL denial, e.g. "Not authorized to
  * access group: Group authorization failed" (kafkajs' `*_AUTHORIZATION_FAILED` types,
  * `@platformatic/kafka`'s "… authorization failed." protocol errors); undefined otherwise. Never
