@@ -6,8 +6,8 @@ import { compressionOf, type KafkaCompression } from './internal/compression.js'
 import { chooseProducer, createProducer, logClients, type ProducerLibrary } from './internal/producers.js';
 import { flatHeadersOf, headerListOf, headerListSize, isPerRecordError, isTooLarge, refusedDeadLetter, refusedError } from './internal/dead-letters.js';
 import { publishSent } from './internal/sink-channel.js';
-import { authorizationFailure, describeClientError, permanentConnectionFailure, protocolMismatchHint, refusedTopics } from './internal/connection-errors.js';
-import { resolvedConnection } from './env.js';
+import { authorizationFailure, describeClientError, permanentConnectionFailure, protocolMismatchHint, refusedTopics, unsupportedSaslMechanism } from './internal/connection-errors.js';
+import { resolvedConnection, saslMechanismOf } from './env.js';
 import { exactlyOnceSink } from './internal/exactly-once.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
@@ -440,7 +440,10 @@ export function toKafkaWith<In, Out>(
             // deliveryTimeoutMs. The client has retried the connection itself (kafkajs ~10 s,
             // platformatic 4 attempts), as the source's consumer has.
             const hint = protocolMismatchHint(error, usesTls(options));
-            throw new RxmlError('KAFKA_ERROR', `cannot connect the producer for ${options.topic}: ${withPermanentReason(error)}${hint === undefined ? '' : ` (${hint})`}`, {
+            // A mechanism the listener does not enable: say which was asked for and which it offers.
+            const mechanism = unsupportedSaslMechanism(error, saslMechanismOf(options));
+            const reason = mechanism === undefined ? withPermanentReason(error) : `${mechanism} (${describeClientError(error)})`;
+            throw new RxmlError('KAFKA_ERROR', `cannot connect the producer for ${options.topic}: ${reason}${hint === undefined ? '' : ` (${hint})`}`, {
               cause: error,
               retriable: producer.isRetriable(error),
             });

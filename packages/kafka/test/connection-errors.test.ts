@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeClientError, permanentConnectionFailure, refusedTopics } from '../src/internal/connection-errors.js';
+import { describeClientError, permanentConnectionFailure, refusedTopics, unsupportedSaslMechanism } from '../src/internal/connection-errors.js';
 import { isRetriableKafkaError } from '../src/internal/kafkajs-client.js';
 import { isRetriablePlatformaticError } from '../src/internal/platformatic-producer.js';
 
@@ -119,3 +119,38 @@ describe('refusedTopics: which topics of a produce call the broker refused', () 
   });
 });
 
+// A client asking SCRAM-SHA-512 of a listener that enables PLAIN only (the broker's SaslHandshake answer).
+const kafkajsUnsupportedMechanism = () =>
+  withFields(new Error('The broker does not support the requested SASL mechanism'), { name: 'KafkaJSProtocolError', type: 'UNSUPPORTED_SASL_MECHANISM', code: 33, retriable: false, enabledMechanisms: ['PLAIN'] });
+const platformaticUnsupportedMechanism = () =>
+  platformaticNetwork(
+    withFields(new Error('Cannot find a suitable SASL mechanism.'), {
+      code: 'PLT_KFK_AUTHENTICATION',
+      canRetry: false,
+      cause: withFields(new AggregateError([withFields(new Error('The broker does not support the requested SASL mechanism.'), { code: 'PLT_KFK_PROTOCOL', apiId: 'UNSUPPORTED_SASL_MECHANISM' })], 'Received response with error while executing API SaslHandshake(v1)'), {
+        code: 'PLT_KFK_RESPONSE',
+        response: { errorCode: 33, mechanisms: ['PLAIN'] },
+      }),
+    }),
+  );
+
+describe('unsupportedSaslMechanism', () => {
+  it('names the mechanism asked for and the ones the listener offers, from either library', () => {
+    const says = 'SASL mechanism SCRAM-SHA-512 (sasl.mechanism "scram-sha-512") is not enabled on the broker\'s listener; it offers PLAIN';
+    expect(unsupportedSaslMechanism(kafkajsUnsupportedMechanism(), 'scram-sha-512')).toBe(says);
+    expect(unsupportedSaslMechanism(platformaticUnsupportedMechanism(), 'scram-sha-512')).toBe(says);
+    expect(permanentConnectionFailure(kafkajsUnsupportedMechanism())).toMatch(/SASL mechanism/);
+    expect(isRetriablePlatformaticError(platformaticUnsupportedMechanism())).toBe(false);
+  });
+
+  it('says what it knows without the asked mechanism (a ready kafka instance) or the list (an unpatched kafkajs)', () => {
+    expect(unsupportedSaslMechanism(kafkajsUnsupportedMechanism(), undefined)).toBe("the SASL mechanism asked for is not enabled on the broker's listener; it offers PLAIN");
+    const bare = withFields(new Error('The broker does not support the requested SASL mechanism'), { type: 'UNSUPPORTED_SASL_MECHANISM' });
+    expect(unsupportedSaslMechanism(bare, 'plain')).toBe('SASL mechanism PLAIN (sasl.mechanism "plain") is not enabled on the broker\'s listener; it did not say which it offers');
+  });
+
+  it('is undefined for other errors', () => {
+    expect(unsupportedSaslMechanism(platformaticWrongPassword(), 'plain')).toBeUndefined();
+    expect(unsupportedSaslMechanism(kafkajsRefusedDlq(), 'plain')).toBeUndefined();
+  });
+});

@@ -176,6 +176,7 @@ describe('kafkajs retry loop (patched): ends when its signal aborts', () => {
 type ProduceParse = (data: object) => Promise<unknown>;
 const parseProduceV0 = (require('kafkajs/src/protocol/requests/produce/v0/response') as { parse: ProduceParse }).parse;
 const parseProduceV3 = (require('kafkajs/src/protocol/requests/produce/v3/response') as { parse: ProduceParse }).parse;
+const parseSaslHandshake = (require('kafkajs/src/protocol/requests/saslHandshake/v0/response') as { parse: ProduceParse }).parse;
 
 describe('kafkajs protocol errors (patched): what the broker said is kept on the error', () => {
   it('a produce error lists the refused topics and partitions (v0 and v3+ responses)', async () => {
@@ -188,5 +189,9 @@ describe('kafkajs protocol errors (patched): what the broker said is kept on the
       });
     }
     await expect(parseProduceV3({ topics: [{ topicName: 'out', partitions: [partition(0, 0)] }], throttleTime: 0 })).resolves.toBeDefined();
+  });
+
+  it('a refused SASL mechanism carries the mechanisms the broker offers', async () => {
+    await expect(parseSaslHandshake({ errorCode: 33, enabledMechanisms: ['PLAIN', 'SCRAM-SHA-256'] })).rejects.toMatchObject({ type: 'UNSUPPORTED_SASL_MECHANISM', enabledMechanisms: ['PLAIN', 'SCRAM-SHA-256'] });
   });
 });

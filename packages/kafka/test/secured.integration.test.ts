@@ -102,7 +102,11 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     otherDir = await mkdtemp(join(tmpdir(), 'rxml-other-ca-'));
     let other: string;
     [kafka, model, other] = await Promise.all([
-      startKafka({ ignoreEnv: true, security: { users: { alice: 'alice-secret', mallory: 'mallory-secret', trudy: 'trudy-secret', victor: 'victor-secret', dora: 'dora-secret' }, acls: true } }),
+      startKafka({
+        ignoreEnv: true,
+        // plain_only: a second SASL_SSL listener that offers PLAIN alone (a client asking for SCRAM there is refused).
+        security: { users: { alice: 'alice-secret', mallory: 'mallory-secret', trudy: 'trudy-secret', victor: 'victor-secret', dora: 'dora-secret' }, acls: true, listeners: { plain_only: ['plain'] } },
+      }),
       loadIrisModel(),
       generateTls(otherDir, 'other').then((t) => t.caPem),
     ]);
@@ -168,6 +172,17 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     expect(isRxmlError(error)).toBe(true);
     expect((error as Error).message).toMatch(/cannot consume .*Closed connection.*set `ssl`/);
     expect(ms).toBeLessThan(30_000);
+    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+  });
+
+  it('names the mechanism asked for and the ones the broker offers when the consumer asks for a SASL mechanism the listener does not enable, and commits nothing', async () => {
+    const names = await topics();
+    const alice = kafka.security!.connection('alice');
+    const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('alice', undefined, 'scram-sha-512', 'plain_only'), names, false, 'platformatic', alice);
+    console.log(`[secured] consumer asks SCRAM-SHA-512 of a PLAIN-only listener: failed after ${ms} ms: ${String((error as Error).message)}`);
+    expect(isRxmlError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/cannot consume .*SASL mechanism SCRAM-SHA-512 \(sasl\.mechanism "scram-sha-512"\) is not enabled on the broker's listener; it offers PLAIN/);
+    expect(ms).toBeLessThan(10_000);
     expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
   });
 
@@ -247,6 +262,18 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       expect((error as Error).message).toMatch(/certificate/i);
       expect(ms).toBeLessThan(10_000);
       expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+    });
+
+    it('names the mechanism asked for and the ones the broker offers when the producer asks for a SASL mechanism the listener does not enable, and commits nothing', async () => {
+      const names = await topics();
+      const alice = kafka.security!.connection('alice');
+      const { error, ms } = await pipeline(kafka, model, alice, names, false, producer, kafka.security!.connection('alice', undefined, 'scram-sha-512', 'plain_only'));
+      console.log(`[secured, ${producer} producer] producer asks SCRAM-SHA-512 of a PLAIN-only listener: failed after ${ms} ms: ${String((error as Error).message)}`);
+      expect(isRxmlError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/cannot connect the producer for .*SASL mechanism SCRAM-SHA-512 \(sasl\.mechanism "scram-sha-512"\) is not enabled on the broker's listener; it offers PLAIN/);
+      expect(ms).toBeLessThan(10_000);
+      expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+      expect((await kafka.readTopic(names.output)).length).toBe(0);
     });
 
     it('names the dead-letter topic alone when only it may not be written (Write on the output topic only), and commits nothing past the record', async () => {

@@ -84,8 +84,39 @@ export function permanentConnectionFailure(error: unknown): string | undefined {
     // certificate the broker rejects, no common cipher or version.
     if (code !== undefined && code.startsWith('ERR_SSL_')) return `TLS handshake failed (${code})`;
     if (e.name === 'KafkaJSSASLAuthenticationError' || code === 'PLT_KFK_AUTHENTICATION') return 'SASL authentication failed';
+    if (isUnsupportedMechanism(e)) return 'SASL mechanism not offered by the broker';
   }
   return undefined;
+}
+
+/** Kafka's UNSUPPORTED_SASL_MECHANISM (33): kafkajs' `type`, `@platformatic/kafka`'s `apiId`. */
+function isUnsupportedMechanism(e: ErrorLike): boolean {
+  const { type, apiId } = e as { type?: unknown; apiId?: unknown };
+  return type === 'UNSUPPORTED_SASL_MECHANISM' || apiId === 'UNSUPPORTED_SASL_MECHANISM';
+}
+
+const stringsOf = (value: unknown): string[] | undefined =>
+  Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : undefined;
+
+/**
+ * When the broker refused the SASL mechanism asked for (its SaslHandshake answered
+ * UNSUPPORTED_SASL_MECHANISM), what to say: the mechanism asked for (`sasl.mechanism` of the client's
+ * options, when known) and the ones the listener offers, which the handshake response lists (kafkajs,
+ * patched: the error's `enabledMechanisms`; `@platformatic/kafka`: its ResponseError's
+ * `response.mechanisms`). E.g. `SASL mechanism SCRAM-SHA-512 (sasl.mechanism "scram-sha-512") is not
+ * enabled on the broker's listener; it offers PLAIN`. Undefined for other errors.
+ */
+export function unsupportedSaslMechanism(error: unknown, asked: string | undefined): string | undefined {
+  let refused = false;
+  let offered: string[] | undefined;
+  for (const e of chain(error)) {
+    if (isUnsupportedMechanism(e)) refused = true;
+    offered ??= stringsOf((e as { enabledMechanisms?: unknown }).enabledMechanisms) ?? stringsOf((e as { response?: { mechanisms?: unknown } }).response?.mechanisms);
+  }
+  if (!refused) return undefined;
+  const mechanism = asked === undefined ? 'the SASL mechanism asked for' : `SASL mechanism ${asked.toUpperCase()} (sasl.mechanism ${JSON.stringify(asked)})`;
+  const offers = offered === undefined ? 'it did not say which it offers' : offered.length === 0 ? 'it offers none' : `it offers ${offered.join(', ')}`;
+  return `${mechanism} is not enabled on the broker's listener; ${offers}`;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type ISocketFactory, type Message, type Producer } from 'kafkajs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import { consoleKafkaLogger, type LogGate } from './logger.js';
-import { authorizationFailure, describeClientError, permanentConnectionFailure, protocolMismatchHint } from './connection-errors.js';
+import { authorizationFailure, describeClientError, permanentConnectionFailure, protocolMismatchHint, unsupportedSaslMechanism } from './connection-errors.js';
+import { saslMechanismOf } from '../env.js';
 import { RxmlError } from '@rxml/core/contract';
 import type {
   ConsumerClient,
@@ -270,6 +271,9 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
           throw stoppedWhileStarting();
         }
       })().catch((error: unknown) => {
+        // A mechanism the listener does not enable: say which was asked for and which it offers.
+        const mechanism = unsupportedSaslMechanism(error, saslMechanismOf(connection));
+        if (mechanism !== undefined) throw new Error(`${mechanism} (${describeClientError(error)})`, { cause: error });
         // A listener that wants TLS/SASL (or does not) just closes the connection: say what to check.
         const hint = connection.kafka === undefined ? protocolMismatchHint(error, tls !== undefined) : undefined;
         if (hint === undefined) throw error;

@@ -11,7 +11,7 @@ import type { KafkaLogger } from './logger.js';
  * `Symbol.for('rxml.kafka.headerList')`), a codec may refuse to inflate a record batch over
  * `maxDecompressedBatchBytes` (the zip-bomb bound), and a client's retry loops end when rxml gives up on
  * it (a signal in its retry options, see `withRetryStop`), produce errors list the refused topics
- * (`partitionErrors`); and for speed, numeric offsets and timestamps
+ * (`partitionErrors`) and a refused SASL mechanism the broker's (`enabledMechanisms`); and for speed, numeric offsets and timestamps
  * in the record decoder, a `resume` that wakes an idle fetch loop, and a fetch loop that does not keep
  * the last fetch's batches alive through the next fetch. Inside the repo pnpm applies the patch; the
  * published `@rxml/kafka` tarball carries the patched copy itself (`bundleDependencies`).
