@@ -18,7 +18,7 @@ import {
 } from './helpers.js';
 import { DEFAULT_KAFKA_VERSION, ensureKafkaJars, requireTool } from './jars.js';
 import { freePort } from './ports.js';
-import { generateTls, scramArguments, securedProperties, type KafkaSecurityOptions, type SecuredConnection, type SecuredMechanism } from './security.js';
+import { checkListenerNames, generateTls, scramArguments, securedProperties, type ExtraListener, type KafkaSecurityOptions, type SecuredConnection, type SecuredMechanism } from './security.js';
 import { connectionOf, type KafkaTarget } from './helpers.js';
 import type { AclEntry } from 'kafkajs';
 
@@ -55,9 +55,11 @@ export interface KafkaTestSecurity {
   readonly admin: SecuredConnection;
   /**
    * Connection options for one of the `users` (or any name and password, e.g. a wrong one), with a
-   * SASL mechanism the listener accepts. Default `'scram-sha-512'`.
+   * SASL mechanism (default `'scram-sha-512'`), to the main listener (all three mechanisms) or to one
+   * of the `security.listeners` by name.
+   * @throws Error for a listener the broker was not started with.
    */
-  connection(username: string, password?: string, mechanism?: SecuredMechanism): SecuredConnection;
+  connection(username: string, password?: string, mechanism?: SecuredMechanism, listener?: string): SecuredConnection;
   /** Creates ACLs (with ACLs enabled), as the super user. */
   grant(acl: readonly AclEntry[]): Promise<void>;
 }
@@ -281,12 +283,20 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
     const adminPassword = randomBytes(12).toString('hex');
     const users: Record<string, string> = { ...options.security.users, admin: adminPassword };
     scram = scramArguments(users);
-    secured = securedProperties(port, controllerPort, tls, adminPassword, options.security.acls === true, users);
-    const connection = (username: string, password?: string, mechanism: SecuredMechanism = 'scram-sha-512'): SecuredConnection => ({
-      brokers,
-      ssl: { ca: [tls.caPem] },
-      sasl: { mechanism, username, password: password ?? users[username] ?? '' },
-    });
+    const listeners = options.security.listeners ?? {};
+    checkListenerNames(listeners);
+    const extra: ExtraListener[] = [];
+    for (const [name, mechanisms] of Object.entries(listeners)) extra.push({ name, port: await freePort(), mechanisms });
+    secured = securedProperties(port, controllerPort, tls, adminPassword, options.security.acls === true, users, extra);
+    const connection = (username: string, password?: string, mechanism: SecuredMechanism = 'scram-sha-512', listener?: string): SecuredConnection => {
+      const other = listener === undefined ? undefined : extra.find((l) => l.name === listener);
+      if (listener !== undefined && other === undefined) throw new Error(`no listener ${listener}: start the broker with security.listeners.${listener}`);
+      return {
+        brokers: other === undefined ? brokers : [`127.0.0.1:${other.port}`],
+        ssl: { ca: [tls.caPem] },
+        sasl: { mechanism, username, password: password ?? users[username] ?? '' },
+      };
+    };
     const admin = connection('admin');
     target = admin;
     security = {

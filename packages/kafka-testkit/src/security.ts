@@ -19,6 +19,19 @@ export interface KafkaSecurityOptions {
    * may do anything without an ACL. Grant ACLs with `KafkaTestBroker.security.grant`. Default false.
    */
   readonly acls?: boolean;
+  /**
+   * More SASL_SSL listeners, name → the only mechanisms each enables (same TLS, users and ACLs), e.g.
+   * `{ plain_only: ['plain'] }`: what a client asking for a mechanism the broker does not offer
+   * gets. Names: letters, digits and `_`. Reach one with `connection(user, password, mechanism, name)`.
+   */
+  readonly listeners?: Readonly<Record<string, readonly SecuredMechanism[]>>;
+}
+
+/** A {@link KafkaSecurityOptions.listeners} entry with its port. */
+export interface ExtraListener {
+  readonly name: string;
+  readonly port: number;
+  readonly mechanisms: readonly SecuredMechanism[];
 }
 
 /** SASL mechanisms the secured listener accepts, in kafkajs' spelling. */
@@ -83,7 +96,41 @@ export async function generateTls(dir: string, name = 'broker'): Promise<Generat
   return { caPem: await readFile(caPemFile, 'utf8'), keystore, truststore, password };
 }
 
-/** `server.properties` entries of a SASL_SSL listener `port` (and a PLAINTEXT controller listener). */
+const KAFKA_MECHANISMS: Readonly<Record<SecuredMechanism, string>> = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' };
+
+/** The JAAS config entries of listener `name` (lower case) for `mechanisms`. */
+function jaasProperties(name: string, mechanisms: readonly SecuredMechanism[], adminPassword: string, users: Readonly<Record<string, string>>): Record<string, string> {
+  const props: Record<string, string> = {};
+  for (const mechanism of mechanisms) {
+    props[`listener.name.${name}.${mechanism}.sasl.jaas.config`] =
+      mechanism === 'plain'
+        ? // PLAIN checks passwords against the `user_<name>` entries of its JAAS config.
+          `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="${adminPassword}"` +
+          Object.entries(users)
+            .map(([user, password]) => ` user_${user}="${password}"`)
+            .join('') +
+          ';'
+        : `org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${adminPassword}";`;
+  }
+  return props;
+}
+
+/** Checks the names of {@link KafkaSecurityOptions.listeners}. @throws Error naming a bad one. */
+export function checkListenerNames(listeners: Readonly<Record<string, readonly SecuredMechanism[]>>): void {
+  for (const [name, mechanisms] of Object.entries(listeners)) {
+    if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name) || ['SASL_SSL', 'CONTROLLER'].includes(name.toUpperCase())) {
+      throw new Error(`security.listeners: ${JSON.stringify(name)} is not a listener name (letters, digits and _, not SASL_SSL or CONTROLLER)`);
+    }
+    if (mechanisms.length === 0 || mechanisms.some((m) => KAFKA_MECHANISMS[m] === undefined)) {
+      throw new Error(`security.listeners.${name}: give one or more of ${Object.keys(KAFKA_MECHANISMS).join(', ')}`);
+    }
+  }
+}
+
+/**
+ * `server.properties` entries of a SASL_SSL listener `port` (and a PLAINTEXT controller listener),
+ * and of the `extra` SASL_SSL listeners with fewer mechanisms.
+ */
 export function securedProperties(
   port: number,
   controllerPort: number,
@@ -91,23 +138,24 @@ export function securedProperties(
   adminPassword: string,
   acls: boolean,
   users: Readonly<Record<string, string>>,
+  extra: readonly ExtraListener[] = [],
 ): Record<string, string | number | boolean> {
+  const extraListeners = extra.map((l) => `,${l.name.toUpperCase()}://127.0.0.1:${l.port}`).join('');
   return {
-    listeners: `SASL_SSL://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `SASL_SSL://127.0.0.1:${port}`,
+    listeners: `SASL_SSL://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${extraListeners}`,
+    'advertised.listeners': `SASL_SSL://127.0.0.1:${port}${extraListeners}`,
     'inter.broker.listener.name': 'SASL_SSL',
-    'listener.security.protocol.map': 'SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map': `SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT${extra.map((l) => `,${l.name.toUpperCase()}:SASL_SSL`).join('')}`,
     'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
     'sasl.mechanism.inter.broker.protocol': 'SCRAM-SHA-512',
-    'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': `org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${adminPassword}";`,
-    'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config': `org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${adminPassword}";`,
-    // PLAIN checks passwords against the `user_<name>` entries of its JAAS config.
-    'listener.name.sasl_ssl.plain.sasl.jaas.config':
-      `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="${adminPassword}"` +
-      Object.entries(users)
-        .map(([name, password]) => ` user_${name}="${password}"`)
-        .join('') +
-      ';',
+    ...jaasProperties('sasl_ssl', ['plain', 'scram-sha-256', 'scram-sha-512'], adminPassword, users),
+    // Each extra listener enables its own mechanisms only (a listener-prefixed sasl.enabled.mechanisms).
+    ...Object.fromEntries(
+      extra.flatMap((l) => {
+        const name = l.name.toLowerCase();
+        return [[`listener.name.${name}.sasl.enabled.mechanisms`, l.mechanisms.map((m) => KAFKA_MECHANISMS[m]).join(',')], ...Object.entries(jaasProperties(name, l.mechanisms, adminPassword, users))];
+      }),
+    ),
     'ssl.keystore.type': 'PKCS12',
     'ssl.keystore.location': tls.keystore,
     'ssl.keystore.password': tls.password,

@@ -80,3 +80,13 @@ export function kafkaConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): Ka
 export function resolvedConnection(given: KafkaConnectionOptions): KafkaConnectionOptions {
   return given.brokers === undefined ? { ...kafkaConnectionFromEnv(), ...given } : given;
 }
+
+/**
+ * The SASL mechanism the clients ask for (`sasl.mechanism` of {@link resolvedConnection}, as given:
+ * kafkajs' spelling); undefined without SASL, and with a ready `kafka` instance (not known).
+ */
+export function saslMechanismOf(given: KafkaConnectionOptions): string | undefined {
+  if (given.kafka !== undefined) return undefined;
+  const mechanism = (resolvedConnection(given).sasl as { mechanism?: unknown } | undefined)?.mechanism;
+  return typeof mechanism === 'string' ? mechanism : undefined;
+}

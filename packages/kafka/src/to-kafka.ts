@@ -6,8 +6,8 @@ import { compressionOf, type KafkaCompression } from './internal/compression.js'
 import { chooseProducer, createProducer, logClients, type ProducerLibrary } from './internal/producers.js';
 import { flatHeadersOf, headerListOf, headerListSize, isPerRecordError, isTooLarge, refusedDeadLetter, refusedError } from './internal/dead-letters.js';
 import { publishSent } from './internal/sink-channel.js';
-import { describeClientError, permanentConnectionFailure, protocolMismatchHint } from './internal/connection-errors.js';
-import { resolvedConnection } from './env.js';
+import { authorizationFailure, describeClientError, permanentConnectionFailure, protocolMismatchHint, refusedTopics, unsupportedSaslMechanism } from './internal/connection-errors.js';
+import { resolvedConnection, saslMechanismOf } from './env.js';
 import { exactlyOnceSink } from './internal/exactly-once.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
@@ -162,6 +162,27 @@ export function formatLatency(ms: number): string {
 function usesTls(options: KafkaConnectionOptions): boolean {
   const ssl = options.kafka === undefined ? resolvedConnection(options).ssl : options.ssl;
   return ssl !== undefined && ssl !== false;
+}
+
+/**
+ * Why a produce call failed, naming the topics the broker refused when its answer says which (a
+ * call carries every topic of its batch, e.g. the output and the dead-letter topic, and the broker
+ * refuses them one by one): "producing 1 messages to dead-letter topic X failed after 1 attempts: the
+ * broker refused it (TOPIC_AUTHORIZATION_FAILED: the principal needs Write on it): …". Without
+ * per-topic errors, every topic of the call is named.
+ */
+function produceFailure(error: unknown, messages: readonly OutgoingMessage[], attempts: number, options: { readonly topic: string; readonly deadLetterTopic?: string | undefined }): string {
+  const detail = withPermanentReason(error);
+  const topics = [...new Set(messages.map((m) => m.topic))];
+  const refusals = refusedTopics(error);
+  const refused = topics.filter((t) => refusals.has(t));
+  if (refused.length === 0) return `producing ${messages.length} messages to ${topics.join(', ')} failed after ${attempts} attempts: ${detail}`;
+  const count = messages.filter((m) => refusals.has(m.topic)).length;
+  const role = (t: string): string => (t === options.deadLetterTopic ? 'dead-letter topic' : t === options.topic ? 'output topic' : 'topic');
+  const named = refused.map((t) => `${role(t)} ${t}`).join(' and ');
+  const reasons = [...new Set(refused.map((t) => refusals.get(t)!))].join(', ');
+  const acl = authorizationFailure(error) !== undefined ? `: the principal needs Write on ${refused.length > 1 ? 'them' : 'it'}` : '';
+  return `producing ${count} messages to ${named} failed after ${attempts} attempts: the broker refused ${refused.length > 1 ? 'them' : 'it'} (${reasons}${acl}): ${detail}`;
 }
 
 /**
@@ -419,7 +440,10 @@ export function toKafkaWith<In, Out>(
             // deliveryTimeoutMs. The client has retried the connection itself (kafkajs ~10 s,
             // platformatic 4 attempts), as the source's consumer has.
             const hint = protocolMismatchHint(error, usesTls(options));
-            throw new RxmlError('KAFKA_ERROR', `cannot connect the producer for ${options.topic}: ${withPermanentReason(error)}${hint === undefined ? '' : ` (${hint})`}`, {
+            // A mechanism the listener does not enable: say which was asked for and which it offers.
+            const mechanism = unsupportedSaslMechanism(error, saslMechanismOf(options));
+            const reason = mechanism === undefined ? withPermanentReason(error) : `${mechanism} (${describeClientError(error)})`;
+            throw new RxmlError('KAFKA_ERROR', `cannot connect the producer for ${options.topic}: ${reason}${hint === undefined ? '' : ` (${hint})`}`, {
               cause: error,
               retriable: producer.isRetriable(error),
             });
@@ -431,12 +455,7 @@ export function toKafkaWith<In, Out>(
             attempt++;
             const retriable = producer.isRetriable(error);
             if (closed || !retriable || Date.now() - started >= deliveryTimeoutMs) {
-              const detail = withPermanentReason(error);
-              const topics = [...new Set(messages.map((m) => m.topic))].join(', ');
-              throw new RxmlError('KAFKA_ERROR', `producing ${messages.length} messages to ${topics} failed after ${attempt} attempts: ${detail}`, {
-                cause: error,
-                retriable,
-              });
+              throw new RxmlError('KAFKA_ERROR', produceFailure(error, messages, attempt, options), { cause: error, retriable });
             }
             publish(CHANNELS.sink, () => ({ sink: 'kafka', type: 'produce-error', count: messages.length, error: new RxmlError('KAFKA_ERROR', String(error), { cause: error, retriable }) }));
             await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeClientError, permanentConnectionFailure } from '../src/internal/connection-errors.js';
+import { describeClientError, permanentConnectionFailure, refusedTopics, unsupportedSaslMechanism } from '../src/internal/connection-errors.js';
 import { isRetriableKafkaError } from '../src/internal/kafkajs-client.js';
 import { isRetriablePlatformaticError } from '../src/internal/platformatic-producer.js';
 
@@ -79,5 +79,78 @@ describe('describeClientError', () => {
 
   it('does not repeat what the message already says', () => {
     expect(describeClientError(kafkajsUntrustedCa())).toBe('Connection error: self-signed certificate in certificate chain');
+  });
+});
+
+// As thrown against the testkit's broker by a principal with Write on the output topic only, for a
+// produce call carrying the output topic and the dead-letter topic.
+const kafkajsRefusedDlq = () =>
+  withFields(new Error('Not authorized to access topics: [Topic authorization failed]'), {
+    name: 'KafkaJSProtocolError',
+    type: 'TOPIC_AUTHORIZATION_FAILED',
+    code: 29,
+    retriable: false,
+    partitionErrors: [{ topic: 'dlq', partition: 0, errorCode: 29, type: 'TOPIC_AUTHORIZATION_FAILED' }],
+  });
+const platformaticRefusedDlq = () =>
+  withFields(
+    new AggregateError(
+      [
+        withFields(new AggregateError([withFields(new Error('Topic authorization failed.'), { code: 'PLT_KFK_PROTOCOL', apiId: 'TOPIC_AUTHORIZATION_FAILED', path: '/responses/1/partition_responses/0' })], 'Received response with error while executing API Produce(v11)'), {
+          code: 'PLT_KFK_RESPONSE',
+          response: { responses: [{ name: 'out', partitionResponses: [{ index: 0, errorCode: 0 }] }, { name: 'dlq', partitionResponses: [{ index: 0, errorCode: 29 }] }] },
+        }),
+      ],
+      'Producing messages failed.',
+    ),
+    { code: 'PLT_KFK_MULTIPLE' },
+  );
+
+describe('refusedTopics: which topics of a produce call the broker refused', () => {
+  it("reads kafkajs' (patched) per-partition errors and platformatic's produce response", () => {
+    expect([...refusedTopics(kafkajsRefusedDlq())]).toEqual([['dlq', 'TOPIC_AUTHORIZATION_FAILED']]);
+    expect([...refusedTopics(platformaticRefusedDlq())]).toEqual([['dlq', 'TOPIC_AUTHORIZATION_FAILED']]);
+  });
+
+  it('is empty for errors without per-topic answers', () => {
+    expect(refusedTopics(kafkajsUntrustedCa()).size).toBe(0);
+    expect(refusedTopics(platformaticWrongPassword()).size).toBe(0);
+    expect(refusedTopics('text').size).toBe(0);
+  });
+});
+
+// A client asking SCRAM-SHA-512 of a listener that enables PLAIN only (the broker's SaslHandshake answer).
+const kafkajsUnsupportedMechanism = () =>
+  withFields(new Error('The broker does not support the requested SASL mechanism'), { name: 'KafkaJSProtocolError', type: 'UNSUPPORTED_SASL_MECHANISM', code: 33, retriable: false, enabledMechanisms: ['PLAIN'] });
+const platformaticUnsupportedMechanism = () =>
+  platformaticNetwork(
+    withFields(new Error('Cannot find a suitable SASL mechanism.'), {
+      code: 'PLT_KFK_AUTHENTICATION',
+      canRetry: false,
+      cause: withFields(new AggregateError([withFields(new Error('The broker does not support the requested SASL mechanism.'), { code: 'PLT_KFK_PROTOCOL', apiId: 'UNSUPPORTED_SASL_MECHANISM' })], 'Received response with error while executing API SaslHandshake(v1)'), {
+        code: 'PLT_KFK_RESPONSE',
+        response: { errorCode: 33, mechanisms: ['PLAIN'] },
+      }),
+    }),
+  );
+
+describe('unsupportedSaslMechanism', () => {
+  it('names the mechanism asked for and the ones the listener offers, from either library', () => {
+    const says = 'SASL mechanism SCRAM-SHA-512 (sasl.mechanism "scram-sha-512") is not enabled on the broker\'s listener; it offers PLAIN';
+    expect(unsupportedSaslMechanism(kafkajsUnsupportedMechanism(), 'scram-sha-512')).toBe(says);
+    expect(unsupportedSaslMechanism(platformaticUnsupportedMechanism(), 'scram-sha-512')).toBe(says);
+    expect(permanentConnectionFailure(kafkajsUnsupportedMechanism())).toMatch(/SASL mechanism/);
+    expect(isRetriablePlatformaticError(platformaticUnsupportedMechanism())).toBe(false);
+  });
+
+  it('says what it knows without the asked mechanism (a ready kafka instance) or the list (an unpatched kafkajs)', () => {
+    expect(unsupportedSaslMechanism(kafkajsUnsupportedMechanism(), undefined)).toBe("the SASL mechanism asked for is not enabled on the broker's listener; it offers PLAIN");
+    const bare = withFields(new Error('The broker does not support the requested SASL mechanism'), { type: 'UNSUPPORTED_SASL_MECHANISM' });
+    expect(unsupportedSaslMechanism(bare, 'plain')).toBe('SASL mechanism PLAIN (sasl.mechanism "plain") is not enabled on the broker\'s listener; it did not say which it offers');
+  });
+
+  it('is undefined for other errors', () => {
+    expect(unsupportedSaslMechanism(platformaticWrongPassword(), 'plain')).toBeUndefined();
+    expect(unsupportedSaslMechanism(kafkajsRefusedDlq(), 'plain')).toBeUndefined();
   });
 });

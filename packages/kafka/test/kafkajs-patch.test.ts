@@ -124,3 +124,74 @@ describe('kafkajs record decoder (patched): offsets and timestamps', () => {
     expect(a.headers).not.toBe(b.headers);
   });
 });
+
+// A signal in the retry options (what withRetryStop puts there) ends kafkajs' retry loops: a client
+// rxml gave up on must not go on connecting through its remaining backoff.
+const createRetry = require('kafkajs/src/retry') as (options: object) => <T>(fn: (bail: (error: Error) => void, retryCount: number) => Promise<T>) => Promise<T>;
+const RETRY_ABORT = Symbol.for('rxml.kafka.retryAbort');
+const connectionError = (): Error => Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', retriable: true });
+
+describe('kafkajs retry loop (patched): ends when its signal aborts', () => {
+  it('rejects at once, between attempts, with the last error (not retriable), and makes no further attempt', async () => {
+    const controller = new AbortController();
+    let attempts = 0;
+    const loop = createRetry({ retries: 5, initialRetryTime: 60_000, [RETRY_ABORT]: controller.signal })(() => {
+      attempts++;
+      return Promise.reject(connectionError());
+    });
+    setTimeout(() => controller.abort(), 50);
+    const started = Date.now();
+    await expect(loop).rejects.toMatchObject({ name: 'KafkaJSNonRetriableError', message: 'Connection error: connect ECONNREFUSED', retriable: false });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(attempts).toBe(1);
+  });
+
+  it('gives an attempt that fails after the abort no retry', async () => {
+    const controller = new AbortController();
+    let attempts = 0;
+    const loop = createRetry({ retries: 5, initialRetryTime: 60_000, [RETRY_ABORT]: controller.signal })(async () => {
+      attempts++;
+      controller.abort();
+      throw connectionError();
+    });
+    await expect(loop).rejects.toMatchObject({ name: 'KafkaJSNonRetriableError', retriable: false });
+    expect(attempts).toBe(1);
+  });
+
+  it('retries as before while the signal is not aborted, and without one', async () => {
+    for (const options of [{ [RETRY_ABORT]: new AbortController().signal }, {}]) {
+      let attempts = 0;
+      const loop = createRetry({ retries: 2, initialRetryTime: 1, ...options })(async () => {
+        attempts++;
+        if (attempts < 3) throw connectionError();
+        return 'connected';
+      });
+      await expect(loop).resolves.toBe('connected');
+      expect(attempts).toBe(3);
+    }
+  });
+});
+
+// A produce request carries every topic of a batch; the broker answers per topic and partition.
+type ProduceParse = (data: object) => Promise<unknown>;
+const parseProduceV0 = (require('kafkajs/src/protocol/requests/produce/v0/response') as { parse: ProduceParse }).parse;
+const parseProduceV3 = (require('kafkajs/src/protocol/requests/produce/v3/response') as { parse: ProduceParse }).parse;
+const parseSaslHandshake = (require('kafkajs/src/protocol/requests/saslHandshake/v0/response') as { parse: ProduceParse }).parse;
+
+describe('kafkajs protocol errors (patched): what the broker said is kept on the error', () => {
+  it('a produce error lists the refused topics and partitions (v0 and v3+ responses)', async () => {
+    const partition = (p: number, errorCode: number) => ({ partition: p, errorCode, baseOffset: '-1', logAppendTime: '-1', offset: '-1' });
+    const data = { topics: [{ topicName: 'out', partitions: [partition(0, 0), partition(1, 0)] }, { topicName: 'dlq', partitions: [partition(0, 29)] }], throttleTime: 0 };
+    for (const parse of [parseProduceV0, parseProduceV3]) {
+      await expect(parse(data)).rejects.toMatchObject({
+        type: 'TOPIC_AUTHORIZATION_FAILED',
+        partitionErrors: [{ topic: 'dlq', partition: 0, errorCode: 29, type: 'TOPIC_AUTHORIZATION_FAILED' }],
+      });
+    }
+    await expect(parseProduceV3({ topics: [{ topicName: 'out', partitions: [partition(0, 0)] }], throttleTime: 0 })).resolves.toBeDefined();
+  });
+
+  it('a refused SASL mechanism carries the mechanisms the broker offers', async () => {
+    await expect(parseSaslHandshake({ errorCode: 33, enabledMechanisms: ['PLAIN', 'SCRAM-SHA-256'] })).rejects.toMatchObject({ type: 'UNSUPPORTED_SASL_MECHANISM', enabledMechanisms: ['PLAIN', 'SCRAM-SHA-256'] });
+  });
+});

@@ -42,4 +42,16 @@ describe('platformatic producer timeouts', () => {
       await producer.disconnect().catch(() => undefined);
     }
   }, 20_000);
+
+  it('a producer closed while its connect is in flight retries no more (patched: the retry timers would keep the process alive ~3 s)', async () => {
+    const producer = platformaticProducer({ brokers: [address], requestTimeout: 30_000, connectionTimeout: 5_000 }, { compression: 'none' });
+    const connecting = producer.connect();
+    connecting.catch(() => undefined);
+    // The Metadata request is on the wire (the listener never answers) when the sink gives up.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const closed = Date.now();
+    await producer.disconnect();
+    await expect(connecting).rejects.toThrow();
+    expect(Date.now() - closed).toBeLessThan(500);
+  });
 });

@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isRxmlError } from '@rxml/core/contract';
 import { loadIrisModel, predictIris, type Model } from '@rxml/core';
 import { generateTls, startKafka, type KafkaTestBroker, type SecuredConnection } from '@rxml/kafka-testkit';
@@ -53,6 +55,42 @@ async function pipeline(
   return { error, ms: Date.now() - started, delivered };
 }
 
+const FAILING_PIPELINE = fileURLToPath(new URL('./fixtures/failing-pipeline.mjs', import.meta.url));
+
+/**
+ * Runs fixtures/failing-pipeline.mjs (built dist) with `config` and measures, from outside, how long
+ * the process lives after it printed the stream's error. Kills it after `giveUpMs` without an error line.
+ */
+function failingProcess(config: Record<string, unknown>, giveUpMs = 60_000): Promise<{ error: string | undefined; afterErrorMs: number | undefined; code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [FAILING_PIPELINE], { env: { ...process.env, PIPELINE: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let stderr = '';
+    let error: string | undefined;
+    let errorAt: number | undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /^error (.*)$/m.exec(out);
+      if (m !== null && errorAt === undefined) {
+        errorAt = Date.now();
+        error = m[1];
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), giveUpMs);
+    // Still running 30 s after its error: measured, then killed (the assertion fails on the time).
+    const hang = setInterval(() => {
+      if (errorAt !== undefined && Date.now() - errorAt > 30_000) child.kill('SIGKILL');
+    }, 500);
+    child.on('exit', (code) => {
+      const exitAt = Date.now();
+      clearTimeout(killer);
+      clearInterval(hang);
+      resolve({ error, afterErrorMs: errorAt === undefined ? undefined : exitAt - errorAt, code, stderr });
+    });
+  });
+}
+
 describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA_BROKERS'] !== '')('secured cluster: SASL_SSL (PLAIN, SCRAM-SHA-256/512), ACLs (real broker)', () => {
   let kafka: KafkaTestBroker;
   let model: Model;
@@ -64,7 +102,11 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     otherDir = await mkdtemp(join(tmpdir(), 'rxml-other-ca-'));
     let other: string;
     [kafka, model, other] = await Promise.all([
-      startKafka({ ignoreEnv: true, security: { users: { alice: 'alice-secret', mallory: 'mallory-secret', trudy: 'trudy-secret', victor: 'victor-secret' }, acls: true } }),
+      startKafka({
+        ignoreEnv: true,
+        // plain_only: a second SASL_SSL listener that offers PLAIN alone (a client asking for SCRAM there is refused).
+        security: { users: { alice: 'alice-secret', mallory: 'mallory-secret', trudy: 'trudy-secret', victor: 'victor-secret', dora: 'dora-secret' }, acls: true, listeners: { plain_only: ['plain'] } },
+      }),
       loadIrisModel(),
       generateTls(otherDir, 'other').then((t) => t.caPem),
     ]);
@@ -79,6 +121,11 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       // trudy may use sec-* groups but no topic; victor may do everything on sec-* topics but use no group.
       allow('User:trudy', AclResourceTypes.GROUP, 'sec-', AclOperationTypes.READ),
       allow('User:victor', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.ALL),
+      // dora may read sec-* and use sec-* groups, and write sec-out-* topics only: not the dead-letter topics (sec-dlq-*).
+      allow('User:dora', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.READ),
+      allow('User:dora', AclResourceTypes.TOPIC, 'sec-', AclOperationTypes.DESCRIBE),
+      allow('User:dora', AclResourceTypes.GROUP, 'sec-', AclOperationTypes.READ),
+      allow('User:dora', AclResourceTypes.TOPIC, 'sec-out-', AclOperationTypes.WRITE),
     ]);
   });
   afterAll(async () => {
@@ -125,6 +172,40 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     expect(isRxmlError(error)).toBe(true);
     expect((error as Error).message).toMatch(/cannot consume .*Closed connection.*set `ssl`/);
     expect(ms).toBeLessThan(30_000);
+    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+  });
+
+  it('names the mechanism asked for and the ones the broker offers when the consumer asks for a SASL mechanism the listener does not enable, and commits nothing', async () => {
+    const names = await topics();
+    const alice = kafka.security!.connection('alice');
+    const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('alice', undefined, 'scram-sha-512', 'plain_only'), names, false, 'platformatic', alice);
+    console.log(`[secured] consumer asks SCRAM-SHA-512 of a PLAIN-only listener: failed after ${ms} ms: ${String((error as Error).message)}`);
+    expect(isRxmlError(error)).toBe(true);
+    expect((error as Error).message).toMatch(/cannot consume .*SASL mechanism SCRAM-SHA-512 \(sasl\.mechanism "scram-sha-512"\) is not enabled on the broker's listener; it offers PLAIN/);
+    expect(ms).toBeLessThan(10_000);
+    expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+  });
+
+  // kafkajs retries a connection that fails (certificate, closed, refused) for ~9 s by default: a
+  // client rxml gave up on must not keep the process alive through those retries.
+  const failedStarts: readonly { what: string; source: (alice: SecuredConnection) => unknown; sink: (alice: SecuredConnection) => unknown; producer: 'kafkajs' | 'platformatic' }[] = [
+    { what: "fromKafka does not trust the broker's certificate", source: (alice) => ({ ...alice, ssl: { ca: [otherCa] } }), sink: (alice) => alice, producer: 'platformatic' },
+    { what: "toKafka (kafkajs) does not trust the broker's certificate", source: (alice) => alice, sink: (alice) => ({ ...alice, ssl: { ca: [otherCa] } }), producer: 'kafkajs' },
+    {
+      what: 'fromKafka has a wrong password while the kafkajs producer (no ssl/sasl) is still retrying its connection',
+      source: (alice) => ({ ...alice, sasl: { ...alice.sasl, password: 'wrong-password' } }),
+      sink: (alice) => ({ brokers: alice.brokers }),
+      producer: 'kafkajs',
+    },
+  ];
+  it.each(failedStarts)('a process whose pipeline fails at its start exits within 3 s of the error when $what', async ({ what, source, sink, producer }) => {
+    const names = await topics();
+    const alice = kafka.security!.connection('alice');
+    const run = await failingProcess({ source: source(alice), sink: sink(alice), ...names, producer });
+    console.log(`[secured] failed start (${what}): exit ${String(run.afterErrorMs)} ms after the error: ${String(run.error)}`);
+    expect(run.error, `no error line; stderr: ${run.stderr}`).toBeDefined();
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.afterErrorMs, run.stderr).toBeLessThanOrEqual(3_000);
     expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
   });
 
@@ -181,6 +262,41 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       expect((error as Error).message).toMatch(/certificate/i);
       expect(ms).toBeLessThan(10_000);
       expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+    });
+
+    it('names the mechanism asked for and the ones the broker offers when the producer asks for a SASL mechanism the listener does not enable, and commits nothing', async () => {
+      const names = await topics();
+      const alice = kafka.security!.connection('alice');
+      const { error, ms } = await pipeline(kafka, model, alice, names, false, producer, kafka.security!.connection('alice', undefined, 'scram-sha-512', 'plain_only'));
+      console.log(`[secured, ${producer} producer] producer asks SCRAM-SHA-512 of a PLAIN-only listener: failed after ${ms} ms: ${String((error as Error).message)}`);
+      expect(isRxmlError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/cannot connect the producer for .*SASL mechanism SCRAM-SHA-512 \(sasl\.mechanism "scram-sha-512"\) is not enabled on the broker's listener; it offers PLAIN/);
+      expect(ms).toBeLessThan(10_000);
+      expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
+      expect((await kafka.readTopic(names.output)).length).toBe(0);
+    });
+
+    it('names the dead-letter topic alone when only it may not be written (Write on the output topic only), and commits nothing past the record', async () => {
+      const names = { input: fresh('sec-in'), output: fresh('sec-out'), dead: fresh('sec-dlq'), group: fresh('sec-group') };
+      await kafka.createTopic(names.input, 1);
+      await kafka.createTopic(names.output, 1);
+      await kafka.createTopic(names.dead, 1);
+      const examples = irisExamples();
+      // Offset 10 is not Iris measurements: its error result goes to the dead-letter topic, with the others' outputs.
+      const BAD = 10;
+      await kafka.produce(names.input, Array.from({ length: 20 }, (_, i) => ({ key: `r${i}`, value: i === BAD ? 'five,three,one,zero' : irisCsv(examples[i % examples.length]!) })));
+      const { error, ms } = await pipeline(kafka, model, kafka.security!.connection('dora'), names, false, producer);
+      const message = String((error as Error).message);
+      console.log(`[secured, ${producer} producer] no Write on the dead-letter topic: failed after ${ms} ms: ${message}`);
+      expect(isRxmlError(error)).toBe(true);
+      expect((error as { code?: unknown }).code).toBe('KAFKA_ERROR');
+      expect(message).toContain(`dead-letter topic ${names.dead}`);
+      expect(message).not.toContain(names.output);
+      expect(message).toMatch(/authoriz/i);
+      expect(ms).toBeLessThan(10_000);
+      const committed = (await kafka.committedOffsets(names.group, names.input)).get(0);
+      expect(committed === undefined || BigInt(committed) <= BigInt(BAD), `committed ${String(committed)}`).toBe(true);
+      expect((await kafka.readTopic(names.dead)).length).toBe(0);
     });
 
     it('fails with a clear error when an ACL is missing (no Write on the output topic), and commits nothing', async () => {

@@ -90,9 +90,10 @@ export interface ConsumerClient {
   seek?(partition: TopicPartition, offset: KafkaOffset): void;
   /**
    * After the client crashed and left the group: commits `offsets` for the group only if it has no
-   * other member (which would own these partitions now); rejects otherwise.
+   * other member (which would own these partitions now); rejects otherwise. Gives up (its client
+   * disconnected, its retries ended) when `signal` aborts.
    */
-  commitDetached?(offsets: readonly PartitionOffset[]): Promise<void>;
+  commitDetached?(offsets: readonly PartitionOffset[], signal?: AbortSignal): Promise<void>;
   /** Leaves the group and disconnects. */
   stop(): Promise<void>;
 }

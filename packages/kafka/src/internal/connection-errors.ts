@@ -84,8 +84,67 @@ export function permanentConnectionFailure(error: unknown): string | undefined {
     // certificate the broker rejects, no common cipher or version.
     if (code !== undefined && code.startsWith('ERR_SSL_')) return `TLS handshake failed (${code})`;
     if (e.name === 'KafkaJSSASLAuthenticationError' || code === 'PLT_KFK_AUTHENTICATION') return 'SASL authentication failed';
+    if (isUnsupportedMechanism(e)) return 'SASL mechanism not offered by the broker';
   }
   return undefined;
+}
+
+/** Kafka's UNSUPPORTED_SASL_MECHANISM (33): kafkajs' `type`, `@platformatic/kafka`'s `apiId`. */
+function isUnsupportedMechanism(e: ErrorLike): boolean {
+  const { type, apiId } = e as { type?: unknown; apiId?: unknown };
+  return type === 'UNSUPPORTED_SASL_MECHANISM' || apiId === 'UNSUPPORTED_SASL_MECHANISM';
+}
+
+const stringsOf = (value: unknown): string[] | undefined =>
+  Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : undefined;
+
+/**
+ * When the broker refused the SASL mechanism asked for (its SaslHandshake answered
+ * UNSUPPORTED_SASL_MECHANISM), what to say: the mechanism asked for (`sasl.mechanism` of the client's
+ * options, when known) and the ones the listener offers, which the handshake response lists (kafkajs,
+ * patched: the error's `enabledMechanisms`; `@platformatic/kafka`: its ResponseError's
+ * `response.mechanisms`). E.g. `SASL mechanism SCRAM-SHA-512 (sasl.mechanism "scram-sha-512") is not
+ * enabled on the broker's listener; it offers PLAIN`. Undefined for other errors.
+ */
+export function unsupportedSaslMechanism(error: unknown, asked: string | undefined): string | undefined {
+  let refused = false;
+  let offered: string[] | undefined;
+  for (const e of chain(error)) {
+    if (isUnsupportedMechanism(e)) refused = true;
+    offered ??= stringsOf((e as { enabledMechanisms?: unknown }).enabledMechanisms) ?? stringsOf((e as { response?: { mechanisms?: unknown } }).response?.mechanisms);
+  }
+  if (!refused) return undefined;
+  const mechanism = asked === undefined ? 'the SASL mechanism asked for' : `SASL mechanism ${asked.toUpperCase()} (sasl.mechanism ${JSON.stringify(asked)})`;
+  const offers = offered === undefined ? 'it did not say which it offers' : offered.length === 0 ? 'it offers none' : `it offers ${offered.join(', ')}`;
+  return `${mechanism} is not enabled on the broker's listener; ${offers}`;
+}
+
+/**
+ * The topics a produce response refused, each with the broker's reason (a Kafka error name such as
+ * TOPIC_AUTHORIZATION_FAILED): a produce request carries every topic of a batch (e.g. the output
+ * topic and the dead-letter topic) and the broker answers per topic and partition. Read from
+ * kafkajs' (patched) `partitionErrors` and `@platformatic/kafka`'s ResponseError (`response.responses[i].name`,
+ * its errors' `path` `/responses/<i>/…` and `apiId`). Empty when the error carries none.
+ */
+export function refusedTopics(error: unknown): ReadonlyMap<string, string> {
+  const refused = new Map<string, string>();
+  for (const e of chain(error)) {
+    const partitionErrors = (e as { partitionErrors?: unknown }).partitionErrors;
+    if (Array.isArray(partitionErrors)) {
+      for (const p of partitionErrors as { topic?: unknown; type?: unknown; errorCode?: unknown }[]) {
+        if (typeof p.topic === 'string' && !refused.has(p.topic)) refused.set(p.topic, typeof p.type === 'string' ? p.type : `error code ${String(p.errorCode)}`);
+      }
+    }
+    const responses = (e as { response?: { responses?: unknown } }).response?.responses;
+    if (Array.isArray(responses) && Array.isArray(e.errors)) {
+      for (const inner of e.errors as { path?: unknown; apiId?: unknown }[]) {
+        const at = typeof inner?.path === 'string' ? /^\/responses\/(\d+)\//.exec(inner.path) : null;
+        const name = at === null ? undefined : (responses[Number(at[1])] as { name?: unknown } | undefined)?.name;
+        if (typeof name === 'string' && !refused.has(name)) refused.set(name, typeof inner.apiId === 'string' ? inner.apiId : 'refused');
+      }
+    }
+  }
+  return refused;
 }
 
 /**

@@ -265,6 +265,8 @@ export class KafkaSource<V> {
       .then(() => {
         this.startedOk = true;
         if (this.state === 'starting') this.state = 'running';
+        // Closed while it started (see close): no timers for a source that is gone.
+        if (this.state === 'closed') return;
         this.lagTimer = setInterval(() => this.reportLag(this.trackers.values(), true), this.settings.lagIntervalMs ?? 5_000);
         this.lagTimer.unref();
         const every = this.settings.topicIdCheckIntervalMs ?? 5_000;
@@ -753,8 +755,24 @@ export class KafkaSource<V> {
   private async close(mode: 'drain' | 'unsubscribe'): Promise<void> {
     if (this.state === 'closing' || this.state === 'closed' || this.state === 'failing') return;
     const wasRunning = this.state === 'running';
+    const starting = this.state === 'starting';
     this.state = 'closing';
     this.settings.signal?.removeEventListener('abort', this.onAbort);
+    if (starting) {
+      // Still connecting or waiting for the input topic: nothing was emitted (batches are refused
+      // until the start is done), so nothing to drain or commit. Stopping the client now ends a
+      // start kafkajs would otherwise go on retrying, and the process with it, long after the
+      // stream is gone (e.g. the sink failed first).
+      this.state = 'closed';
+      await this.client.stop().catch(() => undefined);
+      await this.started.catch(() => undefined);
+      clearInterval(this.lagTimer);
+      clearInterval(this.topicIdTimer);
+      await this.settings.topicIdentity?.close().catch(() => undefined);
+      this.settings.onEvent?.({ type: 'closed', inFlight: this.inFlight, drained: this.inFlight === 0 });
+      if (mode === 'drain') this.subscriber.complete();
+      return;
+    }
     await this.started.catch(() => undefined);
     if (this.isClosed()) return;
     if (wasRunning || this.startedOk) this.client.pause();
@@ -816,10 +834,15 @@ export class KafkaSource<V> {
     if (dirty.length === 0) return;
     const offsets = dirty.map((t) => ({ topic: t.topic, partition: t.partition, offset: String(t.committable) }));
     const started = performance.now();
-    const commit = how === 'member' || this.client.commitDetached === undefined ? this.client.commit(offsets) : this.client.commitDetached(offsets);
+    // Past the deadline the detached commit's client gives up too: it must not retry on after the stream failed.
+    const late = new AbortController();
+    const commit = how === 'member' || this.client.commitDetached === undefined ? this.client.commit(offsets) : this.client.commitDetached(offsets, late.signal);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('commit did not finish in time')), Math.max(1, deadline - Date.now()));
+      timer = setTimeout(() => {
+        late.abort();
+        reject(new Error('commit did not finish in time'));
+      }, Math.max(1, deadline - Date.now()));
     });
     try {
       await Promise.race([commit, timeout]);

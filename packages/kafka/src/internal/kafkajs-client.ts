@@ -1,7 +1,8 @@
 import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type ISocketFactory, type Message, type Producer } from 'kafkajs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import { consoleKafkaLogger, type LogGate } from './logger.js';
-import { authorizationFailure, describeClientError, permanentConnectionFailure, protocolMismatchHint } from './connection-errors.js';
+import { authorizationFailure, describeClientError, permanentConnectionFailure, protocolMismatchHint, unsupportedSaslMechanism } from './connection-errors.js';
+import { saslMechanismOf } from '../env.js';
 import { RxmlError } from '@rxml/core/contract';
 import type {
   ConsumerClient,
@@ -19,17 +20,27 @@ import { compressionId, type KafkaCompression } from './compression.js';
 import { tlsWatchFor } from './tls-watch.js';
 import { kafkajsHeadersOf } from './dead-letters.js';
 import { assertPatchedKafkajs, warnIfForeignKafka } from './kafkajs-patch.js';
+import { withRetryStop } from './retry-stop.js';
 
-/** The client to use and the switch that silences its logs once its owner has stopped. */
-function kafkaOf(options: KafkaConnectionOptions, watch?: LogGate['watch'], socketFactory?: ISocketFactory): { kafka: Kafka; gate: LogGate } {
+/**
+ * The client to use, the switch that silences its logs once its owner has stopped, and the one that
+ * ends its retry loops once its owner gave up on it (see `withRetryStop`; a no-op for a ready
+ * `kafka` instance, whose retries are its maker's).
+ */
+function kafkaOf(options: KafkaConnectionOptions, watch?: LogGate['watch'], socketFactory?: ISocketFactory): { kafka: Kafka; gate: LogGate; stopRetries: () => void } {
   // rxml's kafkajs patch (zip-bomb bound, header order, aborted transactions) or no start at all.
   assertPatchedKafkajs();
   warnIfForeignKafka(options.kafka, options.logger ?? consoleKafkaLogger);
   // snappy, lz4 and zstd on the kafkajs module this package imports (kafkajs has gzip only).
   registerKafkaCodecs();
   const gate: LogGate = watch === undefined ? { closed: false } : { closed: false, watch };
-  return { kafka: options.kafka ?? new Kafka({ ...kafkaConfig(options, gate), ...(socketFactory === undefined ? {} : { socketFactory }) }), gate };
+  if (options.kafka !== undefined) return { kafka: options.kafka, gate, stopRetries: () => undefined };
+  const { config, stopRetries } = withRetryStop(kafkaConfig(options, gate));
+  return { kafka: new Kafka({ ...config, ...(socketFactory === undefined ? {} : { socketFactory }) }), gate, stopRetries };
 }
+
+/** The error of a start abandoned because the client was stopped meanwhile (nobody is told: the owner is gone). */
+const stoppedWhileStarting = (): RxmlError => new RxmlError('KAFKA_ERROR', 'the Kafka consumer was stopped while it started', { retriable: false });
 
 export interface KafkajsConsumerSettings {
   readonly groupId: string;
@@ -82,12 +93,13 @@ const TRANSIENT_PROTOCOL_ERRORS = new Set([
 
 /**
  * Waits until every topic in `topics` exists (someone creates it, or a producer's auto-creation does),
- * polling the metadata once a second, up to `waitMs`.
+ * polling the metadata once a second, up to `waitMs`, or until `stopped()`.
  * @throws RxmlError KAFKA_ERROR naming the missing topics once `waitMs` has passed.
  */
-async function awaitTopics(kafka: Kafka, topics: readonly string[], waitMs: number, onWaiting?: (topics: readonly string[]) => void): Promise<void> {
+async function awaitTopics(kafka: Kafka, topics: readonly string[], waitMs: number, stopped: () => boolean, onWaiting?: (topics: readonly string[]) => void): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
+  let timer: NodeJS.Timeout | undefined;
   try {
     const deadline = Date.now() + waitMs;
     let told = false;
@@ -99,6 +111,7 @@ async function awaitTopics(kafka: Kafka, topics: readonly string[], waitMs: numb
     let probed = false;
     for (;;) {
       if (refusal !== undefined) throw refusal;
+      if (stopped()) throw stoppedWhileStarting();
       const existing = new Set(await admin.listTopics());
       const missing = topics.filter((t) => !existing.has(t));
       if (missing.length === 0) return;
@@ -125,10 +138,15 @@ async function awaitTopics(kafka: Kafka, topics: readonly string[], waitMs: numb
         told = true;
         onWaiting?.(missing);
       }
-      const pause = new Promise((resolve) => setTimeout(resolve, Math.min(1_000, Math.max(0, deadline - Date.now()))));
+      const pause = new Promise((resolve) => {
+        timer = setTimeout(resolve, Math.min(1_000, Math.max(0, deadline - Date.now())));
+      });
       await (probed ? pause : Promise.race([pause, probe]));
+      // The probe's refusal ends the pause: its timer must not hold the process for the rest of the second.
+      clearTimeout(timer);
     }
   } finally {
+    clearTimeout(timer);
     await admin.disconnect();
   }
 }
@@ -139,7 +157,7 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
   // With TLS, an untrusted broker certificate fails the start at once instead of after kafkajs' retries.
   const tls = tlsWatchFor(connection);
   // kafkajs reports an OFFSET_OUT_OF_RANGE reset only in its log: watch for it there.
-  const { kafka, gate } = kafkaOf(connection, (entry) => {
+  const { kafka, gate, stopRetries } = kafkaOf(connection, (entry) => {
     const log = entry.log as { message?: unknown; topic?: unknown; partition?: unknown; groupId?: unknown };
     if (log.message === OFFSET_RESET_LOG && log.groupId === settings.groupId && typeof log.topic === 'string' && typeof log.partition === 'number') {
       handlers?.onOffsetReset?.({ topic: log.topic, partition: log.partition });
@@ -244,9 +262,18 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         consumer.on(consumer.events.CRASH, ({ payload }) => crash(h, payload.error, payload.restart)),
       );
       const connecting = (async () => {
-        await awaitTopics(kafka, settings.topics, settings.topicWaitMs, settings.onWaitingForTopic);
+        await awaitTopics(kafka, settings.topics, settings.topicWaitMs, () => stopped, settings.onWaitingForTopic);
+        if (stopped) throw stoppedWhileStarting();
         await consumer.connect();
+        // Stopped while connecting (stop's disconnect came first): nobody else would disconnect it.
+        if (stopped) {
+          await consumer.disconnect().catch(() => undefined);
+          throw stoppedWhileStarting();
+        }
       })().catch((error: unknown) => {
+        // A mechanism the listener does not enable: say which was asked for and which it offers.
+        const mechanism = unsupportedSaslMechanism(error, saslMechanismOf(connection));
+        if (mechanism !== undefined) throw new Error(`${mechanism} (${describeClientError(error)})`, { cause: error });
         // A listener that wants TLS/SASL (or does not) just closes the connection: say what to check.
         const hint = connection.kafka === undefined ? protocolMismatchHint(error, tls !== undefined) : undefined;
         if (hint === undefined) throw error;
@@ -260,7 +287,9 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
               throw error;
             }),
           ]));
+      if (stopped) throw stoppedWhileStarting();
       await consumer.subscribe({ topics: [...settings.topics], fromBeginning: settings.fromBeginning });
+      if (stopped) throw stoppedWhileStarting();
       await run(h);
     },
     pause: () => {
@@ -283,13 +312,20 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         // no running group (between a crash and the restart): the new assignment fetches from the committed offset
       }
     },
-    async commitDetached(offsets: readonly PartitionOffset[]): Promise<void> {
+    async commitDetached(offsets: readonly PartitionOffset[], signal?: AbortSignal): Promise<void> {
       if (offsets.length === 0) return;
       // kafkajs' admin refuses unless the group has no running member (state Empty): then nobody
-      // else owns these partitions and the offsets are ours to commit.
-      const admin = kafka.admin();
-      await admin.connect();
+      // else owns these partitions and the offsets are ours to commit. On a client of its own: the
+      // consumer's retries end with stop(), which comes first; this one's end when the caller gives up.
+      const own = kafkaOf(connection);
+      const admin = own.kafka.admin();
+      const giveUp = (): void => {
+        own.stopRetries();
+        void admin.disconnect().catch(() => undefined);
+      };
+      signal?.addEventListener('abort', giveUp, { once: true });
       try {
+        await admin.connect();
         const byTopic = new Map<string, { partition: number; offset: string }[]>();
         for (const o of offsets) {
           let list = byTopic.get(o.topic);
@@ -298,7 +334,13 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         }
         for (const [topic, partitions] of byTopic) await admin.setOffsets({ groupId: settings.groupId, topic, partitions });
       } finally {
-        await admin.disconnect();
+        signal?.removeEventListener('abort', giveUp);
+        try {
+          await admin.disconnect();
+        } finally {
+          own.stopRetries();
+          own.gate.closed = true;
+        }
       }
     },
     async stop(): Promise<void> {
@@ -307,6 +349,9 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
       try {
         await consumer.disconnect();
       } finally {
+        // Then whatever is still retrying (a connect between attempts, the topic wait's admin) ends
+        // at once instead of holding the process through kafkajs' remaining backoff.
+        stopRetries();
         gate.closed = true;
       }
     },
@@ -323,7 +368,9 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
   // With TLS, an untrusted broker certificate fails connect and send at once instead of after
   // kafkajs' retries (~10 s), as it does for the consumer.
   const tls = tlsWatchFor(connection);
-  const { kafka, gate } = kafkaOf(connection, undefined, tls?.socketFactory);
+  const { kafka, gate, stopRetries } = kafkaOf(connection, undefined, tls?.socketFactory);
+  /** Set by `disconnect`: a connect that finishes after it is disconnected again. */
+  let closed = false;
   // Not Promise.race with `untrusted`: that would leave one reaction per send on a promise that
   // normally never settles (a leak over a long run). Waiting sends are kept in a set instead.
   let untrusted: Error | undefined;
@@ -350,7 +397,12 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
   });
   const compression = settings.compression === undefined || settings.compression === 'none' ? undefined : compressionId(settings.compression);
   return {
-    connect: () => failFast(producer.connect()),
+    connect: () =>
+      failFast(
+        producer.connect().then(async () => {
+          if (closed) await producer.disconnect().catch(() => undefined);
+        }),
+      ),
     async send(messages: readonly OutgoingMessage[]): Promise<void> {
       // kafkajs reads key, value and headers (and ignores `topic`), so the messages go as they are:
       // no per-message copy. Usually all go to one topic.
@@ -373,9 +425,12 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
     },
     isRetriable: isRetriableKafkaError,
     async disconnect(): Promise<void> {
+      closed = true;
       try {
         await producer.disconnect();
       } finally {
+        // A connect or send still retrying ends now (see the consumer's stop).
+        stopRetries();
         gate.closed = true;
       }
     },
@@ -433,7 +488,7 @@ export function kafkajsTopicReader(connection: KafkaConnectionOptions, settings:
     ...(settings.restartWindowMs === undefined ? {} : { restartWindowMs: settings.restartWindowMs }),
     ...(settings.maxDecompressedBatchBytes === undefined ? {} : { maxDecompressedBatchBytes: settings.maxDecompressedBatchBytes }),
   });
-  const { kafka, gate } = kafkaOf(connection);
+  const { kafka, gate, stopRetries } = kafkaOf(connection);
   return {
     async offsets(wait = {}): Promise<readonly PartitionRange[]> {
       const admin = kafka.admin();
@@ -471,6 +526,7 @@ export function kafkajsTopicReader(connection: KafkaConnectionOptions, settings:
       try {
         await consumer.stop();
       } finally {
+        stopRetries();
         gate.closed = true;
       }
     },

@@ -8,8 +8,10 @@ import type { KafkaLogger } from './logger.js';
  * rxml runs kafkajs 2.2.4 with fixes of its own (patches/kafkajs@2.2.4.patch in the rxml repo):
  * read_committed drops every record of overlapping aborted transactions, a null header value is
  * written as length -1, headers keep their record order (a list under
- * `Symbol.for('rxml.kafka.headerList')`), and a codec may refuse to inflate a record batch over
- * `maxDecompressedBatchBytes` (the zip-bomb bound); and for speed, numeric offsets and timestamps
+ * `Symbol.for('rxml.kafka.headerList')`), a codec may refuse to inflate a record batch over
+ * `maxDecompressedBatchBytes` (the zip-bomb bound), and a client's retry loops end when rxml gives up on
+ * it (a signal in its retry options, see `withRetryStop`), produce errors list the refused topics
+ * (`partitionErrors`) and a refused SASL mechanism the broker's (`enabledMechanisms`); and for speed, numeric offsets and timestamps
  * in the record decoder, a `resume` that wakes an idle fetch loop, and a fetch loop that does not keep
  * the last fetch's batches alive through the next fetch. Inside the repo pnpm applies the patch; the
  * published `@rxml/kafka` tarball carries the patched copy itself (`bundleDependencies`).
@@ -66,6 +68,9 @@ export function kafkajsPatchProblems(from: NodeJS.Require = require): string[] {
   });
   attempt('a codec may refuse to inflate an oversized batch (recordBatch/v0/decoder)', () =>
     readFileSync(from.resolve('kafkajs/src/protocol/recordBatch/v0/decoder.js'), 'utf8').includes('error.standIn'),
+  );
+  attempt("a client's retries end when rxml gives up on it (retry/index.js)", () =>
+    readFileSync(from.resolve('kafkajs/src/retry/index.js'), 'utf8').includes("Symbol.for('rxml.kafka.retryAbort')"),
   );
   return problems;
 }

@@ -2,6 +2,7 @@ import { RxmlError } from '@rxml/core/contract';
 import { Kafka, Partitioners, type Admin, type Producer } from 'kafkajs';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
+import { withRetryStop } from './retry-stop.js';
 import type { KafkaSourced } from '../record.js';
 import type { OutgoingMessage } from './client.js';
 import { isPerRecordError, kafkajsHeadersOf } from './dead-letters.js';
@@ -144,7 +145,9 @@ export function transactionalSink<R, D>(
     new Observable<D>((subscriber) => {
       assertPatchedKafkajs();
       warnIfForeignKafka(settings.kafka, settings.logger ?? consoleKafkaLogger);
-      const kafka = settings.kafka ?? new Kafka(kafkaConfig(settings));
+      // Its retry loops end at shutdown (see withRetryStop); a ready `kafka` instance's are its maker's.
+      const own = settings.kafka === undefined ? withRetryStop(kafkaConfig(settings)) : undefined;
+      const kafka = settings.kafka ?? new Kafka(own!.config);
       const queues = new Map<PartitionSession, PartitionQueue<D>>();
       let admin: Admin | undefined;
       let adminConnecting: Promise<Admin> | undefined;
@@ -499,6 +502,8 @@ export function transactionalSink<R, D>(
         const client = admin;
         admin = undefined;
         if (client !== undefined) void client.disconnect().catch(() => undefined);
+        // A connect or transaction still retrying inside kafkajs gives up now, not after its backoff.
+        own?.stopRetries();
       };
 
       const flush = (): void => {
