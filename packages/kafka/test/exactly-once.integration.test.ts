@@ -131,7 +131,7 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       180_000,
       () =>
         `the last run to commit every offset: committed ${JSON.stringify([...committed])} of ends ${JSON.stringify([...ends])}; ` +
-        `the last run (pid ${last.child.pid ?? '?'}, ${rerunsAfterRestart} reruns) delivered ${last.delivered}; its last source events:\n${last.events.join('\n')}`,
+        `the last run (pid ${last.child.pid ?? '?'}, ${rerunsAfterRestart} reruns) delivered ${last.delivered}; its last source events:\n${last.events.slice(-60).join('\n')}`,
     );
     console.log(`[exactly-once] everything committed after ${((Date.now() - started) / 1000).toFixed(1)} s; stopping the last run`);
     last.child.kill('SIGTERM');
@@ -139,6 +139,9 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
 
     const [out, dlq] = [await kafka.readTopic(output), await kafka.readTopic(dead)];
     const { lost, duplicated } = exactlyOnceReport(TOTAL, out, dlq);
+    if (lost.length > 0 || duplicated.length > 0) {
+      console.log(`[exactly-once] ${lost.length} lost, ${duplicated.length} duplicated; the last run's source events (pid ${last.child.pid ?? '?'}):\n${last.events.join('\n')}`);
+    }
     expect(lost).toEqual([]);
     expect(duplicated).toEqual([]);
     expect(out.length + dlq.length).toBe(TOTAL);

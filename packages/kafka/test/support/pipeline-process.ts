@@ -10,7 +10,7 @@ export interface PipelineProcess {
   delivered: number;
   /** Exit code (null when killed by a signal). */
   readonly exited: Promise<number | null>;
-  /** With `EVENTS=1` in `env`: the source's last 40 events (`<seconds since start> <type> <details>`), for a failure message. */
+  /** With `EVENTS=1` in `env`: the source's last 400 events (`<seconds since start> <type> <details>`), for a failure message. */
   readonly events: string[];
 }
 
@@ -36,7 +36,7 @@ export function startPipeline(env: Record<string, string>): PipelineProcess {
     for (const line of lines) {
       if (line.startsWith('event ')) {
         run.events.push(line.slice('event '.length));
-        if (run.events.length > 40) run.events.shift();
+        if (run.events.length > 400) run.events.shift();
       } else process.stderr.write(`[pipeline ${child.pid ?? '?'}] ${line}\n`);
     }
   });
