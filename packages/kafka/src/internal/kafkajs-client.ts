@@ -363,7 +363,12 @@ export interface KafkajsProducerSettings {
   readonly compression?: KafkaCompression;
 }
 
-/** `ProducerClient` on kafkajs: one `sendBatch` per call, acks from all in-sync replicas. */
+/**
+ * `ProducerClient` on kafkajs: one `sendBatch` per call, acks from all in-sync replicas. Pipelined
+ * calls keep their order on the wire (the seam's promise) only with rxml's kafkajs patch: kafkajs
+ * encodes and compresses a request asynchronously, one partition after another, and used to queue
+ * whichever request was ready first (see docs/kafka.md, "Order:").
+ */
 export function kafkajsProducer(connection: KafkaConnectionOptions, settings: KafkajsProducerSettings = {}): ProducerClient {
   // With TLS, an untrusted broker certificate fails connect and send at once instead of after
   // kafkajs' retries (~10 s), as it does for the consumer.

@@ -9,18 +9,21 @@ import type { KafkaLogger } from './logger.js';
  * read_committed drops every record of overlapping aborted transactions, a null header value is
  * written as length -1, headers keep their record order (a list under
  * `Symbol.for('rxml.kafka.headerList')`), a codec may refuse to inflate a record batch over
- * `maxDecompressedBatchBytes` (the zip-bomb bound), and a client's retry loops end when rxml gives up on
- * it (a signal in its retry options, see `withRetryStop`), produce errors list the refused topics
- * (`partitionErrors`) and a refused SASL mechanism the broker's (`enabledMechanisms`); and for speed, numeric offsets and timestamps
- * in the record decoder, a `resume` that wakes an idle fetch loop, and a fetch loop that does not keep
- * the last fetch's batches alive through the next fetch. Inside the repo pnpm applies the patch; the
+ * `maxDecompressedBatchBytes` (the zip-bomb bound), pipelined `sendBatch` calls put their produce
+ * requests on the wire in call order (unpatched, a request whose encoding and compression finished
+ * sooner overtook an earlier one, reordering a partition's records), and a client's retry loops end
+ * when rxml gives up on it (a signal in its retry options, see `withRetryStop`), produce errors list
+ * the refused topics (`partitionErrors`) and a refused SASL mechanism the broker's
+ * (`enabledMechanisms`); and for speed, numeric offsets and timestamps in the record decoder, a
+ * `resume` that wakes an idle fetch loop, and a fetch loop that does not keep the last fetch's
+ * batches alive through the next fetch. Inside the repo pnpm applies the patch; the
  * published `@rxml/kafka` tarball carries the patched copy itself (`bundleDependencies`).
  *
  * An unpatched kafkajs would fail silently (aborted records delivered, dead letters with reordered
- * headers, a zip-bomb batch crash-restarting the consumer forever), so the first Kafka client made
- * checks the kafkajs module this package resolves, by behaviour where that is cheap (one record
+ * headers, a zip-bomb batch crash-restarting the consumer forever, `toKafka`'s output out of input
+ * order), so the first Kafka client made checks the kafkajs module this package resolves, by behaviour where that is cheap (one record
  * encoded and decoded in memory, one call of the abort filter; < 1 ms, once per process) and by the
- * patch's marker in the batch decoder, and refuses to start if any check fails.
+ * patch's markers in the batch decoder and the produce path, and refuses to start if any check fails.
  */
 
 const require = createRequire(import.meta.url);
@@ -71,6 +74,10 @@ export function kafkajsPatchProblems(from: NodeJS.Require = require): string[] {
   );
   attempt("a client's retries end when rxml gives up on it (retry/index.js)", () =>
     readFileSync(from.resolve('kafkajs/src/retry/index.js'), 'utf8').includes("Symbol.for('rxml.kafka.retryAbort')"),
+  );
+  attempt('pipelined produce requests go on the wire in call order (network/connection, producer/sendMessages)', () =>
+    readFileSync(from.resolve('kafkajs/src/network/connection.js'), 'utf8').includes('rxmlQueueTail') &&
+    readFileSync(from.resolve('kafkajs/src/producer/sendMessages.js'), 'utf8').includes('previousQueued'),
   );
   return problems;
 }

@@ -142,7 +142,10 @@ export interface PlatformaticProducerSettings {
 /**
  * `ProducerClient` on `@platformatic/kafka` 1.35 (pure TypeScript): one `send` per call with
  * acks = -1, Java-compatible murmur2 partitioning (the same partition as kafkajs' and Java's default
- * partitioner for a key), up to 5 requests in flight per broker connection.
+ * partitioner for a key), up to 5 requests in flight per broker connection. Pipelined calls keep
+ * their order on the wire: with its metadata and connection at hand it builds (and compresses,
+ * synchronously) a call's request and queues it on the connection within the call; otherwise calls
+ * wait, in order, on the same metadata or connection callbacks.
  */
 export function platformaticProducer(given: KafkaConnectionOptions, settings: PlatformaticProducerSettings): ProducerClient {
   const options: ProducerOptions<Bytes, Bytes, string, Bytes> = {
