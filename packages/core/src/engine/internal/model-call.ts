@@ -10,10 +10,11 @@ export type CallOutcome<Out> =
   | { readonly ok: false; readonly error: RxmlError; readonly endedAt: number };
 
 /**
- * Stage 4, model call: runs `model.run(inputs)` and decodes the outputs into one value per sample.
- * A throw or rejection of the model, a throwing `decode` or a `decode` returning the wrong number
- * of values fail the batch with `MODEL_ERROR` (an `RxmlError` thrown by either is kept as is).
- * `endedAt` is `clock()` when the model call settled.
+ * Stage 4, model call: runs `model.run(inputs, { signal })` and decodes the outputs into one value
+ * per sample. A throw or rejection of the model, a throwing `decode` or a `decode` returning the
+ * wrong number of values fail the batch with `MODEL_ERROR` (an `RxmlError` thrown by either is kept
+ * as is). `endedAt` is `clock()` when the model call settled. `signal` is this call's: aborted when
+ * the subscription ends while the call is in flight (nobody will read its result).
  */
 export function callModel<S, Out>(
   model: Model,
@@ -23,10 +24,11 @@ export function callModel<S, Out>(
   clock: () => number,
   done: (outcome: CallOutcome<Out>) => void,
   bug: (error: unknown) => void,
+  signal: AbortSignal,
 ): void {
   const failed = (cause: unknown): void => done({ ok: false, error: toRxmlError(cause, 'MODEL_ERROR', `model ${model.name}`), endedAt: clock() });
   whenSettled(
-    () => model.run(inputs),
+    () => model.run(inputs, { signal }),
     (outputs) => {
       const endedAt = clock();
       let values: readonly Out[];
