@@ -5,9 +5,11 @@
  * error instead of becoming results, over REST and gRPC.
  */
 import { IRIS_SPECIES, predictIris, subscribe, type Model, type PredictResult, type IrisPrediction, type RemoteRequestMessage } from '@rxml/core';
-import { from, lastValueFrom, toArray } from 'rxjs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { filter, firstValueFrom, from, interval, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadRemoteModel, type LoadRemoteModelOptions } from '../src/index.js';
+import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { MISBEHAVING_MODEL, expected, misbehavingMlserver, type Expected, type ServerProcess } from './support/model-servers.js';
 
 let want: Expected;
@@ -27,6 +29,7 @@ afterAll(async () => {
 });
 afterEach(() => {
   requests.length = 0;
+  writeFileSync(server.eventLog, '');
 });
 
 const TRANSPORTS = ['rest', 'grpc'] as const;
@@ -94,5 +97,86 @@ describe.each(TRANSPORTS)('answers that do not fit the batch or the metadata (%s
       if (i === 7) expect(r.ok).toBe(true);
       else expectSklearn(r, i);
     });
+  });
+});
+
+/** Lines of the misbehaving model's event log (its slow requests: started / finished / cancelled). */
+const events = (): string[] => readFileSync(server.eventLog, 'utf8').split('\n').filter((l) => l !== '');
+
+/** Resolves once the server has logged `line` (polled every 20 ms, up to 10 s). */
+async function logged(pattern: RegExp): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const line = events().find((l) => pattern.test(l));
+    if (line !== undefined) return line;
+    if (Date.now() > deadline) throw new Error(`the server never logged ${String(pattern)}; log: ${events().join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A record the misbehaving model answers after sleeping `seconds` (marker 98; petal length = seconds). */
+const slow = (seconds: number): number[] => [5.1, 3.5, seconds, 98];
+
+describe.each(TRANSPORTS)('a request nobody waits for any more (%s)', (transport) => {
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    // REST: a pass-through proxy shows the request's connection being closed (MLServer's REST
+    // handler itself is not cancelled by a closed connection; its gRPC handler is).
+    proxy = await startFaultProxy(Number(new URL(transport === 'rest' ? server.httpUrl : `http://${server.grpcUrl!}`).port));
+  });
+  afterAll(() => proxy.close());
+  const url = (): string => (transport === 'rest' ? proxy.url : `127.0.0.1:${proxy.port}`);
+
+  /**
+   * What the server side saw of the aborted request `id`: its connection closed (REST: HTTP/1.1 has
+   * no other way to cancel a request; `closedBefore` is the proxy's count before the abort), its
+   * handler cancelled (gRPC: the stream is reset, the connection stays).
+   */
+  async function serverHeardOfIt(id: string, closedBefore: number): Promise<void> {
+    if (transport === 'grpc') await logged(new RegExp(`^cancelled ${id}$`));
+    else await firstValueFrom(interval(5).pipe(filter(() => proxy.closedConnections > closedBefore)));
+  }
+
+  it('unsubscribing aborts it: the call settles at once, its slot is free for the next batch, the server hears of it', async () => {
+    // One slot: a request still holding it would make the next batch wait for the 5 s answer.
+    const model = await load(transport, { url: url(), maxInFlight: 1, retries: 0, timeoutMs: 30_000 });
+    const results: unknown[] = [];
+    const subscription = from([slow(5)]).pipe(predictIris(model, { batch: { size: 1 } })).subscribe((r) => results.push(r));
+    const id = (await logged(/^started /)).slice('started '.length);
+    const closedBefore = proxy.closedConnections;
+    const unsubscribedAt = performance.now();
+    subscription.unsubscribe();
+    // The call settled (its try is reported failed, ABORTED) without waiting for the server's answer.
+    await firstValueFrom(interval(5).pipe(filter(() => requests.length > 0)));
+    const settledAfter = performance.now() - unsubscribedAt;
+    expect(requests.map((m) => [m.outcome, m.attempt, m.error?.code])).toEqual([['failed', 1, 'ABORTED']]);
+    expect(requests[0]!.error!.message).toMatch(/remote model iris-misbehaving: the request to .* was aborted by its caller \(predictIris: the subscription ended/);
+    expect(settledAfter).toBeLessThan(1_000);
+    await serverHeardOfIt(id, closedBefore);
+
+    // The slot is free: the next batch is answered while the server is still sleeping on the first.
+    const next = await lastValueFrom(from([row(0)]).pipe(predictIris(model, { batch: { size: 1 } }), toArray()));
+    expectSklearn(next[0]!, 0);
+    expect(events()).not.toContain(`finished ${id}`);
+    expect(results).toEqual([]);
+    model.dispose();
+  });
+
+  it('dispose() aborts it: run() rejects at once with MODEL_ERROR "… disposed", the server hears of it', async () => {
+    const model = await load(transport, { url: url(), maxInFlight: 1, retries: 0, timeoutMs: 30_000 });
+    const outcome = model.run([{ data: Float32Array.from(slow(5)), shape: [1, 4] }]).then(
+      () => 'answered',
+      (error: unknown) => error,
+    );
+    const id = (await logged(/^started /)).slice('started '.length);
+    const closedBefore = proxy.closedConnections;
+    const disposedAt = performance.now();
+    model.dispose();
+    const error = await outcome;
+    expect(performance.now() - disposedAt).toBeLessThan(1_000);
+    expect(error).toMatchObject({ code: 'MODEL_ERROR', retriable: false });
+    expect((error as Error).message).toMatch(/remote model iris-misbehaving was disposed while its request to .* was in flight/);
+    await serverHeardOfIt(id, closedBefore);
+    expect(events()).not.toContain(`finished ${id}`);
   });
 });
