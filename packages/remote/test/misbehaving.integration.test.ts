@@ -162,20 +162,26 @@ describe.each(TRANSPORTS)('a request nobody waits for any more (%s)', (transport
     model.dispose();
   });
 
-  it('dispose() aborts it: run() rejects at once with MODEL_ERROR "… disposed", the server hears of it', async () => {
+  it('dispose() aborts it and the call queued behind it: both reject at once with MODEL_ERROR "… disposed", the server hears of it', async () => {
     const model = await load(transport, { url: url(), maxInFlight: 1, retries: 0, timeoutMs: 30_000 });
-    const outcome = model.run([{ data: Float32Array.from(slow(5)), shape: [1, 4] }]).then(
-      () => 'answered',
-      (error: unknown) => error,
-    );
+    const settle = (call: Promise<unknown>): Promise<unknown> =>
+      call.then(
+        () => 'answered',
+        (error: unknown) => error,
+      );
+    const inFlight = settle(model.run([{ data: Float32Array.from(slow(5)), shape: [1, 4] }]));
     const id = (await logged(/^started /)).slice('started '.length);
+    // maxInFlight 1: this one waits for the slot.
+    const queued = settle(model.run([{ data: Float32Array.from(row(0)), shape: [1, 4] }]));
     const closedBefore = proxy.closedConnections;
     const disposedAt = performance.now();
     model.dispose();
-    const error = await outcome;
+    const errors = await Promise.all([inFlight, queued]);
     expect(performance.now() - disposedAt).toBeLessThan(1_000);
-    expect(error).toMatchObject({ code: 'MODEL_ERROR', retriable: false });
-    expect((error as Error).message).toMatch(/remote model iris-misbehaving was disposed while its request to .* was in flight/);
+    for (const error of errors) {
+      expect(error).toMatchObject({ code: 'MODEL_ERROR', retriable: false });
+      expect((error as Error).message).toMatch(/remote model iris-misbehaving was disposed while its request to .* was in flight/);
+    }
     await serverHeardOfIt(id, closedBefore);
     expect(events()).not.toContain(`finished ${id}`);
   });
