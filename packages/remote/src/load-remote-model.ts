@@ -57,6 +57,13 @@ export interface LoadRemoteModelOptions {
   readonly binaryData?: boolean;
   /** Largest response accepted, bytes (`LIMIT_EXCEEDED` beyond). Default 64 MiB. */
   readonly maxResponseBytes?: number;
+  /**
+   * Largest request body sent, bytes: a batch whose encoded request is larger fails with
+   * `LIMIT_EXCEEDED` (naming the batch size and the bytes) without being sent. REST: the whole body
+   * (JSON, or JSON header + binary data); gRPC: the inputs' raw bytes. Default 64 MiB (about 800,000
+   * four-feature float records as v2 JSON).
+   */
+  readonly maxRequestBytes?: number;
   /** TF-Serving only: the SignatureDef to call. Default the server's `serving_default`. */
   readonly signatureName?: string;
   /** The model's inputs, when the server publishes no metadata (KServe v1); ignored otherwise. */
@@ -81,6 +88,7 @@ const DEFAULTS = {
   halfOpenAfterMs: 5_000,
   maxInFlight: 8,
   maxResponseBytes: 64 * 1024 * 1024,
+  maxRequestBytes: 64 * 1024 * 1024,
 } as const;
 
 function invalid(message: string): RxmlError {
@@ -173,8 +181,9 @@ export async function loadRemoteModel(options: LoadRemoteModelOptions): Promise<
     const timeoutMs = positive('timeoutMs', o.timeoutMs, DEFAULTS.timeoutMs);
     const maxInFlight = Math.floor(positive('maxInFlight', o.maxInFlight, DEFAULTS.maxInFlight));
     const maxResponseBytes = positive('maxResponseBytes', o.maxResponseBytes, DEFAULTS.maxResponseBytes);
+    const maxRequestBytes = positive('maxRequestBytes', o.maxRequestBytes, DEFAULTS.maxRequestBytes);
     const headers = { ...o.headers };
-    const common = { url: o.url, model: o.model, version: o.version, headers, tls: o.tls, maxResponseBytes };
+    const common = { url: o.url, model: o.model, version: o.version, headers, tls: o.tls, maxResponseBytes, maxRequestBytes };
 
     const transport: Transport =
       t === 'grpc'

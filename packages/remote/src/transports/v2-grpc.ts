@@ -4,7 +4,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { RxmlError } from '@rxml/core/contract';
 import { fromBytes, fromWire, toBytes, toWire, type V2Datatype } from '../datatypes.js';
 import { grpcError } from '../errors.js';
-import type { TlsOptions } from './http.js';
+import { checkRequestSize, type TlsOptions } from './http.js';
 import { checkSize, requestId } from './v2-rest.js';
 import { checkedOutputs, type AnsweredTensor } from './answer-check.js';
 import { parseV2Metadata } from './v2-metadata.js';
@@ -21,6 +21,8 @@ export interface V2GrpcOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly tls: TlsOptions | undefined;
   readonly maxResponseBytes: number;
+  /** Largest request sent (the inputs' raw bytes), bytes: `LIMIT_EXCEEDED` beyond. */
+  readonly maxRequestBytes: number;
 }
 
 interface TensorContents {
@@ -153,6 +155,7 @@ export class V2GrpcTransport implements Transport {
       outputs: outputs.map((o) => ({ name: o.name })),
       raw_input_contents: inputs.map((i) => toBytes(toWire(i.data, i.datatype))),
     };
+    checkRequestSize(context.code, what, inputs[0]?.shape[0] ?? 0, request.raw_input_contents.reduce((n, b) => n + b.length, 0), this.options.maxRequestBytes);
     const response = await this.call(this.client.ModelInfer, request, context, what);
     const byName = new Map<string, AnsweredTensor>();
     response.outputs.forEach((output, index) => {

@@ -1,6 +1,6 @@
 import { RxmlError, type TensorData } from '@rxml/core/contract';
 import { flattenJson, fromBytes, fromWire, isSupportedDatatype, toBytes, toJsonNumbers, toWire, type V2Datatype } from '../datatypes.js';
-import { HttpClient, parseJson, type HttpOptions } from './http.js';
+import { HttpClient, checkRequestSize, parseJson, type HttpOptions } from './http.js';
 import { parseV2Metadata } from './v2-metadata.js';
 import { checkedOutputs, type AnswerContext, type AnsweredTensor } from './answer-check.js';
 import type { CallContext, InferAnswer, ServerModelMetadata, Transport, WireTensor, WireTensorSpec } from './transport.js';
@@ -71,6 +71,7 @@ export class V2RestTransport implements Transport {
     const body = binary
       ? { bytes: Buffer.concat([json, ...raws]), headers: { 'content-type': 'application/octet-stream', [INFERENCE_HEADER_CONTENT_LENGTH]: String(json.length) } }
       : { bytes: json, headers: { 'content-type': 'application/json' } };
+    checkRequestSize(context.code, what, inputs[0]?.shape[0] ?? 0, body.bytes.length, this.options.maxRequestBytes);
     const response = await this.http.requestOk('POST', `${this.modelPath}/infer`, context.code, what, context.signal, body);
     return decodeInferResponse(response.body, response.headers[INFERENCE_HEADER_CONTENT_LENGTH], outputs, { model: this.options.model, batch: inputs[0]?.shape[0] ?? 0, request });
   }
