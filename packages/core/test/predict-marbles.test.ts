@@ -155,6 +155,35 @@ describe('predict in virtual time', () => {
     });
   });
 
+  it("aborts the signal of a call still running at unsubscribe (Model.run's RunOptions), and only that one", () => {
+    const ts = scheduler();
+    ts.run(({ cold, expectObservable }) => {
+      // Call 0 (record a at 1 ms) ends at 3 ms; call 1 (record b at 4 ms) is still running at 6 ms.
+      const model = virtualModel(ts, { delay: (call) => (call === 0 ? 2 : 10) });
+      const source = cold<number>('-a--b 20ms |', values);
+      expectObservable(source.pipe(predict(model, options(ts, { batch: { size: 1 } }))), '^-----!').toBe('---x', { x: ok(model, 1, 2) });
+      ts.flush();
+      expect(model.calls).toEqual([
+        { size: 1, at: 1 },
+        { size: 1, at: 4 },
+      ]);
+      const [done, running] = model.signals;
+      expect(done?.aborted).toBe(false);
+      expect(running?.aborted).toBe(true);
+      expect(running?.reason).toMatchObject({ code: 'ABORTED', message: 'predict: the subscription ended; the model calls in flight are no longer wanted' });
+    });
+  });
+
+  it('aborts no signal when the stream completes', () => {
+    const ts = scheduler();
+    ts.run(({ cold, expectObservable }) => {
+      const model = virtualModel(ts, { delay: () => 2 });
+      expectObservable(cold<number>('-a-b|', values).pipe(predict(model, options(ts, { batch: { size: 1 } })))).toBe('---x-(y|)', { x: ok(model, 1, 2), y: ok(model, 2, 2) });
+      ts.flush();
+      expect(model.signals.map((s) => s?.aborted)).toEqual([false, false]);
+    });
+  });
+
   it('completes at once for an empty source without calling the model', () => {
     const ts = scheduler();
     ts.run(({ cold, expectObservable }) => {

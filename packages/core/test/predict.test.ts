@@ -1,6 +1,6 @@
 import { EMPTY, from, lastValueFrom, of, throwError, toArray, concat, type Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { failures, loadIrisModel, predict, values, type Model, type PredictResult, type TensorData } from '../src/index.js';
+import { failures, loadIrisModel, predict, values, withRun, type Model, type PredictResult, type TensorData } from '../src/index.js';
 import { numTensors, observe } from './support/helpers.js';
 
 let iris: Model;
@@ -125,6 +125,31 @@ describe('predict on a real model (Iris, tfjs)', () => {
     );
     expect(await lastValueFrom(results$.pipe(values(), toArray()))).toHaveLength(2);
     expect((await lastValueFrom(results$.pipe(failures(), toArray()))).map((f) => f.input)).toEqual(['bad']);
+  });
+
+  it.each([
+    ['one row for a batch of 4', (p: TensorData): TensorData => ({ data: p.data.slice(0, 3), shape: [1, 3] }), /model iris returned output .* with shape \[1, 3\] for a batch of 4 \(declared \[\?, 3\]\)/],
+    ['the batch transposed, [3, 4]', (p: TensorData): TensorData => ({ data: p.data.slice(), shape: [3, 4] }), /with shape \[3, 4\] for a batch of 4 \(declared \[\?, 3\]\)/],
+    ['extra rows, [8, 3]', (p: TensorData): TensorData => ({ data: Float32Array.from([...p.data, ...p.data]), shape: [8, 3] }), /with shape \[8, 3\] for a batch of 4/],
+    ['fewer values than its shape says', (p: TensorData): TensorData => ({ data: p.data.slice(0, 6), shape: [4, 3] }), /returned output .* with 6 values for its shape \[4, 3\]/],
+  ])('fails the batch with MODEL_ERROR when the model returns %s, instead of decoding past its outputs', async (_what, misshape, message) => {
+    const before = numTensors();
+    const model = withRun(iris, async (inputs, options) => {
+      const [p] = await iris.run(inputs, options);
+      return inputs[0]!.shape[0] === 4 && inputs[0]!.data[0] === 99 ? [misshape(p!)] : [p!];
+    });
+    // Batches of 4: the second one (first feature 99) gets the misshapen answer.
+    const rows = Array.from({ length: 12 }, (_, i) => (i >= 4 && i < 8 ? [99, ...row(i).slice(1)] : row(i)));
+    const results = await run(from(rows), predict(model, { encode, decode, batch: { size: 4 } }));
+    results.forEach((r, i) => {
+      if (i < 4 || i >= 8) return expect(r.ok).toBe(true);
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.error.code).toBe('MODEL_ERROR');
+        expect(r.error.message).toMatch(message);
+      }
+    });
+    expect(numTensors()).toBe(before);
   });
 
   it('leaves no tensor behind after 10,000 records including failures', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { CHANNELS, RxmlError, hasSubscribers, publish, toRxmlError, type Model, type TensorData, type TensorSpec } from '@rxml/core/contract';
+import { CHANNELS, RxmlError, hasSubscribers, publish, toRxmlError, type Model, type RunOptions, type TensorData, type TensorSpec } from '@rxml/core/contract';
 import { dtypeOf, isSupportedDatatype, type V2Datatype } from './datatypes.js';
 import { CallPolicy, type CircuitBreakerOptions, type RetryOptions } from './resilience.js';
 import type { TlsOptions } from './transports/http.js';
@@ -57,6 +57,13 @@ export interface LoadRemoteModelOptions {
   readonly binaryData?: boolean;
   /** Largest response accepted, bytes (`LIMIT_EXCEEDED` beyond). Default 64 MiB. */
   readonly maxResponseBytes?: number;
+  /**
+   * Largest request body sent, bytes: a batch whose encoded request is larger fails with
+   * `LIMIT_EXCEEDED` (naming the batch size and the bytes) without being sent. REST: the whole body
+   * (JSON, or JSON header + binary data); gRPC: the inputs' raw bytes. Default 64 MiB (about 800,000
+   * four-feature float records as v2 JSON).
+   */
+  readonly maxRequestBytes?: number;
   /** TF-Serving only: the SignatureDef to call. Default the server's `serving_default`. */
   readonly signatureName?: string;
   /** The model's inputs, when the server publishes no metadata (KServe v1); ignored otherwise. */
@@ -81,6 +88,7 @@ const DEFAULTS = {
   halfOpenAfterMs: 5_000,
   maxInFlight: 8,
   maxResponseBytes: 64 * 1024 * 1024,
+  maxRequestBytes: 64 * 1024 * 1024,
 } as const;
 
 function invalid(message: string): RxmlError {
@@ -117,7 +125,9 @@ function contractSpec(spec: WireTensorSpec): TensorSpec {
  * batch. Every try is published on `rxml:remote:request`; the load on `rxml:model:load`.
  *
  * Floats travel as the server's datatype and come back as `Float32Array` (FP64 rounded); integers
- * as `Int32Array`. Whoever loads the model disposes it (closes its connections).
+ * as `Int32Array`. Whoever loads the model disposes it: requests in flight are aborted (they reject with
+ * `MODEL_ERROR` "… disposed") and the connections closed. `run(inputs, { signal })` aborts its request
+ * when `signal` fires (`predict` fires it for calls whose subscriber has gone) and rejects with `ABORTED`.
  *
  * @throws RxmlError `INVALID_CONFIG` for bad options, `MODEL_LOAD_ERROR` when the server cannot be
  *   reached, the model is not ready, or its metadata is missing or uses unsupported datatypes.
@@ -171,8 +181,9 @@ export async function loadRemoteModel(options: LoadRemoteModelOptions): Promise<
     const timeoutMs = positive('timeoutMs', o.timeoutMs, DEFAULTS.timeoutMs);
     const maxInFlight = Math.floor(positive('maxInFlight', o.maxInFlight, DEFAULTS.maxInFlight));
     const maxResponseBytes = positive('maxResponseBytes', o.maxResponseBytes, DEFAULTS.maxResponseBytes);
+    const maxRequestBytes = positive('maxRequestBytes', o.maxRequestBytes, DEFAULTS.maxRequestBytes);
     const headers = { ...o.headers };
-    const common = { url: o.url, model: o.model, version: o.version, headers, tls: o.tls, maxResponseBytes };
+    const common = { url: o.url, model: o.model, version: o.version, headers, tls: o.tls, maxResponseBytes, maxRequestBytes };
 
     const transport: Transport =
       t === 'grpc'
@@ -241,6 +252,8 @@ class RemoteModel implements Model {
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   private disposed = false;
+  /** One controller per `run` in flight, aborted by `dispose()`. */
+  private readonly inFlight = new Set<AbortController>();
 
   constructor(
     readonly name: string,
@@ -256,7 +269,7 @@ class RemoteModel implements Model {
     this.outputs = wireOutputs.map(contractSpec);
   }
 
-  run(inputs: readonly TensorData[]): Promise<TensorData[]> {
+  run(inputs: readonly TensorData[], options?: RunOptions): Promise<TensorData[]> {
     if (this.disposed) return Promise.reject(new RxmlError('MODEL_ERROR', `remote model ${this.name} was disposed`));
     if (inputs.length !== this.wireInputs.length) {
       return Promise.reject(new RxmlError('MODEL_ERROR', `remote model ${this.name} takes ${this.wireInputs.length} inputs (${this.wireInputs.map((i) => i.name).join(', ')}), got ${inputs.length}`));
@@ -267,14 +280,39 @@ class RemoteModel implements Model {
       ? (attempt: number, outcome: 'ok' | 'retry' | 'failed' | 'circuit-open', durationMs: number, error: RxmlError | undefined): void =>
           publish(CHANNELS.remoteRequest, { model: this.name, ...this.where, size, durationMs, attempt, outcome, ...(error === undefined ? {} : { error }) })
       : undefined;
-    return this.policy
-      .execute('MODEL_ERROR', (signal) => this.transport.infer(tensors, this.wireOutputs, { signal, code: 'MODEL_ERROR' }), report)
-      .then((answer) => answer.outputs);
+    // This call's own abort: by the caller's signal (its result is not wanted) or by dispose().
+    const call = new AbortController();
+    const caller = options?.signal;
+    const onCallerAbort = (): void => {
+      const reason: unknown = caller?.reason;
+      call.abort(new RxmlError('ABORTED', `remote model ${this.name}: the request to ${this.where.url} was aborted by its caller${reason instanceof Error ? ` (${reason.message})` : ''}`, { cause: reason }));
+    };
+    if (caller?.aborted === true) onCallerAbort();
+    else caller?.addEventListener('abort', onCallerAbort, { once: true });
+    this.inFlight.add(call);
+    const settled = (): void => {
+      this.inFlight.delete(call);
+      caller?.removeEventListener('abort', onCallerAbort);
+    };
+    return this.policy.execute('MODEL_ERROR', (signal) => this.transport.infer(tensors, this.wireOutputs, { signal, code: 'MODEL_ERROR' }), report, call.signal).then(
+      (answer) => {
+        settled();
+        return answer.outputs;
+      },
+      (error: unknown) => {
+        settled();
+        throw error;
+      },
+    );
   }
 
+  /** Aborts the requests in flight (they reject with `MODEL_ERROR` "… disposed") and closes the connections. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    const error = new RxmlError('MODEL_ERROR', `remote model ${this.name} was disposed while its request to ${this.where.url} was in flight`);
+    for (const call of this.inFlight) call.abort(error);
+    this.inFlight.clear();
     void this.transport.close().catch(() => {});
   }
 }

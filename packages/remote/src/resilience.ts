@@ -53,6 +53,13 @@ export type AttemptListener = (attempt: number, outcome: AttemptOutcome, duratio
 
 const retriable = (error: Error): boolean => isRxmlError(error) && error.retriable;
 
+/** The error a call cancelled by its caller rejects with: the signal's reason when it is an `RxmlError`. */
+function abortedError(signal: AbortSignal): RxmlError {
+  const reason: unknown = signal.reason;
+  if (isRxmlError(reason)) return reason;
+  return new RxmlError('ABORTED', `the call was aborted by its caller${reason instanceof Error ? `: ${reason.message}` : ''}`, { cause: reason });
+}
+
 /**
  * Every remote call goes through this: at most `maxInFlight` calls at once (a bulkhead; more wait
  * their turn), each try under the circuit breaker and a deadline of `timeoutMs`, retriable failures
@@ -80,31 +87,57 @@ export class CallPolicy {
     this.deadline = timeout(options.timeoutMs, TimeoutStrategy.Aggressive);
   }
 
-  /** Runs `fn` under the policy; rejects with the last try's `RxmlError` (code `code`). */
-  execute<T>(code: RxmlErrorCode, fn: (signal: AbortSignal) => Promise<T>, onAttempt?: AttemptListener): Promise<T> {
-    return this.bulkhead.execute(() =>
-      this.retry.execute(async ({ attempt }) => {
-        const startedAt = performance.now();
-        try {
-          const value = await (this.breaker === undefined ? this.once(code, fn) : this.breaker.execute(() => this.once(code, fn)));
-          onAttempt?.(attempt + 1, 'ok', performance.now() - startedAt, undefined);
-          return value;
-        } catch (thrown) {
-          const open = thrown instanceof BrokenCircuitError;
-          const error = open ? this.circuitOpenError(code) : toRxmlError(thrown, code);
-          const outcome: AttemptOutcome = open ? 'circuit-open' : error.retriable && attempt < this.options.retry.retries ? 'retry' : 'failed';
-          onAttempt?.(attempt + 1, outcome, performance.now() - startedAt, error);
-          throw error;
-        }
-      }),
+  /**
+   * Runs `fn` under the policy; rejects with the last try's `RxmlError` (code `code`). `signal`
+   * (optional) cancels the call: a call waiting for a slot leaves the queue, a try in flight is
+   * aborted (its `signal` fires), no retry follows, and the call rejects at once with
+   * `signal.reason` when it is an `RxmlError` (else a non-retriable `ABORTED` error) — not retriable,
+   * so the circuit breaker does not count it.
+   */
+  execute<T>(code: RxmlErrorCode, fn: (signal: AbortSignal) => Promise<T>, onAttempt?: AttemptListener, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted === true) return Promise.reject(abortedError(signal));
+    const work = this.bulkhead.execute(
+      ({ signal: slotSignal }) =>
+        this.retry.execute(async ({ attempt, signal: trySignal }) => {
+          const startedAt = performance.now();
+          try {
+            const value = await (this.breaker === undefined ? this.once(code, fn, trySignal) : this.breaker.execute(() => this.once(code, fn, trySignal), trySignal));
+            onAttempt?.(attempt + 1, 'ok', performance.now() - startedAt, undefined);
+            return value;
+          } catch (thrown) {
+            const open = thrown instanceof BrokenCircuitError;
+            const error = open ? this.circuitOpenError(code) : toRxmlError(thrown, code);
+            const outcome: AttemptOutcome = open ? 'circuit-open' : error.retriable && attempt < this.options.retry.retries && !trySignal.aborted ? 'retry' : 'failed';
+            onAttempt?.(attempt + 1, outcome, performance.now() - startedAt, error);
+            throw error;
+          }
+        }, slotSignal),
+      signal,
     );
+    if (signal === undefined) return work;
+    // Settle at once on abort, also for a call still queued for a slot (cockatiel drops it when its turn comes).
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(abortedError(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(signal.aborted ? abortedError(signal) : toRxmlError(error, code));
+        },
+      );
+    });
   }
 
-  /** One try under the deadline; a missed deadline is a retriable `code` error. */
-  private async once<T>(code: RxmlErrorCode, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /** One try under the deadline; a missed deadline is a retriable `code` error, an abort of the caller's `signal` the caller's error. */
+  private async once<T>(code: RxmlErrorCode, fn: (signal: AbortSignal) => Promise<T>, signal: AbortSignal): Promise<T> {
     try {
-      return await this.deadline.execute((_context, signal) => fn(signal));
+      return await this.deadline.execute((_context, trySignal) => fn(trySignal), signal);
     } catch (thrown) {
+      if (signal.aborted) throw abortedError(signal);
       if (thrown instanceof TaskCancelledError) {
         throw new RxmlError(code, `deadline exceeded: no answer from ${this.options.url} within timeoutMs (${this.options.timeoutMs} ms)`, { cause: thrown, retriable: true });
       }

@@ -34,6 +34,7 @@ describe('loadRemoteModel options', () => {
     [{ url: 'http://127.0.0.1:1', model: 'iris', retries: -1 }, /retries must be a number ≥ 0, got -1/],
     [{ url: 'http://127.0.0.1:1', model: 'iris', circuitBreaker: { failures: 0 } }, /circuitBreaker.failures must be a number ≥ 1/],
     [{ url: 'http://127.0.0.1:1', model: 'iris', maxInFlight: Number.NaN }, /maxInFlight must be a number/],
+    [{ url: 'http://127.0.0.1:1', model: 'iris', maxRequestBytes: 0 }, /maxRequestBytes must be a number ≥ 1, got 0/],
   ] satisfies [LoadRemoteModelOptions, RegExp][])('%j → INVALID_CONFIG', async (options, message) => {
     const error = await loadError(options);
     expect(isRxmlError(error) && error.code).toBe('INVALID_CONFIG');

@@ -4,7 +4,8 @@
  */
 import { isRxmlError } from '@rxml/core/contract';
 import { describe, expect, it } from 'vitest';
-import { flattenJson, fromBytes, fromWire, nest, toBytes, toWire } from '../src/datatypes.js';
+import { flattenJson, fromBytes, fromWire, nest, toBytes, toWire, type V2Datatype } from '../src/datatypes.js';
+import { answerProblem } from '../src/transports/answer-check.js';
 import { grpcError, httpStatusError, networkError, serverMessage } from '../src/errors.js';
 import { decodeInferResponse } from '../src/transports/v2-rest.js';
 
@@ -45,7 +46,7 @@ describe('datatypes', () => {
 describe('v2 responses with binary tensor data', () => {
   it('reads the JSON header and the raw output after it, with the model version', () => {
     const { body, header } = binaryAnswer([0.5, 0.25, 0.25, 0.1, 0.2, 0.7]);
-    const answer = decodeInferResponse(body, header, wanted, 'test');
+    const answer = decodeInferResponse(body, header, wanted, { model: 'iris', batch: 2, request: 'test' });
     expect(answer.modelVersion).toBe('7');
     expect(answer.outputs).toEqual([{ data: Float32Array.from([0.5, 0.25, 0.25, 0.1, 0.2, 0.7]), shape: [2, 3] }]);
   });
@@ -58,7 +59,7 @@ describe('v2 responses with binary tensor data', () => {
     const { body, header } = make(binaryAnswer([1, 2, 3]));
     const thrown = (() => {
       try {
-        decodeInferResponse(body, header, wanted, 'test');
+        decodeInferResponse(body, header, wanted, { model: 'iris', batch: 1, request: 'test' });
       } catch (error) {
         return error;
       }
@@ -70,7 +71,46 @@ describe('v2 responses with binary tensor data', () => {
 
   it('names the missing output', () => {
     const json = Buffer.from(JSON.stringify({ outputs: [{ name: 'predict', datatype: 'INT64', shape: [1], data: [2] }] }));
-    expect(() => decodeInferResponse(json, undefined, wanted, 'test')).toThrow(/lacks output predict_proba \(got predict\)/);
+    expect(() => decodeInferResponse(json, undefined, wanted, { model: 'iris', batch: 1, request: 'test' })).toThrow(/lacks output predict_proba \(got predict\)/);
+  });
+});
+
+describe('answers checked against the request and the metadata', () => {
+  const spec = { name: 'p', datatype: 'FP64' as const, shape: [-1, 3] };
+  const context = { model: 'm', batch: 4, request: 'test' };
+  const answer = (datatype: V2Datatype, shape: number[]) => ({ datatype, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+
+  it('accepts the declared shape with the batch size first, and a float of another width for a float', () => {
+    expect(answerProblem(spec, answer('FP64', [4, 3]), context)).toBeUndefined();
+    expect(answerProblem(spec, answer('FP32', [4, 3]), context)).toBeUndefined();
+    expect(answerProblem({ name: 'i', datatype: 'INT32', shape: [-1] }, answer('INT64', [4]), context)).toBeUndefined();
+    expect(answerProblem({ name: 'x', datatype: 'FP32', shape: [-1, -1] }, answer('FP32', [4, 7]), context)).toBeUndefined();
+  });
+
+  it.each([
+    ['another kind of datatype', answer('INT64', [4, 3]), /model m answered output p as INT64, declared FP64 \(a float output takes FP32 or FP64\)/],
+    ['BOOL for a float', answer('BOOL', [4, 3]), /as BOOL, declared FP64/],
+    ['fewer rows than records', answer('FP64', [1, 3]), /model m answered output p with shape \[1, 3\] for a batch of 4 \(declared \[-1, 3\]\)/],
+    ['more rows than records', answer('FP64', [8, 3]), /shape \[8, 3\] for a batch of 4/],
+    ['a fixed dimension of another size', answer('FP64', [4, 2]), /shape \[4, 2\] for a batch of 4/],
+    ['another rank', answer('FP64', [4, 3, 1]), /shape \[4, 3, 1\] for a batch of 4/],
+    ['no dimensions', answer('FP64', []), /shape \[\] for a batch of 4/],
+  ] as const)('rejects %s', (_what, answered, message) => {
+    expect(answerProblem(spec, answered, context)).toMatch(message);
+  });
+
+  it('fails the whole answer with a non-retriable MODEL_ERROR naming the request', () => {
+    const json = Buffer.from(JSON.stringify({ outputs: [{ name: 'predict_proba', datatype: 'INT64', shape: [1, 3], data: [1, 2, 3] }] }));
+    const thrown = (() => {
+      try {
+        decodeInferResponse(json, undefined, wanted, { model: 'iris', batch: 1, request: 'POST http://x/infer' });
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(thrown).toMatchObject({ code: 'MODEL_ERROR', retriable: false });
+    expect((thrown as Error).message).toBe('model iris answered output predict_proba as INT64, declared FP64 (a float output takes FP32 or FP64); request: POST http://x/infer');
   });
 });
 

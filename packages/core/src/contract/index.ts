@@ -5,7 +5,7 @@
  */
 export { RXML_ERROR_CODES, RxmlError, invalidConfig, isRxmlError, toRxmlError, type RxmlErrorCode, type RxmlErrorOptions } from './errors.js';
 export { INPUT_ERROR, inputErrorOf, withInputError, type PredictFailure, type PredictResult, type PredictSuccess, type WithInputError } from './result.js';
-export { withRun, type DType, type Model, type ModelIdentity, type TensorData, type TensorSpec } from './model.js';
+export { withRun, type DType, type Model, type ModelIdentity, type RunOptions, type TensorData, type TensorSpec } from './model.js';
 export { isModelStream, type ModelSource } from './model-source.js';
 export { MAX_MODEL_ID_BYTES, modelIdentityProblem } from './model-identity.js';
 export type { Acknowledgeable, Acknowledgement } from './ack.js';

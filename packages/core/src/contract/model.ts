@@ -24,6 +24,17 @@ export interface ModelIdentity {
   readonly version: string;
 }
 
+/** What a caller tells `Model.run` besides the inputs. */
+export interface RunOptions {
+  /**
+   * Aborted when the caller no longer wants this call's result: `predict` aborts the calls in
+   * flight of a subscription that ends before they return (the subscriber unsubscribed, or the
+   * output errored). A model that can stop its work (a remote model: the request) stops it and
+   * rejects; one that cannot ignores the signal, and its result is dropped. `signal.reason` says why.
+   */
+  readonly signal?: AbortSignal;
+}
+
 export interface Model extends ModelIdentity {
   /** Which engine runs it, e.g. `tfjs-wasm`, `tfjs-cpu`, `tfjs-tensorflow`, `onnxruntime`. */
   readonly runtime: string;
@@ -32,15 +43,17 @@ export interface Model extends ModelIdentity {
   /**
    * Runs one batch. `inputs` are in the order of `this.inputs`; the result is in the order of
    * `this.outputs`. The caller owns the returned arrays; the model keeps no reference to them.
+   * `options.signal` (optional to honour) tells the model the result is no longer wanted.
    */
-  run(inputs: readonly TensorData[]): Promise<TensorData[]>;
+  run(inputs: readonly TensorData[], options?: RunOptions): Promise<TensorData[]>;
   /** Frees the model's weights. Operators never call this: whoever loaded the model owns it. */
   dispose(): void;
 }
 
 /**
  * The same model (name, version, runtime, input and output specs) with another `run` — e.g. one
- * that meters, delays or gates the calls and then calls `model.run`. `dispose` defaults to
+ * that meters, delays or gates the calls and then calls `model.run` (passing its `RunOptions` on, so
+ * the call can still be aborted). `dispose` defaults to
  * `model.dispose()`. A new plain object: `model` itself is not changed.
  */
 export function withRun(model: Model, run: Model['run'], dispose: () => void = () => model.dispose()): Model {

@@ -32,8 +32,8 @@ export const SHADOW_EVENT_LOOP_SHARE = 0.03;
  * (for the engine: decode, the results and their comparisons), as one stretch each.
  */
 function metered(model: Model, meter: Meter): Model {
-  return withRun(model, (inputs) => {
-    const outputs = meter(() => model.run(inputs));
+  return withRun(model, (inputs, options) => {
+    const outputs = meter(() => model.run(inputs, options));
     if (!isThenable(outputs)) return outputs;
     // A thenable, not a promise: the engine's callbacks run inside the meter; the engine never chains on `then`'s return.
     const later: PromiseLike<TensorData[]> = {

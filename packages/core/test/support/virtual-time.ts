@@ -1,5 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
-import type { Model, TensorData } from '../../src/index.js';
+import type { Model, RunOptions, TensorData } from '../../src/index.js';
 
 type State<T> = { readonly kind: 'pending' } | { readonly kind: 'ok'; readonly value: T } | { readonly kind: 'failed'; readonly error: unknown };
 
@@ -68,6 +68,8 @@ export interface VirtualCall {
 
 export interface VirtualModel extends Model {
   readonly calls: VirtualCall[];
+  /** The `signal` of each call's `RunOptions`, in call order. */
+  readonly signals: (AbortSignal | undefined)[];
   /** Virtual times at which `dispose()` was called (more than one entry is a bug). */
   readonly disposedAt: number[];
 }
@@ -92,6 +94,7 @@ export interface VirtualBehaviour {
  */
 export function virtualModel(scheduler: SchedulerLike, behaviour: VirtualBehaviour = {}): VirtualModel {
   const calls: VirtualCall[] = [];
+  const signals: (AbortSignal | undefined)[] = [];
   const disposedAt: number[] = [];
   const output = behaviour.output ?? ((x: number) => x * 10);
   return {
@@ -101,11 +104,13 @@ export function virtualModel(scheduler: SchedulerLike, behaviour: VirtualBehavio
     inputs: behaviour.inputs ?? [{ name: 'x', shape: [null, 1], dtype: 'float32' }],
     outputs: [{ name: 'y', shape: [null, 1], dtype: 'float32' }],
     calls,
+    signals,
     disposedAt,
-    run(inputs: readonly TensorData[]): Promise<TensorData[]> {
+    run(inputs: readonly TensorData[], options?: RunOptions): Promise<TensorData[]> {
       const call = calls.length;
       const input = inputs[0]!;
       calls.push({ size: input.shape[0] ?? 0, at: scheduler.now() });
+      signals.push(options?.signal);
       const settled = VirtualPromise.settleAfter(scheduler, behaviour.delay?.(call) ?? 0, () => {
         if (behaviour.fails?.(call) === true) throw new Error(`model call ${call} failed`);
         return [{ data: Float32Array.from(input.data, output), shape: input.shape }];

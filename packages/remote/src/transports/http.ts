@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Client, Pool, buildConnector, type Dispatcher } from 'undici';
 import { RxmlError, type RxmlErrorCode } from '@rxml/core/contract';
 import { httpStatusError, networkError } from '../errors.js';
 
@@ -9,7 +9,20 @@ export interface HttpOptions {
   /** Keep-alive connections to the server. */
   readonly connections: number;
   readonly maxResponseBytes: number;
+  /** Largest request body sent, bytes (`LIMIT_EXCEEDED` beyond, see `checkRequestSize`). */
+  readonly maxRequestBytes: number;
 }
+
+/**
+ * How long an idle pooled connection is kept, ms: below the idle timeouts of the servers in front
+ * of models (uvicorn — MLServer, KServe — and Node close idle keep-alive connections after 5 s), so
+ * that normally this side closes first and never sends on a connection the server is closing.
+ * (undici's own default; a server's `Keep-Alive: timeout=…` hint lowers it further.)
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 4_000;
+
+/** Errors that mean "the connection was closed under the request before any answer": stale when the socket was reused. */
+const STALE_CONNECTION_CODES: ReadonlySet<string> = new Set(['EPIPE', 'ECONNRESET', 'UND_ERR_SOCKET']);
 
 /** TLS settings for an `https:` URL (PEM strings or buffers, as in `tls.connect`). */
 export interface TlsOptions {
@@ -30,39 +43,86 @@ export interface HttpResponse {
   readonly body: Buffer;
 }
 
-/** A keep-alive connection pool to one server (undici `Pool`) with bounded response bodies. */
+/**
+ * A keep-alive connection pool to one server (undici `Pool`) with bounded response bodies.
+ *
+ * A pooled connection can be dead without this process knowing: the server closed it after its
+ * idle timeout while this event loop was busy (e.g. JSON-encoding a large batch for seconds), so the
+ * close was not read yet when the next request was written on it. That request fails before any
+ * byte of answer (`EPIPE` while writing a large body, `UND_ERR_SOCKET` "other side closed" or
+ * `ECONNRESET` for a small one). Such a failure on a *reused* connection (one that had already
+ * carried an answer) is retried once, at once, on a new connection of its own, inside the same try:
+ * no backoff, no retry counted, nothing for the circuit breaker. The same failure on a new
+ * connection is the server's doing and is reported as usual (retriable).
+ */
 export class HttpClient {
   readonly base: string;
   private readonly pool: Pool;
   private readonly prefix: string;
+  private readonly origin: string;
+  private readonly connect: buildConnector.connector;
+  /** Socket errors raised on connections that had already read an answer: their request met a stale connection. */
+  private readonly staleErrors = new WeakSet<object>();
 
   constructor(private readonly options: HttpOptions) {
     const url = new URL(options.url);
     this.prefix = url.pathname.replace(/\/+$/, '');
     this.base = `${url.origin}${this.prefix}`;
-    const tls = options.tls;
-    this.pool = new Pool(url.origin, {
-      connections: options.connections,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      ...(tls === undefined ? {} : { connect: { ...tls } }),
-    });
+    this.origin = url.origin;
+    const base = buildConnector({ ...options.tls });
+    this.connect = (connectOptions, callback) =>
+      base(connectOptions, (...args) => {
+        // undici calls back with the error alone when the connection fails: no socket then.
+        const socket = args[1] ?? undefined;
+        if (socket !== undefined) {
+          socket.on('error', (error: unknown) => {
+            if (socket.bytesRead > 0 && typeof error === 'object' && error !== null) this.staleErrors.add(error);
+          });
+        }
+        callback(...args);
+      });
+    this.pool = new Pool(url.origin, { connections: options.connections, pipelining: 1, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connect: this.connect });
   }
 
   async request(method: 'GET' | 'POST', path: string, code: RxmlErrorCode, what: string, signal: AbortSignal, body?: { bytes: Buffer | string; headers: Record<string, string> }): Promise<HttpResponse> {
-    let response;
+    const request: Dispatcher.RequestOptions = {
+      method,
+      path: `${this.prefix}${path}`,
+      headers: { ...this.options.headers, ...body?.headers },
+      ...(body === undefined ? {} : { body: body.bytes }),
+      signal,
+    };
+    let response: Dispatcher.ResponseData;
+    let fresh: Client | undefined;
     try {
-      response = await this.pool.request({
-        method,
-        path: `${this.prefix}${path}`,
-        headers: { ...this.options.headers, ...body?.headers },
-        ...(body === undefined ? {} : { body: body.bytes }),
-        signal,
-      });
+      response = await this.pool.request(request);
     } catch (error) {
-      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new RxmlError(code, `${what}: aborted`, { cause: error, retriable: true });
-      throw networkError(code, what, error);
+      if (signal.aborted) throw abortedError(code, what, signal, error);
+      if (!this.isStale(error)) throw networkError(code, what, error);
+      // The pooled connection was dead before the request went out: once more, on a new connection.
+      fresh = new Client(this.origin, { pipelining: 1, connect: this.connect });
+      try {
+        response = await fresh.request(request);
+      } catch (retryError) {
+        void fresh.destroy().catch(() => {});
+        if (signal.aborted) throw abortedError(code, what, signal, retryError);
+        throw networkError(code, what, retryError);
+      }
     }
+    try {
+      return await this.read(response, code, what, signal);
+    } finally {
+      if (fresh !== undefined) void fresh.close().catch(() => {});
+    }
+  }
+
+  private isStale(error: unknown): boolean {
+    if (typeof error !== 'object' || error === null || !this.staleErrors.has(error)) return false;
+    const errno = (error as { code?: unknown }).code;
+    return typeof errno === 'string' && STALE_CONNECTION_CODES.has(errno);
+  }
+
+  private async read(response: Dispatcher.ResponseData, code: RxmlErrorCode, what: string, signal: AbortSignal): Promise<HttpResponse> {
     const chunks: Buffer[] = [];
     let size = 0;
     try {
@@ -77,7 +137,7 @@ export class HttpClient {
     } catch (error) {
       response.body.destroy();
       if (error instanceof RxmlError) throw error;
-      if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new RxmlError(code, `${what}: aborted`, { cause: error, retriable: true });
+      if (signal.aborted) throw abortedError(code, what, signal, error);
       throw networkError(code, what, error);
     }
     return { status: response.statusCode, headers: response.headers, body: Buffer.concat(chunks, size) };
@@ -93,6 +153,23 @@ export class HttpClient {
   close(): Promise<void> {
     return this.pool.close();
   }
+}
+
+function abortedError(code: RxmlErrorCode, what: string, signal: AbortSignal, error: unknown): Error {
+  return signal.reason instanceof Error ? signal.reason : new RxmlError(code, `${what}: aborted`, { cause: error, retriable: true });
+}
+
+/**
+ * Fails a request whose body would be larger than `maxRequestBytes`, before it is sent: a body that
+ * large costs this process its encoding and a copy, and servers refuse or drop it in ways that say
+ * little (a reset connection, a 413); a clear `LIMIT_EXCEEDED` naming the batch says what to change.
+ */
+export function checkRequestSize(code: RxmlErrorCode, what: string, batch: number, bytes: number, limit: number): void {
+  if (bytes <= limit) return;
+  throw new RxmlError(
+    code === 'MODEL_LOAD_ERROR' ? code : 'LIMIT_EXCEEDED',
+    `${what}: the request for a batch of ${batch} records is ${bytes} bytes, more than maxRequestBytes (${limit}); send smaller batches (batch.size) or raise maxRequestBytes`,
+  );
 }
 
 function tooLarge(code: RxmlErrorCode, what: string, bytes: number, limit: number): RxmlError {

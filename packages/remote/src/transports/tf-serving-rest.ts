@@ -1,6 +1,6 @@
 import { RxmlError, type TensorData } from '@rxml/core/contract';
 import { datatypeOfTf, flattenJson, fromWire, nest, toJsonNumbers, toWire } from '../datatypes.js';
-import { HttpClient, parseJson, type HttpOptions } from './http.js';
+import { HttpClient, checkRequestSize, parseJson, type HttpOptions } from './http.js';
 import { parseV2Metadata } from './v2-metadata.js';
 import { checkSize, pickOutputs } from './v2-rest.js';
 import type { CallContext, InferAnswer, ServerModelMetadata, Transport, WireTensor, WireTensorSpec } from './transport.js';
@@ -94,10 +94,9 @@ export class TfServingRestTransport implements Transport {
     const instances = inputs.length === 1 ? columns[0]! : Array.from({ length: batch }, (_, i) => Object.fromEntries(inputs.map((input, j) => [input.name, columns[j]![i]])));
     const request: Record<string, unknown> = { instances };
     if (this.options.signatureName !== undefined) request['signature_name'] = this.options.signatureName;
-    const response = await this.http.requestOk('POST', `${this.modelPath}:predict`, context.code, what, context.signal, {
-      bytes: JSON.stringify(request),
-      headers: { 'content-type': 'application/json' },
-    });
+    const bytes = Buffer.from(JSON.stringify(request), 'utf8');
+    checkRequestSize(context.code, what, batch, bytes.length, this.options.maxRequestBytes);
+    const response = await this.http.requestOk('POST', `${this.modelPath}:predict`, context.code, what, context.signal, { bytes, headers: { 'content-type': 'application/json' } });
     const predictions = (parseJson('MODEL_ERROR', what, response.body) as { predictions?: unknown }).predictions;
     if (!Array.isArray(predictions)) throw new RxmlError('MODEL_ERROR', `${what}: the answer has no predictions list`);
     if (predictions.length !== batch) throw new RxmlError('MODEL_ERROR', `${what}: ${predictions.length} predictions for ${batch} instances`);

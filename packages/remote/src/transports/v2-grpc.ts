@@ -1,11 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { RxmlError, type TensorData } from '@rxml/core/contract';
+import { RxmlError } from '@rxml/core/contract';
 import { fromBytes, fromWire, toBytes, toWire, type V2Datatype } from '../datatypes.js';
 import { grpcError } from '../errors.js';
-import type { TlsOptions } from './http.js';
-import { checkSize, pickOutputs, requestId } from './v2-rest.js';
+import { checkRequestSize, type TlsOptions } from './http.js';
+import { checkSize, requestId } from './v2-rest.js';
+import { checkedOutputs, type AnsweredTensor } from './answer-check.js';
 import { parseV2Metadata } from './v2-metadata.js';
 import type { CallContext, InferAnswer, ServerModelMetadata, Transport, WireTensor, WireTensorSpec } from './transport.js';
 
@@ -20,6 +21,8 @@ export interface V2GrpcOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly tls: TlsOptions | undefined;
   readonly maxResponseBytes: number;
+  /** Largest request sent (the inputs' raw bytes), bytes: `LIMIT_EXCEEDED` beyond. */
+  readonly maxRequestBytes: number;
 }
 
 interface TensorContents {
@@ -142,7 +145,8 @@ export class V2GrpcTransport implements Transport {
   }
 
   async infer(inputs: readonly WireTensor[], outputs: readonly WireTensorSpec[], context: CallContext): Promise<InferAnswer> {
-    const what = `model ${this.options.model} inference (gRPC ModelInfer at ${this.url})`;
+    const requestName = `gRPC ModelInfer at ${this.url}`;
+    const what = `model ${this.options.model} inference (${requestName})`;
     const request = {
       model_name: this.options.model,
       model_version: this.version,
@@ -151,8 +155,9 @@ export class V2GrpcTransport implements Transport {
       outputs: outputs.map((o) => ({ name: o.name })),
       raw_input_contents: inputs.map((i) => toBytes(toWire(i.data, i.datatype))),
     };
+    checkRequestSize(context.code, what, inputs[0]?.shape[0] ?? 0, request.raw_input_contents.reduce((n, b) => n + b.length, 0), this.options.maxRequestBytes);
     const response = await this.call(this.client.ModelInfer, request, context, what);
-    const byName = new Map<string, TensorData>();
+    const byName = new Map<string, AnsweredTensor>();
     response.outputs.forEach((output, index) => {
       const datatype = output.datatype as V2Datatype;
       if (!Object.hasOwn(CONTENTS_FIELD, datatype)) throw new RxmlError('MODEL_ERROR', `${what}: output ${output.name} has datatype ${output.datatype}, which rxml does not support`);
@@ -160,9 +165,9 @@ export class V2GrpcTransport implements Transport {
       const data = raw !== undefined && response.raw_output_contents.length > 0 ? fromBytes(raw, datatype, output.name) : fromWire(output.contents?.[CONTENTS_FIELD[datatype]] ?? [], datatype);
       const shape = output.shape.map(Number);
       checkSize(data, shape, output.name, what);
-      byName.set(output.name, { data, shape });
+      byName.set(output.name, { data, shape, datatype });
     });
-    const picked = pickOutputs(byName, outputs, what);
+    const picked = checkedOutputs(byName, outputs, { model: this.options.model, batch: inputs[0]?.shape[0] ?? 0, request: requestName });
     return response.model_version === '' ? { outputs: picked } : { outputs: picked, modelVersion: response.model_version };
   }
 

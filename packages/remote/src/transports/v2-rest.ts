@@ -1,7 +1,8 @@
 import { RxmlError, type TensorData } from '@rxml/core/contract';
 import { flattenJson, fromBytes, fromWire, isSupportedDatatype, toBytes, toJsonNumbers, toWire, type V2Datatype } from '../datatypes.js';
-import { HttpClient, parseJson, type HttpOptions } from './http.js';
+import { HttpClient, checkRequestSize, parseJson, type HttpOptions } from './http.js';
 import { parseV2Metadata } from './v2-metadata.js';
+import { checkedOutputs, type AnswerContext, type AnsweredTensor } from './answer-check.js';
 import type { CallContext, InferAnswer, ServerModelMetadata, Transport, WireTensor, WireTensorSpec } from './transport.js';
 
 /** Header of the v2 binary tensor data extension: byte length of the JSON part that starts the body. */
@@ -51,7 +52,8 @@ export class V2RestTransport implements Transport {
   }
 
   async infer(inputs: readonly WireTensor[], outputs: readonly WireTensorSpec[], context: CallContext): Promise<InferAnswer> {
-    const what = `model ${this.options.model} inference (POST ${this.url}${this.modelPath}/infer)`;
+    const request = `POST ${this.url}${this.modelPath}/infer`;
+    const what = `model ${this.options.model} inference (${request})`;
     const binary = this.options.binaryData;
     const raws: Buffer[] = [];
     const header = {
@@ -69,8 +71,9 @@ export class V2RestTransport implements Transport {
     const body = binary
       ? { bytes: Buffer.concat([json, ...raws]), headers: { 'content-type': 'application/octet-stream', [INFERENCE_HEADER_CONTENT_LENGTH]: String(json.length) } }
       : { bytes: json, headers: { 'content-type': 'application/json' } };
+    checkRequestSize(context.code, what, inputs[0]?.shape[0] ?? 0, body.bytes.length, this.options.maxRequestBytes);
     const response = await this.http.requestOk('POST', `${this.modelPath}/infer`, context.code, what, context.signal, body);
-    return decodeInferResponse(response.body, response.headers[INFERENCE_HEADER_CONTENT_LENGTH], outputs, what);
+    return decodeInferResponse(response.body, response.headers[INFERENCE_HEADER_CONTENT_LENGTH], outputs, { model: this.options.model, batch: inputs[0]?.shape[0] ?? 0, request });
   }
 
   close(): Promise<void> {
@@ -85,8 +88,13 @@ export function requestId(): string {
   return `rxml-${process.pid}-${sequence}`;
 }
 
-/** Decodes a v2 inference response (JSON, or JSON header + binary tensor data) into the requested outputs, in order. */
-export function decodeInferResponse(body: Buffer, headerLength: string | string[] | undefined, wanted: readonly WireTensorSpec[], what: string): InferAnswer {
+/**
+ * Decodes a v2 inference response (JSON, or JSON header + binary tensor data) into the requested
+ * outputs, in order, each checked against the batch size sent and its declared shape and datatype
+ * (`checkedOutputs`): an answer that does not fit is a non-retriable `MODEL_ERROR`.
+ */
+export function decodeInferResponse(body: Buffer, headerLength: string | string[] | undefined, wanted: readonly WireTensorSpec[], context: AnswerContext): InferAnswer {
+  const what = `model ${context.model} inference (${context.request})`;
   const jsonLength = headerLength === undefined ? body.length : Number(Array.isArray(headerLength) ? headerLength[0] : headerLength);
   if (!Number.isInteger(jsonLength) || jsonLength < 0 || jsonLength > body.length) {
     throw new RxmlError('MODEL_ERROR', `${what}: ${INFERENCE_HEADER_CONTENT_LENGTH} ${String(headerLength)} does not fit a ${body.length}-byte body`);
@@ -94,7 +102,7 @@ export function decodeInferResponse(body: Buffer, headerLength: string | string[
   const parsed = parseJson('MODEL_ERROR', what, body.subarray(0, jsonLength)) as { outputs?: unknown; model_version?: unknown };
   if (!Array.isArray(parsed.outputs)) throw new RxmlError('MODEL_ERROR', `${what}: the answer has no outputs`);
   let offset = jsonLength;
-  const byName = new Map<string, TensorData>();
+  const byName = new Map<string, AnsweredTensor>();
   for (const output of parsed.outputs as JsonOutput[]) {
     const name = String(output.name);
     const datatype = String(output.datatype);
@@ -111,9 +119,9 @@ export function decodeInferResponse(body: Buffer, headerLength: string | string[
       data = fromWire(flattenJson(output.data, name), datatype);
     }
     checkSize(data, shape, name, what);
-    byName.set(name, { data, shape });
+    byName.set(name, { data, shape, datatype });
   }
-  const outputs = pickOutputs(byName, wanted, what);
+  const outputs = checkedOutputs(byName, wanted, context);
   return typeof parsed.model_version === 'string' && parsed.model_version !== '' ? { outputs, modelVersion: parsed.model_version } : { outputs };
 }
 

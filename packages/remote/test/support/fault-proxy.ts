@@ -16,6 +16,8 @@ export interface FaultProxy {
   serviceUnavailable: boolean;
   /** Requests seen (HTTP/1.1 request lines, or new HTTP/2 connections' data chunks). */
   readonly requests: number;
+  /** Client connections closed so far (by either side). */
+  readonly closedConnections: number;
   /** Drops every open connection with a TCP reset. */
   resetAll(): void;
   close(): Promise<void>;
@@ -25,12 +27,16 @@ const REQUEST_LINE = /^(GET|POST|PUT|DELETE|HEAD) \//;
 
 export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
   const sockets = new Set<Socket>();
+  let closedConnections = 0;
   let requests = 0;
   const state = { latencyMs: 0, refuse: false, serviceUnavailable: false };
 
   const server: Server = createServer((client) => {
     sockets.add(client);
-    client.on('close', () => sockets.delete(client));
+    client.on('close', () => {
+      sockets.delete(client);
+      closedConnections++;
+    });
     client.on('error', () => {});
     if (state.refuse) {
       client.resetAndDestroy();
@@ -95,6 +101,9 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
     },
     get requests() {
       return requests;
+    },
+    get closedConnections() {
+      return closedConnections;
     },
     resetAll() {
       for (const socket of sockets) socket.resetAndDestroy();

@@ -4,13 +4,17 @@
  * binary data), each serving the Iris model of .venv-models/models on free loopback ports.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const VENVS = `${REPO_ROOT}.venv-models`;
 export const MODELS_DIR = `${VENVS}/models`;
+/** Test fixtures: e.g. misbehaving/, an MLServer model that answers wrongly on purpose. */
+export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 /** Runs the (idempotent) setup script: venvs with pinned MLServer/KServe and the served model. */
 export function setupModelServers(): void {
@@ -70,7 +74,16 @@ async function waitReady(url: string, child: ChildProcess, log: () => string, ti
   }
 }
 
-function serverProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, httpUrl: string, grpcUrl: string | undefined): ServerProcess {
+interface ServeOptions {
+  /** Working directory (MLServer: the models folder). Default MODELS_DIR. */
+  readonly cwd?: string;
+  /** The model whose `/v2/models/{name}/ready` says the server is up. Default `iris`. */
+  readonly readyModel?: string;
+  /** Called after the process has stopped (e.g. to remove a temporary models folder). */
+  readonly cleanup?: () => void;
+}
+
+function serverProcess(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, httpUrl: string, grpcUrl: string | undefined, serve: ServeOptions = {}): ServerProcess {
   let child: ChildProcess | undefined;
   let log = '';
   const exited = (c: ChildProcess): Promise<void> =>
@@ -80,11 +93,11 @@ function serverProcess(name: string, command: string, args: string[], env: NodeJ
     httpUrl,
     grpcUrl,
     async start() {
-      const c = spawn(command, args, { cwd: MODELS_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(command, args, { cwd: serve.cwd ?? MODELS_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       c.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-50_000)));
       c.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-50_000)));
-      await waitReady(`${httpUrl}/v2/models/iris/ready`, c, () => log, 180_000);
+      await waitReady(`${httpUrl}/v2/models/${serve.readyModel ?? 'iris'}/ready`, c, () => log, 180_000);
     },
     async kill() {
       if (child === undefined) return;
@@ -93,12 +106,14 @@ function serverProcess(name: string, command: string, args: string[], env: NodeJ
       await exited(c);
     },
     async stop() {
-      if (child === undefined) return;
-      const c = child;
-      c.kill('SIGTERM');
-      const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
-      await exited(c);
-      clearTimeout(timer);
+      if (child !== undefined) {
+        const c = child;
+        c.kill('SIGTERM');
+        const timer = setTimeout(() => c.kill('SIGKILL'), 5_000);
+        await exited(c);
+        clearTimeout(timer);
+      }
+      serve.cleanup?.();
     },
     output: () => log,
   };
@@ -115,6 +130,44 @@ export async function mlserver(): Promise<ServerProcess> {
     `http://127.0.0.1:${http}`,
     `127.0.0.1:${grpc}`,
   );
+}
+
+/** The misbehaving model's name on its server. */
+export const MISBEHAVING_MODEL = 'iris-misbehaving';
+
+/**
+ * MLServer serving test/fixtures/misbehaving/misbehaving.py as `iris-misbehaving` (the Iris
+ * model.joblib of .venv-models, metadata FP32 [-1, 4] in, FP64 [-1, 3] out; see the .py for its
+ * markers) from a temporary models folder, removed on `stop()`. `eventLog` is the file its slow
+ * requests are logged to. Not started yet.
+ */
+export async function misbehavingMlserver(): Promise<ServerProcess & { readonly eventLog: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rxml-misbehaving-'));
+  const modelDir = join(dir, MISBEHAVING_MODEL);
+  mkdirSync(modelDir);
+  copyFileSync(join(MODELS_DIR, 'settings.json'), join(dir, 'settings.json'));
+  copyFileSync(join(FIXTURES_DIR, 'misbehaving', 'misbehaving.py'), join(modelDir, 'misbehaving.py'));
+  const eventLog = join(dir, 'events.log');
+  writeFileSync(eventLog, '');
+  const settings = {
+    name: MISBEHAVING_MODEL,
+    implementation: 'misbehaving.MisbehavingModel',
+    parameters: { uri: join(MODELS_DIR, 'iris', 'model.joblib'), version: 'misbehaving-1', extra: { event_log: eventLog } },
+    inputs: [{ name: 'measurements', datatype: 'FP32', shape: [-1, 4] }],
+    outputs: [{ name: 'predict_proba', datatype: 'FP64', shape: [-1, 3] }],
+  };
+  writeFileSync(join(modelDir, 'model-settings.json'), JSON.stringify(settings, null, 2));
+  const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
+  const server = serverProcess(
+    'mlserver-misbehaving',
+    `${VENVS}/mlserver/bin/mlserver`,
+    ['start', dir],
+    { MLSERVER_HOST: '127.0.0.1', MLSERVER_HTTP_PORT: String(http), MLSERVER_GRPC_PORT: String(grpc), MLSERVER_METRICS_PORT: String(metrics) },
+    `http://127.0.0.1:${http}`,
+    `127.0.0.1:${grpc}`,
+    { cwd: dir, readyModel: MISBEHAVING_MODEL, cleanup: () => rmSync(dir, { recursive: true, force: true }) },
+  );
+  return { ...server, eventLog };
 }
 
 /** KServe's ModelServer with scripts/model-servers/kserve_iris.py. Not started yet. */

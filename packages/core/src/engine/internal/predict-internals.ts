@@ -1,5 +1,5 @@
 import type { Observable, Subscriber, TeardownLogic } from 'rxjs';
-import type { RxmlError } from '../../contract/errors.js';
+import { RxmlError } from '../../contract/errors.js';
 import type { Model } from '../../contract/model.js';
 import { isModelStream, type ModelSource } from '../../contract/model-source.js';
 import { inputErrorOf, type PredictResult } from '../../contract/result.js';
@@ -57,6 +57,8 @@ export function predictInternals<In, S, Out>(
   const { clock } = config;
   const instruments = createInstruments(config.onBatch);
   const bug = (error: unknown): void => subscriber.error(error);
+  // One controller per model call in flight, aborted at teardown: their results are no longer wanted (Model.run's signal).
+  const calls = new Set<AbortController>();
   let nextSeq = 0;
   let sourceDone = false;
   /** Set once the first model serves (a plain Model: at once); until then records wait in `held`. */
@@ -100,6 +102,8 @@ export function predictInternals<In, S, Out>(
     // 4a the batch runs on the model serving now, whatever is swapped in while it runs.
     const lease = slot.acquire();
     const startedAt = clock();
+    const call = new AbortController();
+    calls.add(call);
     callModel(
       lease.model,
       inputs,
@@ -107,6 +111,7 @@ export function predictInternals<In, S, Out>(
       decode,
       clock,
       (outcome) => {
+        calls.delete(call);
         lease.release();
         const model = lease.identity;
         // 7 instruments first: a throwing onBatch or subscriber is isolated and cannot touch the results below.
@@ -119,6 +124,7 @@ export function predictInternals<In, S, Out>(
         done();
       },
       bug,
+      call.signal,
     );
   }
 
@@ -187,6 +193,12 @@ export function predictInternals<In, S, Out>(
     selectQueue.close();
     batcher.close();
     held = [];
+    // Calls still in flight (a completed stream has none) are told their results are not wanted.
+    if (calls.size > 0) {
+      const reason = new RxmlError('ABORTED', `${plan.operator}: the subscription ended; the model calls in flight are no longer wanted`);
+      for (const call of calls) call.abort(reason);
+      calls.clear();
+    }
     // Disposes what the operator owns once the calls still in flight have returned (their leases).
     slot.close();
   };

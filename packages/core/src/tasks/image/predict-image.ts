@@ -115,7 +115,7 @@ function ownedModel(image: ImageModel, images: WeakMap<Model, ImageModel>, wrapp
       runtime: inner.runtime,
       inputs: inner.inputs,
       outputs: inner.outputs,
-      run: (inputs) => inner.run(inputs),
+      run: (inputs, options) => inner.run(inputs, options),
       dispose: () => image.dispose(),
     };
     wrappers.set(image, wrapper);
