@@ -14,31 +14,30 @@ export interface PipelineProcess {
   readonly events: string[];
 }
 
+/** Calls `onLine` with each complete line `stream` writes. */
+function eachLine(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffer = '';
+  stream.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  });
+}
+
 /** Starts the Iris pipeline in a child process with `env` (BROKERS, INPUT, OUTPUT, DLQ, GROUP, …). */
 export function startPipeline(env: Record<string, string>): PipelineProcess {
   const child = spawn(process.execPath, [PIPELINE], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const run: PipelineProcess = { child, delivered: 0, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))), events: [] };
-  let buffer = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const lines = buffer.split('\n');
-    buffer = lines.pop() ?? '';
-    for (const line of lines) {
-      const m = /^delivered (\d+)$/.exec(line);
-      if (m !== null) run.delivered = Number(m[1]);
-    }
+  eachLine(child.stdout!, (line) => {
+    const m = /^delivered (\d+)$/.exec(line);
+    if (m !== null) run.delivered = Number(m[1]);
   });
-  let errBuffer = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    errBuffer += chunk.toString();
-    const lines = errBuffer.split('\n');
-    errBuffer = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.startsWith('event ')) {
-        run.events.push(line.slice('event '.length));
-        if (run.events.length > 400) run.events.shift();
-      } else process.stderr.write(`[pipeline ${child.pid ?? '?'}] ${line}\n`);
-    }
+  eachLine(child.stderr!, (line) => {
+    if (line.startsWith('event ')) {
+      run.events.push(line.slice('event '.length));
+      if (run.events.length > 400) run.events.shift();
+    } else process.stderr.write(`[pipeline ${child.pid ?? '?'}] ${line}\n`);
   });
   return run;
 }
