@@ -302,7 +302,8 @@ export function transactionalSink<R, D>(
        * One transaction of one input partition: init (and fence) if needed, write a contiguous run of
        * its results, commit the offset after the run, commit. Changes nothing in `queue` but the
        * producer: an attempt abandoned at its deadline may still finish in the background, and only
-       * `run` applies an outcome.
+       * `run` applies an outcome. Nor does an abandoned attempt read `queue` once its waits are over
+       * (see the check after the floor): what it found there could commit records nobody wrote.
        */
       /** The pre-commit topic-ID check (one Metadata request): true only when the input topic is the same log. */
       const topicUnchanged = async (session: PartitionSession): Promise<boolean> => (session.checkTopic === undefined ? true : (await session.checkTopic()) === 'same');
@@ -341,6 +342,12 @@ export function transactionalSink<R, D>(
         // After the topic was deleted and created again the group's offset may be the old log's: the
         // source committed the new log's earliest offset, which is the floor then.
         const floor = fresh ? (session.resetFloor ?? (await committedOffset(session))) : queue.floor;
+        // Abandoned at its deadline while it waited (InitProducerId or the offset read, e.g. across a
+        // broker restart): `run` has moved on, and `queue` is no longer this attempt's to read — a
+        // revoked session's records may have been released unwritten (`ready` empty, every emitted
+        // record accounted for), and an offsets-only commit of the session's position would then
+        // pass them. Its InitProducerId may have fenced the live producer; that attempt is retried.
+        if (queue.producer !== producer) throw new Error('attempt abandoned');
         // Records below the committed offset were written by an earlier owner, in a committed transaction.
         const items = queue.ready;
         let skipped = 0;
@@ -392,6 +399,8 @@ export function transactionalSink<R, D>(
           if (list === undefined) byTopic.set(message.topic, (list = []));
           list.push({ key: message.key, value: message.value, headers: kafkajsHeaders(message) });
         }
+        // Fixed now: `ready` may change while this attempt waits (it is the queue's, not a copy).
+        const next = Math.max(items[end - 1]!.offset + 1, position ?? 0);
         try {
           await transaction.sendBatch({
             acks: -1,
@@ -404,7 +413,7 @@ export function transactionalSink<R, D>(
           if (isPerRecordError(error) && !isFatal(error)) throw new RefusedRun(items.slice(skipped, end), error);
           throw error;
         }
-        return commitAt(Math.max(items[end - 1]!.offset + 1, position ?? 0), end - skipped);
+        return commitAt(next, end - skipped);
       };
 
       const run = (queue: PartitionQueue<D>): void => {
