@@ -4,22 +4,17 @@
  * its first try, and a request body over maxRequestBytes fails its batch with LIMIT_EXCEEDED
  * before anything is sent.
  */
-import { IRIS_SPECIES, predictIris, subscribe, type IrisPrediction, type PredictResult, type RemoteRequestMessage } from '@rxml/core';
+import { IRIS_SPECIES, predictIris, type IrisPrediction, type PredictResult } from '@rxml/core';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadRemoteModel } from '../src/index.js';
+import { collectRemoteRequests } from './support/remote-requests.js';
 import { expected, type Expected } from './support/model-servers.js';
 
 let want: Expected;
-const requests: RemoteRequestMessage[] = [];
-let unsubscribe: () => void;
+const requests = collectRemoteRequests();
 beforeAll(() => {
   want = expected();
-  unsubscribe = subscribe('rxml:remote:request', (m) => requests.push(m));
-});
-afterAll(() => unsubscribe());
-afterEach(() => {
-  requests.length = 0;
 });
 
 const nth = (i: number): number[] => want.inputs[i % want.inputs.length]!;

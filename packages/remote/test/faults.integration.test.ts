@@ -4,23 +4,18 @@
  * deadline (retried, then MODEL_ERROR, the stream goes on), a 400 on one batch (only that batch
  * fails, with the server's message), and the circuit breaker opening and closing.
  */
-import { IRIS_SPECIES, predict, predictIris, subscribe, type Model, type RemoteRequestMessage, type TensorData } from '@rxml/core';
+import { IRIS_SPECIES, predict, predictIris, type Model, type TensorData } from '@rxml/core';
 import { Subject, firstValueFrom, from, interval, lastValueFrom, map, take, tap, toArray, filter, type Observable } from 'rxjs';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadRemoteModel } from '../src/index.js';
+import { collectRemoteRequests } from './support/remote-requests.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { expected, mlserver, type Expected, type ServerProcess } from './support/model-servers.js';
 
 let want: Expected;
-const requests: RemoteRequestMessage[] = [];
-let unsubscribe: () => void;
+const requests = collectRemoteRequests();
 beforeAll(() => {
   want = expected();
-  unsubscribe = subscribe('rxml:remote:request', (m) => requests.push(m));
-});
-afterAll(() => unsubscribe());
-afterEach(() => {
-  requests.length = 0;
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
