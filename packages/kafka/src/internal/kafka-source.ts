@@ -185,6 +185,9 @@ function skippedBatchHeaders(b: SkippedBatch): RawHeaders {
   };
 }
 
+/** A source whose subscriber is gone waits for in-flight sends only while one completes at least this often, ms. */
+const UNSUBSCRIBED_DRAIN_IDLE_MS = 1_000;
+
 /** Longest a failing source waits for in-flight records and its last commit, ms (bounded by `drainTimeoutMs`). */
 const FAIL_COMMIT_TIMEOUT_MS = 10_000;
 
@@ -211,6 +214,12 @@ export class KafkaSource<V> {
   private lastCompletionAt = Date.now();
   private startedOk = false;
   private drainWaiter: (() => void) | undefined;
+  /**
+   * While draining: stop waiting once no in-flight record completed for this long, ms. Unset on an
+   * abort (the subscriber may still settle every record); set when the subscriber is gone, since
+   * then only sends already under way can still complete.
+   */
+  private drainIdleMs: number | undefined;
   private readonly lowWater: number;
   /** Per assigned partition: the session the exactly-once sink sees on each record. */
   private readonly sessions = new WeakMap<OffsetTracker, SourceSession>();
@@ -727,7 +736,8 @@ export class KafkaSource<V> {
     }
   }
 
-  private waitDrained(timeoutMs: number, idleMs: number | undefined): Promise<void> {
+  /** Until no record is in flight, `timeoutMs` passed, or none completed for `idleMs` (default: `drainIdleMs`, read on every tick). */
+  private waitDrained(timeoutMs: number, idleMs?: number): Promise<void> {
     return new Promise((resolve) => {
       const finish = (): void => {
         clearTimeout(timer);
@@ -738,12 +748,11 @@ export class KafkaSource<V> {
       if (this.inFlight === 0) return resolve();
       this.drainWaiter = finish;
       const timer = setTimeout(finish, timeoutMs);
-      const idle =
-        idleMs === undefined
-          ? undefined
-          : setInterval(() => {
-              if (Date.now() - this.lastCompletionAt >= idleMs) finish();
-            }, Math.min(idleMs, 100));
+      // Read on every tick: an unsubscribe during an abort's drain shortens the wait (see `close`).
+      const idle = setInterval(() => {
+        const limit = idleMs ?? this.drainIdleMs;
+        if (limit !== undefined && Date.now() - this.lastCompletionAt >= limit) finish();
+      }, 100);
     });
   }
 
@@ -751,8 +760,11 @@ export class KafkaSource<V> {
    * `drain` (abort signal): stop fetching, wait until every emitted record completed (or the drain
    * timeout), commit, disconnect, then complete the stream. `unsubscribe`: the subscriber is gone,
    * so only sends already in flight can still complete; wait for those while they make progress.
+   * An unsubscribe while an abort's drain waits (the pipeline failed downstream meanwhile) turns
+   * that drain into the unsubscribe's: the records left in flight can no longer be settled.
    */
   private async close(mode: 'drain' | 'unsubscribe'): Promise<void> {
+    if (mode === 'unsubscribe') this.drainIdleMs = UNSUBSCRIBED_DRAIN_IDLE_MS;
     if (this.state === 'closing' || this.state === 'closed' || this.state === 'failing') return;
     const wasRunning = this.state === 'running';
     const starting = this.state === 'starting';
@@ -776,7 +788,7 @@ export class KafkaSource<V> {
     await this.started.catch(() => undefined);
     if (this.isClosed()) return;
     if (wasRunning || this.startedOk) this.client.pause();
-    await this.waitDrained(this.settings.drainTimeoutMs, mode === 'unsubscribe' ? 1_000 : undefined);
+    await this.waitDrained(this.settings.drainTimeoutMs);
     clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
     await this.commitNow().catch(() => undefined);

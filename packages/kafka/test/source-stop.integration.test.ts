@@ -1,0 +1,57 @@
+/**
+ * A source that was draining (its abort signal fired while records were still in flight) and whose
+ * subscriber then went away (the pipeline failed downstream) stops at once: nobody can settle its
+ * in-flight records any more. Before, the drain went on for the whole `drainTimeoutMs` (30 s by
+ * default) with the consumer still in its group, holding its partitions: a pipeline restarted in the
+ * same group got nothing for ~27 s (first-model-timeout.integration hit this in one run out of two).
+ */
+import { createTopics, produce } from '@rxml/kafka-testkit';
+import { Kafka, logLevel } from 'kafkajs';
+import { merge, mergeMap, NEVER, Subject, tap } from 'rxjs';
+import { expect, it } from 'vitest';
+import { fromKafka, type KafkaSourceEvent } from '../src/index.js';
+import { brokers, fresh, until } from './support/index.js';
+
+const RECORDS = 10;
+
+it('aborted while records are in flight, then failed downstream: leaves its group within seconds, not after drainTimeoutMs, and commits nothing unsettled', async () => {
+  const [topic, group] = [fresh('stop-in'), fresh('stop-group')];
+  await createTopics(brokers(), [{ topic, partitions: 2 }]);
+  await produce(brokers(), topic, Array.from({ length: RECORDS }, (_, i) => ({ key: `k${i}`, value: `v${i}` })));
+  const admin = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const controller = new AbortController();
+    const events: KafkaSourceEvent[] = [];
+    let emitted = 0;
+    const failure = new Subject<never>();
+    // The records are held forever (a model that never answers): none is ever settled.
+    const pipeline = merge(
+      fromKafka({ brokers: brokers(), topic, groupId: group, fromBeginning: true, signal: controller.signal, logLevel: logLevel.NOTHING, onEvent: (e) => events.push(e) }).pipe(
+        tap(() => emitted++),
+        mergeMap(() => NEVER),
+      ),
+      failure,
+    );
+    let error: unknown;
+    pipeline.subscribe({ error: (e: unknown) => (error = e) });
+    await until(() => emitted === RECORDS, 30_000, () => `${RECORDS} records emitted (${emitted})`);
+    // The abort: the source stops fetching and waits for its in-flight records (up to 30 s by default).
+    controller.abort();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Then the pipeline fails downstream: the subscriber is gone, nothing will settle those records.
+    const failedAt = Date.now();
+    failure.error(new Error('downstream failed'));
+    expect(error).toMatchObject({ message: 'downstream failed' });
+    await until(async () => {
+      const { groups } = await admin.describeGroups([group]);
+      return groups[0]?.members.length === 0;
+    }, 10_000, 'the group to have no member');
+    expect(Date.now() - failedAt).toBeLessThan(10_000);
+    expect(events.find((e) => e.type === 'closed')).toMatchObject({ type: 'closed', inFlight: RECORDS, drained: false });
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    expect(committed!.partitions.map((p) => p.offset)).toEqual(['-1', '-1']);
+  } finally {
+    await admin.disconnect();
+  }
+});
