@@ -402,7 +402,29 @@ export function toKafkaWith<In, Out>(
     new Observable<Delivered<In, Out>>((subscriber) => {
       const producer = createProducer(options);
       const connected = producer.connect();
-      connected.catch(() => undefined);
+      /**
+       * `connected` stays rejected: retrying could only repeat this error until deliveryTimeoutMs.
+       * The client has retried the connection itself (kafkajs ~10 s, platformatic 4 attempts), as
+       * the source's consumer has.
+       */
+      const connectFailure = (error: unknown): RxmlError => {
+        const hint = protocolMismatchHint(error, usesTls(options));
+        // A mechanism the listener does not enable: say which was asked for and which it offers.
+        const mechanism = unsupportedSaslMechanism(error, saslMechanismOf(options));
+        const reason = mechanism === undefined ? withPermanentReason(error) : `${mechanism} (${describeClientError(error)})`;
+        return new RxmlError('KAFKA_ERROR', `cannot connect the producer for ${options.topic}: ${reason}${hint === undefined ? '' : ` (${hint})`}`, {
+          cause: error,
+          retriable: producer.isRetriable(error),
+        });
+      };
+      // A producer that cannot connect fails the stream at once, not at the first record: an input
+      // that is empty for now must not hide a sink that can never write (sends already waiting for
+      // the connection fail with the same error).
+      connected.catch((error: unknown) => {
+        if (closed || fatal !== undefined) return;
+        fatal = connectFailure(error);
+        schedule();
+      });
       // Messages waiting for a send from index `head` on, with their Delivered and sizes (parallel
       // arrays: no wrapper object per record; taken by advancing `head`, compacted now and then).
       let queue: OutgoingMessage[] = [];
@@ -436,17 +458,7 @@ export function toKafkaWith<In, Out>(
           try {
             await connected;
           } catch (error) {
-            // `connected` stays rejected: retrying could only repeat this error until
-            // deliveryTimeoutMs. The client has retried the connection itself (kafkajs ~10 s,
-            // platformatic 4 attempts), as the source's consumer has.
-            const hint = protocolMismatchHint(error, usesTls(options));
-            // A mechanism the listener does not enable: say which was asked for and which it offers.
-            const mechanism = unsupportedSaslMechanism(error, saslMechanismOf(options));
-            const reason = mechanism === undefined ? withPermanentReason(error) : `${mechanism} (${describeClientError(error)})`;
-            throw new RxmlError('KAFKA_ERROR', `cannot connect the producer for ${options.topic}: ${reason}${hint === undefined ? '' : ` (${hint})`}`, {
-              cause: error,
-              retriable: producer.isRetriable(error),
-            });
+            throw connectFailure(error);
           }
           try {
             await producer.send(messages);

@@ -253,6 +253,17 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       expect((await kafka.readTopic(names.output)).length).toBe(0);
     });
 
+    it('fails at the start when only the producer cannot connect (wrong password), before any record arrives: the input topic is empty', async () => {
+      const names = { input: fresh('sec-in'), output: fresh('sec-out'), dead: fresh('sec-dlq'), group: fresh('sec-group') };
+      await kafka.createTopic(names.input, 1);
+      const alice = kafka.security!.connection('alice');
+      const { error, ms } = await pipeline(kafka, model, alice, names, false, producer, kafka.security!.connection('alice', 'wrong-password'));
+      console.log(`[secured, ${producer} producer] producer's wrong password, empty input: failed after ${ms} ms: ${String((error as Error).message)}`);
+      expect(isRxmlError(error)).toBe(true);
+      expect((error as Error).message).toMatch(/cannot connect the producer for .*(SASL|authentication)/i);
+      expect(ms).toBeLessThan(10_000);
+    });
+
     it('fails fast with a clear error when the broker certificate is not signed by the trusted CA, and commits nothing', async () => {
       const names = await topics();
       const connection = { ...kafka.security!.connection('alice'), ssl: { ca: [otherCa] } };
