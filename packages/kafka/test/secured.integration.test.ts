@@ -170,8 +170,9 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
     const { error, ms } = await pipeline(kafka, model, { brokers: alice.brokers } as unknown as SecuredConnection, names, false, 'platformatic', alice);
     console.log(`[secured] consumer without ssl/sasl: failed after ${ms} ms: ${String((error as Error).message)}`);
     expect(isRxmlError(error)).toBe(true);
-    expect((error as Error).message).toMatch(/cannot consume .*Closed connection.*set `ssl`/);
-    expect(ms).toBeLessThan(30_000);
+    // kafkajs alone would retry the closed connection for ~10 s; one TLS probe of the listener ends that.
+    expect((error as Error).message).toMatch(/cannot consume .*listener at .* speaks TLS.*set `ssl`/);
+    expect(ms).toBeLessThan(5_000);
     expect((await kafka.committedOffsets(names.group, names.input)).size).toBe(0);
   });
 
@@ -238,7 +239,8 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
         label: 'producer without ssl/sasl',
         sink: (alice) => ({ brokers: alice.brokers }) as unknown as SecuredConnection,
         says: /cannot connect the producer .*set `ssl`/,
-        withinMs: 30_000,
+        // kafkajs: one TLS probe of the listener that closed the connection; platformatic retries its Metadata request 4 times.
+        withinMs: producer === 'kafkajs' ? 5_000 : 30_000,
       },
     ];
     it.each(sinkOnly)('fails fast $what, and commits nothing', async ({ label, sink, says, withinMs }) => {

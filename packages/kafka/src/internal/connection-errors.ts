@@ -84,6 +84,7 @@ export function permanentConnectionFailure(error: unknown): string | undefined {
     // certificate the broker rejects, no common cipher or version.
     if (code !== undefined && code.startsWith('ERR_SSL_')) return `TLS handshake failed (${code})`;
     if (e.name === 'KafkaJSSASLAuthenticationError' || code === 'PLT_KFK_AUTHENTICATION') return 'SASL authentication failed';
+    if (e.name === 'TlsListenerError') return 'the listener speaks TLS and the client does not';
     if (isUnsupportedMechanism(e)) return 'SASL mechanism not offered by the broker';
   }
   return undefined;

@@ -17,7 +17,7 @@ import type {
 } from './client.js';
 import { decompressionBound, DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES, registerKafkaCodecs } from './codecs.js';
 import { compressionId, type KafkaCompression } from './compression.js';
-import { tlsWatchFor } from './tls-watch.js';
+import { tlsWatchFor, usesTlsOption } from './tls-watch.js';
 import { kafkajsHeadersOf } from './dead-letters.js';
 import { assertPatchedKafkajs, warnIfForeignKafka } from './kafkajs-patch.js';
 import { withRetryStop } from './retry-stop.js';
@@ -154,7 +154,8 @@ async function awaitTopics(kafka: Kafka, topics: readonly string[], waitMs: numb
 /** `ConsumerClient` on kafkajs: eachBatch without auto-resolve and without auto-commit. */
 export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: KafkajsConsumerSettings): ConsumerClient {
   let handlers: ConsumerHandlers | undefined;
-  // With TLS, an untrusted broker certificate fails the start at once instead of after kafkajs' retries.
+  // An untrusted broker certificate, or (without `ssl`) a listener that speaks TLS, fails the start at
+  // once instead of after kafkajs' retries (see tlsWatch).
   const tls = tlsWatchFor(connection);
   // kafkajs reports an OFFSET_OUT_OF_RANGE reset only in its log: watch for it there.
   const { kafka, gate, stopRetries } = kafkaOf(connection, (entry) => {
@@ -275,7 +276,7 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         const mechanism = unsupportedSaslMechanism(error, saslMechanismOf(connection));
         if (mechanism !== undefined) throw new Error(`${mechanism} (${describeClientError(error)})`, { cause: error });
         // A listener that wants TLS/SASL (or does not) just closes the connection: say what to check.
-        const hint = connection.kafka === undefined ? protocolMismatchHint(error, tls !== undefined) : undefined;
+        const hint = connection.kafka === undefined ? protocolMismatchHint(error, usesTlsOption(connection)) : undefined;
         if (hint === undefined) throw error;
         throw new Error(`${describeClientError(error)} (${hint})`, { cause: error });
       });
@@ -283,7 +284,7 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         ? connecting
         : Promise.race([
             connecting,
-            tls.untrusted.then((error) => {
+            tls.failed.then((error) => {
               throw error;
             }),
           ]));
@@ -370,26 +371,26 @@ export interface KafkajsProducerSettings {
  * whichever request was ready first (see docs/kafka.md, "Order:").
  */
 export function kafkajsProducer(connection: KafkaConnectionOptions, settings: KafkajsProducerSettings = {}): ProducerClient {
-  // With TLS, an untrusted broker certificate fails connect and send at once instead of after
-  // kafkajs' retries (~10 s), as it does for the consumer.
+  // An untrusted broker certificate, or (without `ssl`) a listener that speaks TLS, fails connect
+  // and send at once instead of after kafkajs' retries (~10 s), as it does for the consumer.
   const tls = tlsWatchFor(connection);
   const { kafka, gate, stopRetries } = kafkaOf(connection, undefined, tls?.socketFactory);
   /** Set by `disconnect`: a connect that finishes after it is disconnected again. */
   let closed = false;
-  // Not Promise.race with `untrusted`: that would leave one reaction per send on a promise that
+  // Not Promise.race with `failed`: that would leave one reaction per send on a promise that
   // normally never settles (a leak over a long run). Waiting sends are kept in a set instead.
-  let untrusted: Error | undefined;
+  let refused: Error | undefined;
   const waiting = new Set<(error: Error) => void>();
-  void tls?.untrusted.then((error) => {
-    untrusted = error;
+  void tls?.failed.then((error) => {
+    refused = error;
     for (const reject of waiting) reject(error);
     waiting.clear();
   });
   const failFast = <T>(operation: Promise<T>): Promise<T> => {
     if (tls === undefined) return operation;
-    if (untrusted !== undefined) {
+    if (refused !== undefined) {
       operation.catch(() => undefined);
-      return Promise.reject(untrusted);
+      return Promise.reject(refused);
     }
     return new Promise<T>((resolve, reject) => {
       waiting.add(reject);

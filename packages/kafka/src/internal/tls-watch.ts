@@ -15,15 +15,58 @@ export class UntrustedCertificateError extends Error {
 }
 
 /**
- * kafkajs' default socket factory, watching TLS handshakes: kafkajs retries every connection error
- * (with backoff, ~10 s by default) although a certificate that cannot be verified never becomes
- * valid by retrying. `untrusted` resolves at the first such failure so a caller can fail at once.
+ * A plaintext connection closed by a listener that speaks TLS (an SSL or SASL_SSL listener, and the
+ * client has no `ssl`): found by one TLS handshake to the same address after the listener closed a
+ * connection without answering. Retrying never helps.
  */
-export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly untrusted: Promise<UntrustedCertificateError> } {
-  let report: (error: UntrustedCertificateError) => void = () => undefined;
-  const untrusted = new Promise<UntrustedCertificateError>((resolve) => {
+export class TlsListenerError extends Error {
+  constructor(readonly address: string) {
+    super(
+      `the broker's listener at ${address} speaks TLS (it closed the plaintext connection without a Kafka answer, and completed a TLS handshake): set \`ssl\` (and \`sasl\` for a SASL_SSL listener); fromKafka and toKafka each take their own connection options`,
+    );
+    this.name = 'TlsListenerError';
+  }
+}
+
+/** A plaintext connection closed after reading fewer bytes than this (a TLS alert is 7) is probed for TLS. */
+const MAX_ANSWER_BEFORE_PROBE = 16;
+
+/** Longest a TLS probe of a listener that closed a plaintext connection may take, ms. */
+const PROBE_TIMEOUT_MS = 3_000;
+
+/** Resolves true when `host:port` completes a TLS handshake (any certificate: only the protocol is asked). */
+function speaksTls(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, rejectUnauthorized: false, ...(net.isIP(host) === 0 ? { servername: host } : {}) });
+    const done = (answer: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(false), PROBE_TIMEOUT_MS);
+    timer.unref();
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
+}
+
+/**
+ * kafkajs' default socket factory, watching for connection failures that no retry can fix: kafkajs
+ * retries every connection error (with backoff, ~10 s by default). `failed` resolves at the first one
+ * so a caller can fail at once:
+ * - with TLS: a handshake that failed because the broker's certificate is not trusted
+ *   ({@link UntrustedCertificateError});
+ * - without TLS: a listener that closed a connection after a request, having answered nothing or
+ *   less than any Kafka response (a TLS alert record), and then completes a TLS handshake (one probe per address; {@link TlsListenerError}). A plaintext
+ *   listener closing a connection (a broker restarting) fails that probe, and nothing is reported.
+ */
+export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly failed: Promise<Error> } {
+  let report: (error: Error) => void = () => undefined;
+  const failed = new Promise<Error>((resolve) => {
     report = resolve;
   });
+  const probed = new Set<string>();
   const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
     const socket = ssl
       ? tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...ssl }, onConnect)
@@ -32,12 +75,29 @@ export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly u
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== undefined && isCertificateFailure(error.code)) report(new UntrustedCertificateError(error.code, error.message));
     });
+    if (!ssl) {
+      socket.once('close', () => {
+        const address = `${host}:${port}`;
+        // A TLS listener answers a plaintext request with a 7-byte alert record, or nothing, then
+        // closes; any Kafka response is longer. (A plaintext broker that restarts fails the probe.)
+        if (socket.bytesRead >= MAX_ANSWER_BEFORE_PROBE || socket.bytesWritten === 0 || probed.has(address)) return;
+        probed.add(address);
+        void speaksTls(host, port).then((yes) => {
+          if (yes) report(new TlsListenerError(address));
+        });
+      });
+    }
     return socket;
   };
-  return { socketFactory, untrusted };
+  return { socketFactory, failed };
 }
 
-/** A {@link tlsWatch} for a client built from `connection` with TLS (`ssl` set, no ready `kafka` instance); undefined otherwise. */
+/** A {@link tlsWatch} for a client built from `connection` (no ready `kafka` instance); undefined otherwise. */
 export function tlsWatchFor(connection: KafkaConnectionOptions): ReturnType<typeof tlsWatch> | undefined {
-  return connection.kafka === undefined && connection.ssl !== undefined && connection.ssl !== false ? tlsWatch() : undefined;
+  return connection.kafka === undefined ? tlsWatch() : undefined;
+}
+
+/** Whether a client built from `connection` uses TLS (its `ssl` option). */
+export function usesTlsOption(connection: KafkaConnectionOptions): boolean {
+  return connection.ssl !== undefined && connection.ssl !== false;
 }
