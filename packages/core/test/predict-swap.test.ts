@@ -296,6 +296,42 @@ describe('predictIris on a stream of model versions (real tfjs models)', () => {
     expect(numTensors()).toBe(baseline);
   });
 
+  it('on unsubscribe aborts the trial batch of a version under validation (a remote model stops its request) and then disposes that version', async () => {
+    const baseline = numTensors();
+    const v1 = await loadIrisModel();
+    const real = await retrainedIris(3, 'v2', 2);
+    let trialSignal: AbortSignal | undefined;
+    let disposed = false;
+    // v2's trial batch hangs until its signal is aborted, like a remote model whose server does not answer.
+    const v2 = withRun(
+      real,
+      (_inputs, options) =>
+        new Promise((_resolve, reject) => {
+          trialSignal = options?.signal;
+          options?.signal?.addEventListener('abort', () => reject(options.signal!.reason as Error), { once: true });
+        }),
+      () => {
+        disposed = true;
+        real.dispose();
+      },
+    );
+    const versions = new Subject<Model>();
+    const flowers = new Subject<string>();
+    const results: PredictResult<string, IrisPrediction>[] = [];
+    const subscription = flowers.pipe(predictIris(versions, { batch: { size: 1 } })).subscribe((r) => results.push(r));
+    versions.next(v1);
+    flowers.next(FLOWERS[0]!);
+    await until(() => results.length === 1, 'the first result');
+    versions.next(v2);
+    await until(() => trialSignal !== undefined, "v2's trial batch");
+    expect(trialSignal!.aborted).toBe(false);
+    subscription.unsubscribe();
+    expect(trialSignal!.aborted).toBe(true);
+    expect(trialSignal!.reason).toMatchObject({ code: 'ABORTED' });
+    await until(() => disposed, 'v2 disposed');
+    await until(() => numTensors() === baseline, 'every tensor freed');
+  });
+
   it('errors with MODEL_LOAD_ERROR when the model source completes without a usable version, and frees what it refused', async () => {
     const baseline = numTensors();
     const refused = of<Model>(fiveFeatures());

@@ -96,8 +96,9 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
  *   waiting one is ignored (disposed), the very same object is ignored (not disposed);
  * - the source failing or completing before any version passed: `failed` with `MODEL_LOAD_ERROR`;
  *   after: the current model keeps serving (an error is announced as `source-error`);
- * - `close` (teardown): unsubscribes from the source, disposes a waiting version, a version under
- *   trial when its trial returns, and the current one after its last lease is released.
+ * - `close` (teardown): unsubscribes from the source, disposes a waiting version, aborts the trial
+ *   batch of a version under trial (its `run` gets an aborted `signal`) and disposes that version
+ *   when the trial returns, and the current one after its last lease is released.
  */
 export function swappingSlot(models: Observable<Model>, stage: SwapStage): ModelSlot {
   const callback = guardCallback('onModelEvent', stage.onModelEvent);
@@ -106,6 +107,8 @@ export function swappingSlot(models: Observable<Model>, stage: SwapStage): Model
   let current: Version | undefined;
   let first: Model | undefined;
   let validating: Model | undefined;
+  /** Aborted by `close`: the trial batch of the version under validation is not wanted any more. */
+  let trial: AbortController | undefined;
   let waiting: Model | undefined;
   const draining = new Set<Version>();
   const served = new Set<string>();
@@ -197,8 +200,10 @@ export function swappingSlot(models: Observable<Model>, stage: SwapStage): Model
       afterValidation();
       return;
     }
+    const controller = new AbortController();
+    trial = controller;
     whenSettled(
-      () => model.run(inputs),
+      () => model.run(inputs, { signal: controller.signal }),
       (outputs) => {
         validating = undefined;
         if (closed) {
@@ -378,6 +383,8 @@ export function swappingSlot(models: Observable<Model>, stage: SwapStage): Model
       stopFirstModelTimers();
       subscription?.unsubscribe();
       subscription = undefined;
+      // A remote model's trial request stops now, and the version is disposed when it returns.
+      trial?.abort(new RxmlError('ABORTED', `${operator}: the stream ended while version ${validating?.version ?? '?'} was on trial`));
       if (waiting !== undefined) {
         dispose(waiting);
         waiting = undefined;
