@@ -73,7 +73,9 @@ export interface ToKafkaOptions<In, Out> extends KafkaConnectionOptions {
    * their acks, like the Java producer's `max.in.flight.requests.per.connection`). A further call
    * starts only with a full batch (`maxBatchMessages` or `maxBatchBytes`), so light load sends one
    * small batch at a time. Records are completed and `Delivered` emitted in input order whatever
-   * order the acks come in. 1 sends one batch at a time. Default 5.
+   * order the acks come in. 1 sends one batch at a time. Default 5. Either producer puts at most 5
+   * requests per connection on the wire (Kafka's limit for its idempotent producer, which both are);
+   * more sends wait in the connection's queue.
    */
   readonly maxInFlightSends?: number;
   /**

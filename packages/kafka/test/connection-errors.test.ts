@@ -51,6 +51,18 @@ describe('connection failures no retry can fix', () => {
     expect(isRetriablePlatformaticError(refused)).toBe(true);
   });
 
+  it('retries the idempotent producer\'s sequence errors: after a failed call the client takes a new producer id', () => {
+    // As @platformatic/kafka 1.35 reported OUT_OF_ORDER_SEQUENCE_NUMBER (idempotent-produce.integration's probe).
+    const protocol = (apiId: string) => withFields(new Error('The broker received an out of order sequence number.'), { code: 'PLT_KFK_PROTOCOL', apiId, canRetry: false });
+    const response = (apiId: string) => withFields(new AggregateError([protocol(apiId), protocol(apiId)], 'Received response with error while executing API Produce(v11)'), { code: 'PLT_KFK_RESPONSE' });
+    const failed = (apiId: string) => withFields(new AggregateError([response(apiId)], 'Producing messages failed.'), { code: 'PLT_KFK_MULTIPLE' });
+    for (const apiId of ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']) expect(isRetriablePlatformaticError(failed(apiId)), apiId).toBe(true);
+    expect(isRetriablePlatformaticError(failed('MESSAGE_TOO_LARGE'))).toBe(false);
+    const kafkajs = (type: string) => withFields(new Error('The broker received an out of order sequence number'), { name: 'KafkaJSProtocolError', type, retriable: false });
+    for (const type of ['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']) expect(isRetriableKafkaError(kafkajs(type)), type).toBe(true);
+    expect(isRetriableKafkaError(kafkajs('MESSAGE_TOO_LARGE'))).toBe(false);
+  });
+
   it('treats a failed TLS handshake (e.g. TLS to a plaintext listener) as permanent', () => {
     expect(permanentConnectionFailure(withFields(new Error('wrong version number'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' }))).toMatch(/TLS handshake/);
   });

@@ -400,6 +400,17 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: true,
     createPartitioner: Partitioners.DefaultPartitioner,
+    // Kafka's idempotent producer (the Java client's default since 3.0): a request kafkajs repeats by
+    // itself (a lost answer, a timeout) carries the same producer id and sequence numbers, so the
+    // broker does not write its batch twice. rxml's patch keeps pipelining with it (kafkajs allowed
+    // one idempotent produce request per broker at a time) and takes a new producer id after a failed
+    // call. kafkajs refuses `idempotent` with `retry.retries: 0`, which repeats nothing anyway. A
+    // `kafka` made with another kafkajs install keeps the plain producer: unpatched, its idempotent
+    // mode gives a failed request's sequence numbers to the next call (which the broker may then drop
+    // as a duplicate) and sends one produce request per broker at a time.
+    idempotent: connection.retry?.retries !== 0 && (connection.kafka === undefined || connection.kafka instanceof Kafka),
+    // Kafka keeps the last 5 batches of each producer and partition to recognise a repeat.
+    maxInFlightRequests: 5,
   });
   const compression = settings.compression === undefined || settings.compression === 'none' ? undefined : compressionId(settings.compression);
   return {
@@ -454,6 +465,13 @@ function withListHeaders(message: OutgoingMessage): OutgoingMessage {
 }
 
 /**
+ * Broker answers to an idempotent producer whose sequence numbers it cannot continue: a gap left by
+ * a failed call (OUT_OF_ORDER_SEQUENCE_NUMBER), producer state it no longer has (UNKNOWN_PRODUCER_ID)
+ * or has fenced (INVALID_PRODUCER_EPOCH).
+ */
+const PRODUCER_STATE_ERRORS: ReadonlySet<string> = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
+
+/**
  * kafkajs marks transient failures `retriable`; when its own retries ran out it wraps the last one
  * in `KafkaJSNumberOfRetriesExceeded`, which is worth retrying again if that cause was transient.
  */
@@ -464,6 +482,9 @@ export function isRetriableKafkaError(error: unknown): boolean {
   const e = error as { name?: unknown; retriable?: unknown; cause?: unknown; originalError?: unknown };
   if (e.retriable === true) return true;
   if (e.name === 'KafkaJSNumberOfRetriesExceeded') return isRetriableKafkaError(e.cause ?? e.originalError);
+  // The idempotent producer's "start again with a new producer id", which rxml's patch takes after a
+  // failed call: repeating the call then succeeds (see `kafkajsProducer`).
+  if (e.name === 'KafkaJSProtocolError' && typeof (e as { type?: unknown }).type === 'string' && PRODUCER_STATE_ERRORS.has((e as { type: string }).type)) return true;
   // Connection-level failures while a broker restarts.
   return e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSBrokerNotFound';
 }

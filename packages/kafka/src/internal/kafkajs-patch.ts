@@ -79,6 +79,9 @@ export function kafkajsPatchProblems(from: NodeJS.Require = require): string[] {
     readFileSync(from.resolve('kafkajs/src/network/connection.js'), 'utf8').includes('rxmlQueueTail') &&
     readFileSync(from.resolve('kafkajs/src/producer/sendMessages.js'), 'utf8').includes('previousQueued'),
   );
+  attempt('an idempotent producer repeats a request with the same sequence numbers and keeps pipelining (producer/sendMessages)', () =>
+    readFileSync(from.resolve('kafkajs/src/producer/sendMessages.js'), 'utf8').includes('idempotentOnly'),
+  );
   return problems;
 }
 

@@ -71,6 +71,14 @@ export function platformaticUnsupported(given: KafkaConnectionOptions, compressi
 }
 
 /**
+ * Broker answers to an idempotent producer whose sequence numbers it cannot continue: a gap left by
+ * a failed send (OUT_OF_ORDER_SEQUENCE_NUMBER: requests of the old producer id that were in flight
+ * behind it), or producer state the broker no longer has (UNKNOWN_PRODUCER_ID, e.g. after
+ * `producer.id.expiration.ms` of silence) or has fenced (INVALID_PRODUCER_EPOCH).
+ */
+const PRODUCER_STATE_ERRORS: ReadonlySet<string> = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
+
+/**
  * kafkajs-style retriability for `@platformatic/kafka` errors: its own `canRetry` flag (network
  * errors, retriable broker error codes), request timeouts (safe to repeat with acks=all: at worst a
  * duplicate), responses cut short by a connection loss, and aggregates whose every member is retriable.
@@ -85,6 +93,9 @@ export function isRetriablePlatformaticError(error: unknown): boolean {
   // A response cut short by a connection loss (broker restart) fails to decode: worth a retry
   // (acks=all, at worst a duplicate). Seen in the broker-restart test's loop of 20.
   if (e.code === 'OUT_OF_BOUNDS') return true;
+  // The idempotent producer's "start again with a new producer id": after a failed send the patched
+  // client takes a new id for the next one (see `platformaticProducer`), so a repeat is accepted.
+  if (typeof (e as { apiId?: unknown }).apiId === 'string' && PRODUCER_STATE_ERRORS.has((e as { apiId: string }).apiId)) return true;
   if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(isRetriablePlatformaticError);
   return false;
 }
@@ -142,7 +153,12 @@ export interface PlatformaticProducerSettings {
 /**
  * `ProducerClient` on `@platformatic/kafka` 1.35 (pure TypeScript): one `send` per call with
  * acks = -1, Java-compatible murmur2 partitioning (the same partition as kafkajs' and Java's default
- * partitioner for a key), up to 5 requests in flight per broker connection. Pipelined calls keep
+ * partitioner for a key), up to 5 requests in flight per broker connection, idempotent: a request
+ * the client repeats by itself (a lost answer, a timeout) carries the same producer id and sequence
+ * numbers, and the broker acknowledges a batch it already has instead of writing it again. rxml's
+ * patch of the library makes that hold with pipelined calls (each call reserves its sequence numbers
+ * in call order; the library advanced them only on a response) and starts a new producer id after a
+ * failed call. Pipelined calls keep
  * their order on the wire: with its metadata and connection at hand it builds (and compresses,
  * synchronously) a call's request and queues it on the connection within the call; otherwise calls
  * wait, in order, on the same metadata or connection callbacks.
@@ -151,6 +167,12 @@ export function platformaticProducer(given: KafkaConnectionOptions, settings: Pl
   const options: ProducerOptions<Bytes, Bytes, string, Bytes> = {
     ...platformaticConnection(given),
     acks: ProduceAcks.ALL,
+    // Kafka's idempotent producer (the Java client's default since 3.0): no duplicates or reordering
+    // from the client's own retries. Needs acks = -1 and at most 5 requests in flight per connection
+    // (the library's default, which rxml's patch keeps instead of the library's 1).
+    idempotent: true,
+    // The library's default; with `idempotent` it would retry forever instead, past deliveryTimeoutMs.
+    retries: 3,
     autocreateTopics: true,
     // Java's default partitioner for keyed records (kafkajs' too); @platformatic/kafka's own
     // `compatibilityPartitioner` computes the same hash on BigInts (~600 bytes of garbage a record).
