@@ -16,8 +16,12 @@ import type { KafkaLogger } from './logger.js';
  * the refused topics (`partitionErrors`) and a refused SASL mechanism the broker's
  * (`enabledMechanisms`); and for speed, numeric offsets and timestamps in the record decoder, a
  * `resume` that wakes an idle fetch loop, and a fetch loop that does not keep the last fetch's
- * batches alive through the next fetch. Inside the repo pnpm applies the patch; the
- * published `@rxml/kafka` tarball carries the patched copy itself (`bundleDependencies`).
+ * batches alive through the next fetch. For exactly-once: a re-join of the group that failed (a
+ * broker restart) is tried again before the fetch loop goes on (unpatched, it fetched on under the
+ * old generation without ever reporting a join), and `admin.fetchOffsets({ requireStable: true })`
+ * (OffsetFetch v7, require_stable) waits out offsets a transaction has sent but not yet committed.
+ * Inside the repo pnpm applies the patch; the published `@rxml/kafka` tarball carries the patched
+ * copy itself (`bundleDependencies`).
  *
  * An unpatched kafkajs would fail silently (aborted records delivered, dead letters with reordered
  * headers, a zip-bomb batch crash-restarting the consumer forever, `toKafka`'s output out of input
@@ -82,6 +86,19 @@ export function kafkajsPatchProblems(from: NodeJS.Require = require): string[] {
   attempt('an idempotent producer repeats a request with the same sequence numbers and keeps pipelining (producer/sendMessages)', () =>
     readFileSync(from.resolve('kafkajs/src/producer/sendMessages.js'), 'utf8').includes('idempotentOnly'),
   );
+  attempt('a failed re-join of the group is tried again before fetching (consumer/runner.js)', () =>
+    readFileSync(from.resolve('kafkajs/src/consumer/runner.js'), 'utf8').includes("Symbol.for('rxml.kafka.rejoinPending')"),
+  );
+  attempt('stable offset reads: OffsetFetch v7 with require_stable (admin.fetchOffsets requireStable)', () => {
+    const offsetFetch = from('kafkajs/src/protocol/requests/offsetFetch/index.js') as {
+      stable?: { protocol(args: { version: number }): (args: object) => { request: { apiVersion: number } } };
+    };
+    return (
+      offsetFetch.stable?.protocol({ version: 7 })({ groupId: 'g', topics: [] }).request.apiVersion === 7 &&
+      readFileSync(from.resolve('kafkajs/src/protocol/requests/offsetFetch/v7/request.js'), 'utf8').includes('.writeBoolean(requireStable)') &&
+      readFileSync(from.resolve('kafkajs/src/admin/index.js'), 'utf8').includes('offsetFetch({ groupId, topics: topicsToFetch, requireStable })')
+    );
+  });
   return problems;
 }
 

@@ -107,6 +107,20 @@ function isFatal(error: unknown): boolean {
 }
 
 /**
+ * The group's committed offset of one partition (-1: none), as a new owner of the partition reads it
+ * for its floor. Stable (OffsetFetch v7 with require_stable, rxml's kafkajs patch): while a
+ * transaction that has sent offsets for the group is still open or completing, the broker answers
+ * UNSTABLE_OFFSET_COMMIT and the read is tried again (the client's retry settings) until that
+ * transaction has ended. A plain read returned the offset before it (e.g. 1400 where 1600 was being
+ * committed), and a session starting there would write the records in between a second time.
+ */
+export async function stableCommittedOffset(admin: Admin, groupId: string, topic: string, partition: number): Promise<number> {
+  const [entry] = await admin.fetchOffsets({ groupId, topics: [topic], requireStable: true });
+  const found = entry?.partitions.find((p) => p.partition === partition);
+  return found === undefined ? -1 : Number(found.offset);
+}
+
+/**
  * How one transaction attempt ended: the partition's new committed floor, the records skipped as
  * already written, the outputs written, whether it committed, and whether it was aborted at the
  * topic-ID check (`deferred`: tried again later, or the session ends after a reset).
@@ -180,12 +194,7 @@ export function transactionalSink<R, D>(
         return adminConnecting;
       };
 
-      const committedOffset = async (session: PartitionSession): Promise<number> => {
-        const client = await connectedAdmin();
-        const [entry] = await client.fetchOffsets({ groupId: session.groupId, topics: [session.topic] });
-        const found = entry?.partitions.find((p) => p.partition === session.partition);
-        return found === undefined ? -1 : Number(found.offset);
-      };
+      const committedOffset = async (session: PartitionSession): Promise<number> => stableCommittedOffset(await connectedAdmin(), session.groupId, session.topic, session.partition);
 
       const fail = (error: RxmlError): void => {
         fatal ??= error;
