@@ -193,3 +193,19 @@ export function protocolMismatchHint(error: unknown, tls: boolean): string | und
     ? 'the connection was closed during the handshake: if the listener is PLAINTEXT or SASL_PLAINTEXT, drop `ssl`; else check `sasl`'
     : 'the connection was closed during the handshake: if the listener is SSL or SASL_SSL, set `ssl` (and `sasl` for SASL); fromKafka and toKafka each take their own connection options';
 }
+
+/**
+ * Broker answers to an idempotent producer whose sequence numbers it cannot continue: a gap left by
+ * a failed send (OUT_OF_ORDER_SEQUENCE_NUMBER: requests of the old producer id that were in flight
+ * behind it), or producer state the broker no longer has (UNKNOWN_PRODUCER_ID, e.g. after
+ * `producer.id.expiration.ms` of silence) or has fenced (INVALID_PRODUCER_EPOCH).
+ */
+const PRODUCER_STATE_ERRORS: ReadonlySet<unknown> = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
+
+/**
+ * Whether a Kafka error name (kafkajs' `type`, `@platformatic/kafka`'s `apiId`) is one of those: after
+ * a failed send rxml's client patches take a new producer id, so repeating the send is accepted.
+ */
+export function isProducerStateError(errorName: unknown): boolean {
+  return PRODUCER_STATE_ERRORS.has(errorName);
+}

@@ -1,7 +1,7 @@
 import { Kafka, Partitioners, type Consumer, type ConsumerConfig, type ISocketFactory, type Message, type Producer } from 'kafkajs';
 import { kafkaConfig, type KafkaConnectionOptions } from '../options.js';
 import { consoleKafkaLogger, type LogGate } from './logger.js';
-import { authorizationFailure, describeClientError, permanentConnectionFailure, protocolMismatchHint, unsupportedSaslMechanism } from './connection-errors.js';
+import { authorizationFailure, describeClientError, isProducerStateError, permanentConnectionFailure, protocolMismatchHint, unsupportedSaslMechanism } from './connection-errors.js';
 import { saslMechanismOf } from '../env.js';
 import { RxmlError } from '@rxml/core/contract';
 import type {
@@ -465,13 +465,6 @@ function withListHeaders(message: OutgoingMessage): OutgoingMessage {
 }
 
 /**
- * Broker answers to an idempotent producer whose sequence numbers it cannot continue: a gap left by
- * a failed call (OUT_OF_ORDER_SEQUENCE_NUMBER), producer state it no longer has (UNKNOWN_PRODUCER_ID)
- * or has fenced (INVALID_PRODUCER_EPOCH).
- */
-const PRODUCER_STATE_ERRORS: ReadonlySet<string> = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
-
-/**
  * kafkajs marks transient failures `retriable`; when its own retries ran out it wraps the last one
  * in `KafkaJSNumberOfRetriesExceeded`, which is worth retrying again if that cause was transient.
  */
@@ -484,7 +477,7 @@ export function isRetriableKafkaError(error: unknown): boolean {
   if (e.name === 'KafkaJSNumberOfRetriesExceeded') return isRetriableKafkaError(e.cause ?? e.originalError);
   // The idempotent producer's "start again with a new producer id", which rxml's patch takes after a
   // failed call: repeating the call then succeeds (see `kafkajsProducer`).
-  if (e.name === 'KafkaJSProtocolError' && typeof (e as { type?: unknown }).type === 'string' && PRODUCER_STATE_ERRORS.has((e as { type: string }).type)) return true;
+  if (e.name === 'KafkaJSProtocolError' && isProducerStateError((e as { type?: unknown }).type)) return true;
   // Connection-level failures while a broker restarts.
   return e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSRequestTimeoutError' || e.name === 'KafkaJSBrokerNotFound';
 }

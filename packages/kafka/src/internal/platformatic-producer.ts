@@ -7,7 +7,7 @@ import type { KafkaConnectionOptions } from '../options.js';
 import type { OutgoingMessage, ProducerClient } from './client.js';
 import type { KafkaCompression } from './compression.js';
 import { javaCompatiblePartition } from './murmur2.js';
-import { permanentConnectionFailure } from './connection-errors.js';
+import { isProducerStateError, permanentConnectionFailure } from './connection-errors.js';
 
 type Bytes = Buffer | string;
 
@@ -71,14 +71,6 @@ export function platformaticUnsupported(given: KafkaConnectionOptions, compressi
 }
 
 /**
- * Broker answers to an idempotent producer whose sequence numbers it cannot continue: a gap left by
- * a failed send (OUT_OF_ORDER_SEQUENCE_NUMBER: requests of the old producer id that were in flight
- * behind it), or producer state the broker no longer has (UNKNOWN_PRODUCER_ID, e.g. after
- * `producer.id.expiration.ms` of silence) or has fenced (INVALID_PRODUCER_EPOCH).
- */
-const PRODUCER_STATE_ERRORS: ReadonlySet<string> = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH']);
-
-/**
  * kafkajs-style retriability for `@platformatic/kafka` errors: its own `canRetry` flag (network
  * errors, retriable broker error codes), request timeouts (safe to repeat with acks=all: at worst a
  * duplicate), responses cut short by a connection loss, and aggregates whose every member is retriable.
@@ -95,7 +87,7 @@ export function isRetriablePlatformaticError(error: unknown): boolean {
   if (e.code === 'OUT_OF_BOUNDS') return true;
   // The idempotent producer's "start again with a new producer id": after a failed send the patched
   // client takes a new id for the next one (see `platformaticProducer`), so a repeat is accepted.
-  if (typeof (e as { apiId?: unknown }).apiId === 'string' && PRODUCER_STATE_ERRORS.has((e as { apiId: string }).apiId)) return true;
+  if (isProducerStateError((e as { apiId?: unknown }).apiId)) return true;
   if (Array.isArray(e.errors) && e.errors.length > 0) return e.errors.every(isRetriablePlatformaticError);
   return false;
 }
