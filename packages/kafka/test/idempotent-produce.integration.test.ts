@@ -1,11 +1,10 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
-import { CHANNELS, type PredictResult, type SinkMessage } from '@rxml/core/contract';
+import { type PredictResult } from '@rxml/core/contract';
 import { createTopics, readTopic } from '@rxml/kafka-testkit';
 import { logLevel } from 'kafkajs';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { toKafka, type ProducerLibrary } from '../src/index.js';
-import { brokers, fresh } from './support/index.js';
+import { brokers, collectProduceErrors, fresh } from './support/index.js';
 import { startKafkaProxy } from './support/kafka-proxy.js';
 
 /**
@@ -43,11 +42,7 @@ describe.each<ProducerLibrary>(['platformatic', 'kafkajs'])('toKafka with the %s
     }));
     // Errors rxml itself retried (surfaced by the client): those may write a batch again (docs).
     const rxmlRetries: string[] = [];
-    const onSink = (message: unknown): void => {
-      const m = message as SinkMessage;
-      if (m.type === 'produce-error') rxmlRetries.push(m.error?.message ?? 'produce error');
-    };
-    diagnosticsChannel.subscribe(CHANNELS.sink, onSink);
+    const stopCollecting = collectProduceErrors(rxmlRetries);
     try {
       const delivered = await lastValueFrom(
         from(results).pipe(
@@ -67,7 +62,7 @@ describe.each<ProducerLibrary>(['platformatic', 'kafkajs'])('toKafka with the %s
       );
       expect(delivered.length).toBe(RECORDS);
     } finally {
-      diagnosticsChannel.unsubscribe(CHANNELS.sink, onSink);
+      stopCollecting();
       await proxy.close();
     }
     expect(proxy.dropped, 'connections closed by the proxy after a written produce request').toBe(1);

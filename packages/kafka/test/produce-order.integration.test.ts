@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import diagnosticsChannel from 'node:diagnostics_channel';
 import zlib from 'node:zlib';
-import { CHANNELS, type PredictResult, type SinkMessage } from '@rxml/core/contract';
+import { type PredictResult } from '@rxml/core/contract';
 import { createTopics, readTopic } from '@rxml/kafka-testkit';
 import { logLevel } from 'kafkajs';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { registerKafkaCodecs, toKafka, type KafkaCompression, type KafkaLogger, type ProducerLibrary } from '../src/index.js';
-import { brokers, fresh } from './support/index.js';
+import { brokers, collectProduceErrors, fresh } from './support/index.js';
 
 /**
  * docs/kafka.md, "Order:": per partition the output follows the input order (only a retried produce
@@ -78,11 +77,7 @@ describe.each<ProducerLibrary>(['kafkajs', 'platformatic'])('toKafka with the %s
       else if (/retr|error/i.test(message)) keep(message, fields);
     };
     const logger: KafkaLogger = { error: keep, warn: keep, info: () => undefined, debug };
-    const onSink = (message: unknown): void => {
-      const m = message as SinkMessage;
-      if (m.type === 'produce-error') produceErrors.push(m.error?.message ?? 'produce error');
-    };
-    diagnosticsChannel.subscribe(CHANNELS.sink, onSink);
+    const stopCollecting = collectProduceErrors(produceErrors);
     try {
       const delivered = await lastValueFrom(
         from(results).pipe(
@@ -92,7 +87,7 @@ describe.each<ProducerLibrary>(['kafkajs', 'platformatic'])('toKafka with the %s
       );
       expect(delivered.length).toBe(RECORDS);
     } finally {
-      diagnosticsChannel.unsubscribe(CHANNELS.sink, onSink);
+      stopCollecting();
     }
 
     const written = await readTopic(brokers(), topic);

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { parseIrisDataset, withRun, type IrisExample, type Model } from '@rxml/core';
+import { CHANNELS, type SinkMessage } from '@rxml/core/contract';
 
 /** The shared test broker (global setup). */
 export function brokers(): string[] {
@@ -70,4 +72,17 @@ export function untilCommittedTo<P, O>(ends: ReadonlyMap<P, O>, readCommitted: (
     120_000,
     what,
   );
+}
+
+/**
+ * Pushes the message of every `produce-error` the sinks publish on `rxml:sink` (a produce call rxml
+ * itself retries) into `into`, until the returned function is called.
+ */
+export function collectProduceErrors(into: string[]): () => void {
+  const onSink = (message: unknown): void => {
+    const m = message as SinkMessage;
+    if (m.type === 'produce-error') into.push(m.error?.message ?? 'produce error');
+  };
+  diagnosticsChannel.subscribe(CHANNELS.sink, onSink);
+  return () => diagnosticsChannel.unsubscribe(CHANNELS.sink, onSink);
 }
