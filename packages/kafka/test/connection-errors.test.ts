@@ -87,6 +87,14 @@ describe('describeClientError', () => {
     );
     expect(describeClientError(acl)).toBe('Producing messages failed. (Topic authorization failed.)');
     expect(describeClientError(platformaticWrongPassword())).toBe('metadata failed 4 times. (SASL authentication failed.)');
+    // The broker's own text of the refusal, when it sent one (the protocol error's serverErrorMessage).
+    const withServerText = platformaticNetwork(
+      withFields(new Error('SASL authentication failed.'), {
+        code: 'PLT_KFK_AUTHENTICATION',
+        cause: withFields(new Error('SASL authentication failed.'), { code: 'PLT_KFK_PROTOCOL', serverErrorMessage: 'Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512' }),
+      }),
+    );
+    expect(describeClientError(withServerText)).toBe('metadata failed 4 times. (SASL authentication failed.; Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512)');
   });
 
   it('does not repeat what the message already says', () => {

@@ -166,18 +166,24 @@ export function authorizationFailure(error: unknown): string | undefined {
 /**
  * The error's message, followed by the distinct messages of the innermost errors it wraps when they
  * say more: `@platformatic/kafka` reports "Producing messages failed." around the broker's
- * "Topic authorization failed.", which the message alone would hide.
+ * "Topic authorization failed.", which the message alone would hide; and the broker's own text of a
+ * protocol error when it sent one (`@platformatic/kafka`'s `serverErrorMessage`, e.g. "Authentication
+ * failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512").
  */
 export function describeClientError(error: unknown): string {
   const top = error instanceof Error ? error.message : String(error);
   const details: string[] = [];
+  const add = (text: unknown): void => {
+    if (typeof text === 'string' && text !== '' && !top.includes(text) && !details.includes(text)) details.push(text);
+  };
   for (const e of chain(error)) {
     const wraps = e.cause !== undefined || e.originalError !== undefined || (Array.isArray(e.errors) && e.errors.length > 0);
     if (wraps || typeof e.message !== 'string' || e.message === '') continue;
-    if (!top.includes(e.message) && !details.includes(e.message)) details.push(e.message);
-    if (details.length === 3) break;
+    add(e.message);
+    add((e as { serverErrorMessage?: unknown }).serverErrorMessage);
+    if (details.length >= 3) break;
   }
-  return details.length === 0 ? top : `${top} (${details.join('; ')})`;
+  return details.length === 0 ? top : `${top} (${details.slice(0, 3).join('; ')})`;
 }
 
 /**

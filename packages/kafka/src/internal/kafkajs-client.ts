@@ -17,7 +17,7 @@ import type {
 } from './client.js';
 import { decompressionBound, DEFAULT_MAX_DECOMPRESSED_BATCH_BYTES, registerKafkaCodecs } from './codecs.js';
 import { compressionId, type KafkaCompression } from './compression.js';
-import { tlsWatchFor, usesTlsOption } from './tls-watch.js';
+import { failFastOn, tlsWatchFor, usesTlsOption } from './tls-watch.js';
 import { kafkajsHeadersOf } from './dead-letters.js';
 import { assertPatchedKafkajs, warnIfForeignKafka } from './kafkajs-patch.js';
 import { withRetryStop } from './retry-stop.js';
@@ -377,26 +377,7 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
   const { kafka, gate, stopRetries } = kafkaOf(connection, undefined, tls?.socketFactory);
   /** Set by `disconnect`: a connect that finishes after it is disconnected again. */
   let closed = false;
-  // Not Promise.race with `failed`: that would leave one reaction per send on a promise that
-  // normally never settles (a leak over a long run). Waiting sends are kept in a set instead.
-  let refused: Error | undefined;
-  const waiting = new Set<(error: Error) => void>();
-  void tls?.failed.then((error) => {
-    refused = error;
-    for (const reject of waiting) reject(error);
-    waiting.clear();
-  });
-  const failFast = <T>(operation: Promise<T>): Promise<T> => {
-    if (tls === undefined) return operation;
-    if (refused !== undefined) {
-      operation.catch(() => undefined);
-      return Promise.reject(refused);
-    }
-    return new Promise<T>((resolve, reject) => {
-      waiting.add(reject);
-      operation.finally(() => waiting.delete(reject)).then(resolve, reject);
-    });
-  };
+  const failFast = tls === undefined ? <T>(operation: Promise<T>): Promise<T> => operation : failFastOn(tls.failed);
   const producer: Producer = kafka.producer({
     allowAutoTopicCreation: true,
     createPartitioner: Partitioners.DefaultPartitioner,

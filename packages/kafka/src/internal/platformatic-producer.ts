@@ -8,6 +8,8 @@ import type { OutgoingMessage, ProducerClient } from './client.js';
 import type { KafkaCompression } from './compression.js';
 import { javaCompatiblePartition } from './murmur2.js';
 import { isProducerStateError, permanentConnectionFailure } from './connection-errors.js';
+import { watchPlatformaticConnections } from './platformatic-watch.js';
+import { failFastOn } from './tls-watch.js';
 
 type Bytes = Buffer | string;
 
@@ -175,10 +177,14 @@ export function platformaticProducer(given: KafkaConnectionOptions, settings: Pl
     ...(settings.compression === 'none' ? {} : { compression: settings.compression }),
   };
   const producer = new Producer<Bytes, Bytes, string, Bytes>(options);
+  // Refused credentials, an untrusted certificate, or (without `tls`) a listener that speaks TLS fail
+  // connect and send at once instead of after the client's retries, as with kafkajs (see tlsWatch).
+  const watch = watchPlatformaticConnections(producer.instanceId, options.tls !== undefined);
+  const failFast = failFastOn(watch.failed);
   return {
     // No connect step: it connects on first use. A metadata request surfaces an unreachable broker early.
     connect: async () => {
-      await producer.metadata({ topics: [] });
+      await failFast(producer.metadata({ topics: [] }));
     },
     async send(messages: readonly OutgoingMessage[]): Promise<void> {
       // The seam's messages have the shape platformatic reads (topic, key, value, headers); null
@@ -188,9 +194,12 @@ export function platformaticProducer(given: KafkaConnectionOptions, settings: Pl
       const sent = messages.some((m) => m.headerList !== undefined)
         ? messages.map((m) => (m.headerList === undefined ? m : { ...m, headers: new Map(m.headerList.map(([name, value]) => [Buffer.from(name), value])) }))
         : messages;
-      await producer.send({ messages: sent as never });
+      await failFast(producer.send({ messages: sent as never }));
     },
     isRetriable: isRetriablePlatformaticError,
-    disconnect: () => producer.close(),
+    disconnect: () => {
+      watch.stop();
+      return producer.close();
+    },
   };
 }

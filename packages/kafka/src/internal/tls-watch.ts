@@ -75,21 +75,55 @@ export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly f
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== undefined && isCertificateFailure(error.code)) report(new UntrustedCertificateError(error.code, error.message));
     });
-    if (!ssl) {
-      socket.once('close', () => {
-        const address = `${host}:${port}`;
-        // A TLS listener answers a plaintext request with a 7-byte alert record, or nothing, then
-        // closes; any Kafka response is longer. (A plaintext broker that restarts fails the probe.)
-        if (socket.bytesRead >= MAX_ANSWER_BEFORE_PROBE || socket.bytesWritten === 0 || probed.has(address)) return;
-        probed.add(address);
-        void speaksTls(host, port).then((yes) => {
-          if (yes) report(new TlsListenerError(address));
-        });
-      });
-    }
+    if (!ssl) probeWhenClosedEarly(socket, host, port, probed, report);
     return socket;
   };
   return { socketFactory, failed };
+}
+
+/**
+ * Watches a plaintext connection to `host:port`: when the listener closes it after a request having
+ * answered nothing or less than any Kafka response (a TLS alert record), one TLS handshake to the
+ * same address (once per address of `probed`) decides, and `report` gets a {@link TlsListenerError}
+ * when it completes. A plaintext listener closing a connection (a broker restarting) fails the probe.
+ */
+export function probeWhenClosedEarly(socket: net.Socket, host: string, port: number, probed: Set<string>, report: (error: Error) => void): void {
+  socket.once('close', () => {
+    const address = `${host}:${port}`;
+    // A TLS listener answers a plaintext request with a 7-byte alert record, or nothing, then
+    // closes; any Kafka response is longer. (A plaintext broker that restarts fails the probe.)
+    if (socket.bytesRead >= MAX_ANSWER_BEFORE_PROBE || socket.bytesWritten === 0 || probed.has(address)) return;
+    probed.add(address);
+    void speaksTls(host, port).then((yes) => {
+      if (yes) report(new TlsListenerError(address));
+    });
+  });
+}
+
+/**
+ * Operations that fail at once with `failed`'s error once it resolves (and every later one too),
+ * instead of waiting out the client's own retries. Not `Promise.race` with `failed`: that would leave
+ * one reaction per operation on a promise that normally never settles (a leak over a long run);
+ * waiting operations are kept in a set instead.
+ */
+export function failFastOn(failed: Promise<Error>): <T>(operation: Promise<T>) => Promise<T> {
+  let refused: Error | undefined;
+  const waiting = new Set<(error: Error) => void>();
+  void failed.then((error) => {
+    refused = error;
+    for (const reject of waiting) reject(error);
+    waiting.clear();
+  });
+  return <T>(operation: Promise<T>): Promise<T> => {
+    if (refused !== undefined) {
+      operation.catch(() => undefined);
+      return Promise.reject(refused);
+    }
+    return new Promise<T>((resolve, reject) => {
+      waiting.add(reject);
+      operation.finally(() => waiting.delete(reject)).then(resolve, reject);
+    });
+  };
 }
 
 /** A {@link tlsWatch} for a client built from `connection` (no ready `kafka` instance); undefined otherwise. */
