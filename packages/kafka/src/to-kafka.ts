@@ -6,8 +6,8 @@ import { compressionOf, type KafkaCompression } from './internal/compression.js'
 import { chooseProducer, createProducer, logClients, type ProducerLibrary } from './internal/producers.js';
 import { flatHeadersOf, headerListOf, headerListSize, isPerRecordError, isTooLarge, refusedDeadLetter, refusedError } from './internal/dead-letters.js';
 import { publishSent } from './internal/sink-channel.js';
-import { authorizationFailure, describeClientError, permanentConnectionFailure, protocolMismatchHint, refusedTopics, unsupportedSaslMechanism } from './internal/connection-errors.js';
-import { resolvedConnection, saslMechanismOf } from './env.js';
+import { authorizationFailure, refusedTopics } from './internal/connection-errors.js';
+import { sinkConnectFailure, withPermanentReason } from './internal/sink-connect.js';
 import { exactlyOnceSink } from './internal/exactly-once.js';
 import type { KafkaConnectionOptions } from './options.js';
 import type { KafkaSourced } from './record.js';
@@ -160,12 +160,6 @@ export function formatLatency(ms: number): string {
   return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }
 
-/** Whether the sink's connection uses TLS (its `ssl` option, or the environment's when it names no brokers). */
-function usesTls(options: KafkaConnectionOptions): boolean {
-  const ssl = options.kafka === undefined ? resolvedConnection(options).ssl : options.ssl;
-  return ssl !== undefined && ssl !== false;
-}
-
 /**
  * Why a produce call failed, naming the topics the broker refused when its answer says which (a
  * call carries every topic of its batch, e.g. the output and the dead-letter topic, and the broker
@@ -185,17 +179,6 @@ function produceFailure(error: unknown, messages: readonly OutgoingMessage[], at
   const reasons = [...new Set(refused.map((t) => refusals.get(t)!))].join(', ');
   const acl = authorizationFailure(error) !== undefined ? `: the principal needs Write on ${refused.length > 1 ? 'them' : 'it'}` : '';
   return `producing ${count} messages to ${named} failed after ${attempts} attempts: the broker refused ${refused.length > 1 ? 'them' : 'it'} (${reasons}${acl}): ${detail}`;
-}
-
-/**
- * The client's error text, led by why it was not retried when that is a connection failure no retry
- * fixes ("SASL authentication failed: metadata failed 4 times. (…)"), unless the text already says so.
- */
-function withPermanentReason(error: unknown): string {
-  const detail = describeClientError(error);
-  const permanent = permanentConnectionFailure(error);
-  // Reasons start with "TLS" or "SASL": the kafkajs texts already name them.
-  return permanent === undefined || detail.includes(permanent.slice(0, permanent.search(/[ :]/))) ? detail : `${permanent}: ${detail}`;
 }
 
 /**
@@ -407,18 +390,11 @@ export function toKafkaWith<In, Out>(
       /**
        * `connected` stays rejected: retrying could only repeat this error until deliveryTimeoutMs.
        * The client has retried the connection itself (kafkajs ~10 s, platformatic 4 attempts), as
-       * the source's consumer has.
+       * the source's consumer has — or, for a failure no retry fixes (refused credentials, an
+       * untrusted certificate, a TLS listener without `ssl`), rxml's watch of its connections ended
+       * that at the first one (tlsWatch, watchPlatformaticConnections).
        */
-      const connectFailure = (error: unknown): RxmlError => {
-        const hint = protocolMismatchHint(error, usesTls(options));
-        // A mechanism the listener does not enable: say which was asked for and which it offers.
-        const mechanism = unsupportedSaslMechanism(error, saslMechanismOf(options));
-        const reason = mechanism === undefined ? withPermanentReason(error) : `${mechanism} (${describeClientError(error)})`;
-        return new RxmlError('KAFKA_ERROR', `cannot connect the producer for ${options.topic}: ${reason}${hint === undefined ? '' : ` (${hint})`}`, {
-          cause: error,
-          retriable: producer.isRetriable(error),
-        });
-      };
+      const connectFailure = (error: unknown): RxmlError => sinkConnectFailure(error, options, producer.isRetriable(error));
       // A producer that cannot connect fails the stream at once, not at the first record: an input
       // that is empty for now must not hide a sink that can never write (sends already waiting for
       // the connection fail with the same error).

@@ -31,14 +31,18 @@ async function pipeline(
   waitForCommits: boolean,
   producer: 'kafkajs' | 'platformatic',
   sinkConnection: SecuredConnection = connection,
+  extra: { readonly exactlyOnce?: boolean; readonly giveUpMs?: number } = {},
 ): Promise<{ error: unknown; ms: number; delivered: number }> {
   const controller = new AbortController();
   let delivered = 0;
   const started = Date.now();
+  const eos = extra.exactlyOnce === true ? { exactlyOnce: true, transactionalId: fresh('sec-tx') } : {};
+  // A stream that neither fails nor ends (a sink that waits for a record that never comes) is stopped here.
+  const giveUp = extra.giveUpMs === undefined ? undefined : setTimeout(() => controller.abort(), extra.giveUpMs);
   const done = lastValueFrom(
     fromKafka({ ...connection, topic: names.input, groupId: names.group, fromBeginning: true, signal: controller.signal, logLevel: logLevel.NOTHING }).pipe(
       predictIris(model, { select: (r) => r.value, batch: { size: 64 } }),
-      toKafka({ ...sinkConnection, topic: names.output, deadLetterTopic: names.dead, producer, logLevel: logLevel.NOTHING }),
+      toKafka({ ...sinkConnection, topic: names.output, deadLetterTopic: names.dead, producer, logLevel: logLevel.NOTHING, ...eos }),
       tap(() => delivered++),
       count(),
     ),
@@ -52,6 +56,7 @@ async function pipeline(
     controller.abort();
   }
   const error = await done;
+  clearTimeout(giveUp);
   return { error, ms: Date.now() - started, delivered };
 }
 
@@ -189,7 +194,7 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
 
   // kafkajs retries a connection that fails (certificate, closed, refused) for ~9 s by default: a
   // client rxml gave up on must not keep the process alive through those retries.
-  const failedStarts: readonly { what: string; source: (alice: SecuredConnection) => unknown; sink: (alice: SecuredConnection) => unknown; producer: 'kafkajs' | 'platformatic' }[] = [
+  const failedStarts: readonly { what: string; source: (alice: SecuredConnection) => unknown; sink: (alice: SecuredConnection) => unknown; producer: 'kafkajs' | 'platformatic'; exactlyOnce?: boolean }[] = [
     { what: "fromKafka does not trust the broker's certificate", source: (alice) => ({ ...alice, ssl: { ca: [otherCa] } }), sink: (alice) => alice, producer: 'platformatic' },
     { what: "toKafka (kafkajs) does not trust the broker's certificate", source: (alice) => alice, sink: (alice) => ({ ...alice, ssl: { ca: [otherCa] } }), producer: 'kafkajs' },
     {
@@ -198,11 +203,15 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       sink: (alice) => ({ brokers: alice.brokers }),
       producer: 'kafkajs',
     },
+    // The platformatic producer is failed by rxml while the client still retries its Metadata request.
+    { what: 'toKafka (platformatic) forgot ssl and sasl', source: (alice) => alice, sink: (alice) => ({ brokers: alice.brokers }), producer: 'platformatic' },
+    { what: 'toKafka (platformatic) has a wrong password', source: (alice) => alice, sink: (alice) => ({ ...alice, sasl: { ...alice.sasl, password: 'wrong-password' } }), producer: 'platformatic' },
+    { what: 'toKafka (exactly-once) forgot ssl and sasl', source: (alice) => alice, sink: (alice) => ({ brokers: alice.brokers }), producer: 'kafkajs', exactlyOnce: true },
   ];
-  it.each(failedStarts)('a process whose pipeline fails at its start exits within 3 s of the error when $what', async ({ what, source, sink, producer }) => {
+  it.each(failedStarts)('a process whose pipeline fails at its start exits within 3 s of the error when $what', async ({ what, source, sink, producer, exactlyOnce }) => {
     const names = await topics();
     const alice = kafka.security!.connection('alice');
-    const run = await failingProcess({ source: source(alice), sink: sink(alice), ...names, producer });
+    const run = await failingProcess({ source: source(alice), sink: sink(alice), ...names, producer, exactlyOnce: exactlyOnce === true });
     console.log(`[secured] failed start (${what}): exit ${String(run.afterErrorMs)} ms after the error: ${String(run.error)}`);
     expect(run.error, `no error line; stderr: ${run.stderr}`).toBeDefined();
     expect(run.code, run.stderr).toBe(0);
@@ -239,8 +248,9 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
         label: 'producer without ssl/sasl',
         sink: (alice) => ({ brokers: alice.brokers }) as unknown as SecuredConnection,
         says: /cannot connect the producer .*set `ssl`/,
-        // kafkajs: one TLS probe of the listener that closed the connection; platformatic retries its Metadata request 4 times.
-        withinMs: producer === 'kafkajs' ? 5_000 : 30_000,
+        // Either producer: one TLS probe of the listener that closed the plaintext connection (platformatic
+        // alone retried its Metadata request 4 times, ~15 s).
+        withinMs: 5_000,
       },
     ];
     it.each(sinkOnly)('fails fast $what, and commits nothing', async ({ label, sink, says, withinMs }) => {
@@ -255,15 +265,42 @@ describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA
       expect((await kafka.readTopic(names.output)).length).toBe(0);
     });
 
-    it('fails at the start when only the producer cannot connect (wrong password), before any record arrives: the input topic is empty', async () => {
-      const names = { input: fresh('sec-in'), output: fresh('sec-out'), dead: fresh('sec-dlq'), group: fresh('sec-group') };
-      await kafka.createTopic(names.input, 1);
-      const alice = kafka.security!.connection('alice');
-      const { error, ms } = await pipeline(kafka, model, alice, names, false, producer, kafka.security!.connection('alice', 'wrong-password'));
-      console.log(`[secured, ${producer} producer] producer's wrong password, empty input: failed after ${ms} ms: ${String((error as Error).message)}`);
-      expect(isRxmlError(error)).toBe(true);
-      expect((error as Error).message).toMatch(/cannot connect the producer for .*(SASL|authentication)/i);
-      expect(ms).toBeLessThan(10_000);
+    // The sink's connection alone is wrong and the input is empty: the stream fails at its start, with
+    // the same texts whether the sink is at-least-once or exactly-once (which connects its kafkajs
+    // client at subscribe time, whatever `producer` says).
+    const beforeAnyRecord: readonly { what: string; sink: (alice: SecuredConnection) => SecuredConnection; says: RegExp; withinMs: number }[] = [
+      // SASL authentication failure: permanent, no retries (platformatic retried its Metadata request 4 times, ~4 s).
+      { what: 'wrong password', sink: () => kafka.security!.connection('alice', 'wrong-password'), says: /cannot connect the producer for sec-out-\S+: .*SASL.* authentication failed/i, withinMs: 3_000 },
+      {
+        what: 'no ssl/sasl',
+        sink: (alice) => ({ brokers: alice.brokers }) as unknown as SecuredConnection,
+        says: /cannot connect the producer for sec-out-\S+: .*speaks TLS.*set `ssl`/,
+        withinMs: 3_000,
+      },
+      {
+        what: 'SASL mechanism not offered',
+        sink: () => kafka.security!.connection('alice', undefined, 'scram-sha-512', 'plain_only'),
+        says: /cannot connect the producer for sec-out-\S+: SASL mechanism SCRAM-SHA-512 \(sasl\.mechanism "scram-sha-512"\) is not enabled on the broker's listener; it offers PLAIN/,
+        withinMs: 3_000,
+      },
+    ];
+    // The exactly-once sink runs on kafkajs whatever `producer` says: its cases run once, here.
+    const sinkKinds = [
+      { sinkKind: 'at-least-once', exactlyOnce: false },
+      ...(producer === 'kafkajs' ? [{ sinkKind: 'exactly-once', exactlyOnce: true }] : []),
+    ];
+    describe.each(sinkKinds)('$sinkKind sink', ({ sinkKind, exactlyOnce }) => {
+      it.each(beforeAnyRecord)('fails at the start when only the producer cannot connect ($what), before any record arrives: the input topic is empty', async ({ what, sink, says, withinMs }) => {
+        const names = { input: fresh('sec-in'), output: fresh('sec-out'), dead: fresh('sec-dlq'), group: fresh('sec-group') };
+        await kafka.createTopic(names.input, 1);
+        const alice = kafka.security!.connection('alice');
+        const { error, ms } = await pipeline(kafka, model, alice, names, false, producer, sink(alice), { exactlyOnce, giveUpMs: 20_000 });
+        console.log(`[secured, ${producer} producer, ${sinkKind}] producer's ${what}, empty input: failed after ${ms} ms: ${String((error as Error | undefined)?.message)}`);
+        expect(isRxmlError(error), `no error after ${ms} ms`).toBe(true);
+        expect((error as { code?: unknown }).code).toBe('KAFKA_ERROR');
+        expect((error as Error).message).toMatch(says);
+        expect(ms).toBeLessThan(withinMs);
+      });
     });
 
     it('fails fast with a clear error when the broker certificate is not signed by the trusted CA, and commits nothing', async () => {

@@ -4,6 +4,8 @@ import type { KafkaSourced } from '../record.js';
 import type { Delivered, ToKafkaOptions } from '../to-kafka.js';
 import { compressionId, compressionOf } from './compression.js';
 import { headerListSize, isTooLarge, refusedDeadLetter, refusedError, type WhereFrom } from './dead-letters.js';
+import { isRetriableKafkaError } from './kafkajs-client.js';
+import { sinkConnectFailure } from './sink-connect.js';
 import { transactionalSink, type PreparedMessage } from './transactional-sink.js';
 
 /** Per-record overhead in a v2 record batch, rounded up (as toKafka counts it). */
@@ -68,6 +70,8 @@ export function exactlyOnceSink<In, Out>(
       maxBatchBytes: options.maxBatchBytes ?? 800_000,
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? 120_000,
       compression: compressionOf(options.compression) === 'none' ? undefined : compressionId(compressionOf(options.compression)),
+      // The at-least-once sink's texts (its "cannot connect the producer for <topic>: …").
+      connectFailure: (error) => sinkConnectFailure(error, options, isRetriableKafkaError(error)),
     },
     prepare,
     (result) => result.input,

@@ -10,6 +10,8 @@ import { assertPatchedKafkajs, warnIfForeignKafka } from './kafkajs-patch.js';
 import { consoleKafkaLogger } from './logger.js';
 import { sessionOf, type CommitTaker, type PartitionSession } from './partition-session.js';
 import { withDeadline } from './deadline.js';
+import { isRetriableKafkaError } from './kafkajs-client.js';
+import { tlsWatchFor } from './tls-watch.js';
 
 /** One result ready to write, as `toKafka` prepares it (output or dead letter). */
 export interface PreparedMessage<D> {
@@ -30,6 +32,11 @@ export interface TransactionalSinkSettings extends KafkaConnectionOptions {
   readonly deliveryTimeoutMs: number;
   /** kafkajs compression codec id. */
   readonly compression: number | undefined;
+  /**
+   * The stream's error when the sink cannot connect at its start (`toKafka`'s "cannot connect the
+   * producer for <topic>: …"). Default: "cannot connect the exactly-once sink: <the client's error>".
+   */
+  readonly connectFailure?: (error: unknown) => RxmlError;
 }
 
 interface Item<D> {
@@ -161,7 +168,10 @@ export function transactionalSink<R, D>(
       warnIfForeignKafka(settings.kafka, settings.logger ?? consoleKafkaLogger);
       // Its retry loops end at shutdown (see withRetryStop); a ready `kafka` instance's are its maker's.
       const own = settings.kafka === undefined ? withRetryStop(kafkaConfig(settings)) : undefined;
-      const kafka = settings.kafka ?? new Kafka(own!.config);
+      // An untrusted broker certificate, or (without `ssl`) a listener that speaks TLS, is known at
+      // once instead of after kafkajs' connection retries (~10 s; see tlsWatch).
+      const tls = tlsWatchFor(settings);
+      const kafka = settings.kafka ?? new Kafka({ ...own!.config, ...(tls === undefined ? {} : { socketFactory: tls.socketFactory }) });
       const queues = new Map<PartitionSession, PartitionQueue<D>>();
       let admin: Admin | undefined;
       let adminConnecting: Promise<Admin> | undefined;
@@ -558,6 +568,27 @@ export function transactionalSink<R, D>(
         scheduled = true;
         setImmediate(flush);
       };
+
+      /**
+       * The sink connects at once (its admin client, which every partition's first transaction needs
+       * for the committed offset): a sink that cannot connect (wrong credentials, no `ssl` for a TLS
+       * listener, a SASL mechanism the listener does not enable, an unreachable broker after kafkajs'
+       * retries) fails the stream now, not at the first record — an input that is empty for now must
+       * not hide it. Its retry loops end then (transactions already waiting on a connection give up).
+       */
+      let connectFailed = false;
+      const failConnect = (error: unknown): void => {
+        if (stopped || connectFailed) return;
+        connectFailed = true;
+        fail(
+          settings.connectFailure?.(error) ??
+            new RxmlError('KAFKA_ERROR', `cannot connect the exactly-once sink: ${describe(error)}`, { cause: error, retriable: isRetriableKafkaError(error) }),
+        );
+        own?.stopRetries();
+      };
+      // A certificate or TLS-listener failure found later (a reconnect) fails the stream the same way.
+      void tls?.failed.then(failConnect);
+      connectedAdmin().catch(failConnect);
 
       const subscription = source.subscribe({
         next: (result) => {
