@@ -25,6 +25,34 @@ describe('float32Text', () => {
     }
   });
 
+  it('prints tiny values (a softmax\'s 1e-15, subnormals) and whole numbers exactly as the toPrecision search does', () => {
+    // The reference: the shortest toPrecision(1 … 9) that reads back, as String prints its double.
+    const reference = (x: number): string => {
+      for (let k = 1; k <= 9; k++) {
+        const text = x.toPrecision(k);
+        if (Math.fround(Number(text)) === x) return String(Number(text));
+      }
+      return String(Number(x.toPrecision(9)));
+    };
+    const f32 = new Float32Array(1);
+    const bits = new Uint32Array(f32.buffer);
+    let seed = 99;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    let checked = 0;
+    for (let i = 0; i < 100_000; i++) {
+      // Random bit patterns with a biased exponent below 104 (values under 1e-7), subnormals included.
+      bits[0] = ((next() % 104) << 23) | (next() & 0x7fffff);
+      const x = f32[0]!;
+      if (!(x > 0 && x < 1e-7)) continue;
+      checked++;
+      const text = float32Text(x);
+      if (text !== reference(x)) expect(text, `float32Text(${x})`).toBe(reference(x));
+    }
+    expect(checked).toBeGreaterThan(90_000);
+    for (const x of [Math.fround(1.7881962e-15), 1.401298464324817e-45, Math.fround(1e-38), Math.fround(9.99999e-8)]) expect(float32Text(x)).toBe(reference(x));
+    for (const x of [1, 2, 3, 100, 12_345, 16_777_215]) expect(float32Text(x)).toBe(String(x));
+  });
+
   it('prints the shortest float32 text in and out of the fast path, what JSON.stringify prints for numbers that are not float32, and null for NaN and ±Infinity', () => {
     expect(float32Text(Math.fround(0.9))).toBe('0.9');
     expect(float32Text(Math.fround(0.1))).toBe('0.1');
