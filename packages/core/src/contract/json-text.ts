@@ -46,8 +46,9 @@ function shortestFloat32Text(x: number): string {
  * Tiny values, (0, 1e-7) (a softmax's unlikely classes: 19 % of the Iris model's probabilities,
  * 1e-15 and below): the same search as the fast path below on `x` scaled to [1, 10), in doubles
  * (about 250 ns instead of 1,250 ns for `toPrecision`'s, measured). The scaling and the candidates
- * are rounded doubles, so each candidate's check is approximate; the text found is checked exactly
- * (`Math.fround(Number(text)) === x`) and `undefined` means "take the slow path". Like the fast
+ * are rounded doubles; a candidate's check is exact when its decimal has at most 22 places (x ≥ ~1e-13),
+ * otherwise approximate, and then the text found is checked exactly (`Math.fround(Number(text)) ===
+ * x`; `undefined` means "take the slow path"). Like the fast
  * path, it may in rare cases be a digit longer than the shortest (a candidate within a few double
  * ulps of the float32's rounding boundary); it always reads back.
  */
@@ -68,14 +69,18 @@ function tinyFloat32Text(x: number): string | undefined {
   let hi = 9;
   let best = -1;
   let digits = 0;
+  let exact = false;
   while (lo <= hi) {
     const p = (lo + hi) >> 1;
     const m = Math.round(y * POW10[p - 1]!);
     const places = p - 1 - e; // > 0: the candidate is m / 10^places
+    // With places ≤ 22 both operands are exact and the division is correctly rounded, so the
+    // candidate is the very double `Number(text)` reads: the check is exact (x ≥ ~1e-13).
     const candidate = places <= 22 ? m / POW10[places]! : m / POW10[22]! / POW10[places - 22]!;
     if (Math.fround(candidate) === x) {
       best = m;
       digits = p;
+      exact = places <= 22;
       hi = p - 1;
     } else lo = p + 1;
   }
@@ -85,7 +90,7 @@ function tinyFloat32Text(x: number): string | undefined {
   while (best % 10 === 0) best /= 10;
   const text = String(best);
   const written = text.length === 1 ? `${text}e${e}` : `${text[0]!}.${text.slice(1)}e${e}`;
-  return Math.fround(Number(written)) === x ? written : undefined;
+  return exact || Math.fround(Number(written)) === x ? written : undefined;
 }
 
 /**
