@@ -10,6 +10,13 @@ export interface IrisPrediction {
 
 type Row = readonly [number, number, number, number];
 
+/** Each species' text up to the first probability, built once: fewer string joins per record. */
+const TEXT_START: Readonly<Record<IrisSpecies, string>> = {
+  setosa: '{"species":"setosa","probabilities":{"setosa":',
+  versicolor: '{"species":"versicolor","probabilities":{"setosa":',
+  virginica: '{"species":"virginica","probabilities":{"setosa":',
+};
+
 /**
  * `IrisPrediction` as `decode` builds it: a plain-data object (own fields `species`, `probabilities`)
  * whose JSON text sinks write without `JSON.stringify` (`JSON_TEXT`): the same fields and order, the
@@ -23,7 +30,7 @@ class IrisPredictionValue implements IrisPrediction, WithJsonText {
 
   [JSON_TEXT](): string {
     const p = this.probabilities;
-    return `{"species":"${this.species}","probabilities":{"setosa":${float32Text(p.setosa)},"versicolor":${float32Text(p.versicolor)},"virginica":${float32Text(p.virginica)}}}`;
+    return `${TEXT_START[this.species]}${float32Text(p.setosa)},"versicolor":${float32Text(p.versicolor)},"virginica":${float32Text(p.virginica)}}}`;
   }
 }
 
