@@ -136,6 +136,24 @@ export function toJsonNumbers(values: WireArray): number[] {
   return out;
 }
 
+/**
+ * Bytes of `data` as raw `datatype` elements (v2 binary tensor data, gRPC raw contents), without
+ * converting it: `toBytes(toWire(data, datatype)).length`, exactly.
+ */
+export function rawByteLength(data: { readonly length: number }, datatype: V2Datatype): number {
+  return data.length * bytesPerElement(datatype);
+}
+
+/**
+ * A lower bound, in bytes, on the JSON text that `count` numbers add to a request, however they are
+ * nested: each number takes at least 1 character (`0`; `null` for NaN) and any two of them are
+ * separated by at least 1 (`,` or `],[`), so at least `2 × count − 1` bytes (0 for none).
+ * Lets a batch be refused by size before it is encoded (`checkRequestSize`).
+ */
+export function jsonNumbersMinBytes(count: number): number {
+  return count > 0 ? 2 * count - 1 : 0;
+}
+
 /** Element count of a fully known shape. */
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

@@ -59,8 +59,11 @@ export interface LoadRemoteModelOptions {
   readonly maxResponseBytes?: number;
   /**
    * Largest request body sent, bytes: a batch whose encoded request is larger fails with
-   * `LIMIT_EXCEEDED` (naming the batch size and the bytes) without being sent. REST: the whole body
-   * (JSON, or JSON header + binary data); gRPC: the inputs' raw bytes. Default 64 MiB (about 800,000
+   * `LIMIT_EXCEEDED` (not retriable; naming the batch size, the bytes and this option) without being
+   * sent. REST: the whole body (JSON, or JSON header + binary data); gRPC: the inputs' raw bytes.
+   * Checked before the batch is encoded: exactly for binary data and gRPC; for JSON by a lower bound
+   * (2 bytes per number but one, + the request around them; "is at least … bytes"), and again
+   * exactly once encoded when the bound is under the limit. Default 64 MiB (about 800,000
    * four-feature float records as v2 JSON).
    */
   readonly maxRequestBytes?: number;

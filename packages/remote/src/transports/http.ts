@@ -9,7 +9,7 @@ export interface HttpOptions {
   /** Keep-alive connections to the server. */
   readonly connections: number;
   readonly maxResponseBytes: number;
-  /** Largest request body sent, bytes (`LIMIT_EXCEEDED` beyond, see `checkRequestSize`). */
+  /** Largest request body sent, bytes (`LIMIT_EXCEEDED` beyond, before the body is encoded when possible: see `checkRequestSize`). */
   readonly maxRequestBytes: number;
 }
 
@@ -163,12 +163,24 @@ function abortedError(code: RxmlErrorCode, what: string, signal: AbortSignal, er
  * Fails a request whose body would be larger than `maxRequestBytes`, before it is sent: a body that
  * large costs this process its encoding and a copy, and servers refuse or drop it in ways that say
  * little (a reset connection, a 413); a clear `LIMIT_EXCEEDED` naming the batch says what to change.
+ *
+ * The transports call it before encoding a batch, with the body's exact size when it is known
+ * without encoding (binary data, gRPC raw contents) or with a lower bound (`'at least'`: JSON, see
+ * `jsonNumbersMinBytes`), so that a batch far over the limit is refused without spending the
+ * encoding; a JSON body the bound lets through is checked again, exactly, once encoded.
+ *
+ * @param batch records in the batch (for the message)
+ * @param bytes the request's size in bytes: exact, or a lower bound when `size` is `'at least'`
+ * @param limit `maxRequestBytes`, bytes
+ * @throws RxmlError `LIMIT_EXCEEDED` (`MODEL_LOAD_ERROR` when `code` is, while loading), not
+ *   retriable, "… the request for a batch of N records is [at least] B bytes, more than
+ *   maxRequestBytes (L) …", when `bytes > limit`
  */
-export function checkRequestSize(code: RxmlErrorCode, what: string, batch: number, bytes: number, limit: number): void {
+export function checkRequestSize(code: RxmlErrorCode, what: string, batch: number, bytes: number, limit: number, size: 'exact' | 'at least' = 'exact'): void {
   if (bytes <= limit) return;
   throw new RxmlError(
     code === 'MODEL_LOAD_ERROR' ? code : 'LIMIT_EXCEEDED',
-    `${what}: the request for a batch of ${batch} records is ${bytes} bytes, more than maxRequestBytes (${limit}); send smaller batches (batch.size) or raise maxRequestBytes`,
+    `${what}: the request for a batch of ${batch} records is ${size === 'at least' ? 'at least ' : ''}${bytes} bytes, more than maxRequestBytes (${limit}); send smaller batches (batch.size) or raise maxRequestBytes`,
   );
 }
 

@@ -1,5 +1,5 @@
 import { RxmlError, type TensorData } from '@rxml/core/contract';
-import { datatypeOfTf, flattenJson, fromWire, nest, toJsonNumbers, toWire } from '../datatypes.js';
+import { datatypeOfTf, flattenJson, fromWire, jsonNumbersMinBytes, nest, toJsonNumbers, toWire } from '../datatypes.js';
 import { HttpClient, checkRequestSize, parseJson, type HttpOptions } from './http.js';
 import { parseV2Metadata } from './v2-metadata.js';
 import { checkSize, pickOutputs } from './v2-rest.js';
@@ -89,13 +89,18 @@ export class TfServingRestTransport implements Transport {
   async infer(inputs: readonly WireTensor[], outputs: readonly WireTensorSpec[], context: CallContext): Promise<InferAnswer> {
     const what = `model ${this.options.model} prediction (POST ${this.url}${this.modelPath}:predict)`;
     const batch = inputs[0]?.shape[0] ?? 0;
+    const limit = this.options.maxRequestBytes;
+    const request: Record<string, unknown> = { instances: [] };
+    if (this.options.signatureName !== undefined) request['signature_name'] = this.options.signatureName;
+    // Before encoding: the request with no instances + a lower bound for the numbers they hold.
+    const skeleton = Buffer.byteLength(JSON.stringify(request), 'utf8');
+    checkRequestSize(context.code, what, batch, inputs.reduce((n, input) => n + jsonNumbersMinBytes(input.data.length), skeleton), limit, 'at least');
     // Row format: one instance per record; a named object per instance when the model has several inputs.
     const columns = inputs.map((input) => nest(toJsonNumbers(toWire(input.data, input.datatype)), input.shape));
     const instances = inputs.length === 1 ? columns[0]! : Array.from({ length: batch }, (_, i) => Object.fromEntries(inputs.map((input, j) => [input.name, columns[j]![i]])));
-    const request: Record<string, unknown> = { instances };
-    if (this.options.signatureName !== undefined) request['signature_name'] = this.options.signatureName;
+    request['instances'] = instances;
     const bytes = Buffer.from(JSON.stringify(request), 'utf8');
-    checkRequestSize(context.code, what, batch, bytes.length, this.options.maxRequestBytes);
+    checkRequestSize(context.code, what, batch, bytes.length, limit);
     const response = await this.http.requestOk('POST', `${this.modelPath}:predict`, context.code, what, context.signal, { bytes, headers: { 'content-type': 'application/json' } });
     const predictions = (parseJson('MODEL_ERROR', what, response.body) as { predictions?: unknown }).predictions;
     if (!Array.isArray(predictions)) throw new RxmlError('MODEL_ERROR', `${what}: the answer has no predictions list`);

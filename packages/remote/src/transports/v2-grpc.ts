@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { RxmlError } from '@rxml/core/contract';
-import { fromBytes, fromWire, toBytes, toWire, type V2Datatype } from '../datatypes.js';
+import { fromBytes, fromWire, rawByteLength, toBytes, toWire, type V2Datatype } from '../datatypes.js';
 import { grpcError } from '../errors.js';
 import { checkRequestSize, type TlsOptions } from './http.js';
 import { checkSize, requestId } from './v2-rest.js';
@@ -21,7 +21,7 @@ export interface V2GrpcOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly tls: TlsOptions | undefined;
   readonly maxResponseBytes: number;
-  /** Largest request sent (the inputs' raw bytes), bytes: `LIMIT_EXCEEDED` beyond. */
+  /** Largest request sent (the inputs' raw bytes), bytes: `LIMIT_EXCEEDED` beyond, before the inputs are encoded. */
   readonly maxRequestBytes: number;
 }
 
@@ -147,6 +147,9 @@ export class V2GrpcTransport implements Transport {
   async infer(inputs: readonly WireTensor[], outputs: readonly WireTensorSpec[], context: CallContext): Promise<InferAnswer> {
     const requestName = `gRPC ModelInfer at ${this.url}`;
     const what = `model ${this.options.model} inference (${requestName})`;
+    const batch = inputs[0]?.shape[0] ?? 0;
+    // The raw contents' size is known exactly before encoding: refuse an oversized batch without it.
+    checkRequestSize(context.code, what, batch, inputs.reduce((n, i) => n + rawByteLength(i.data, i.datatype), 0), this.options.maxRequestBytes);
     const request = {
       model_name: this.options.model,
       model_version: this.version,
@@ -155,7 +158,6 @@ export class V2GrpcTransport implements Transport {
       outputs: outputs.map((o) => ({ name: o.name })),
       raw_input_contents: inputs.map((i) => toBytes(toWire(i.data, i.datatype))),
     };
-    checkRequestSize(context.code, what, inputs[0]?.shape[0] ?? 0, request.raw_input_contents.reduce((n, b) => n + b.length, 0), this.options.maxRequestBytes);
     const response = await this.call(this.client.ModelInfer, request, context, what);
     const byName = new Map<string, AnsweredTensor>();
     response.outputs.forEach((output, index) => {
@@ -167,7 +169,7 @@ export class V2GrpcTransport implements Transport {
       checkSize(data, shape, output.name, what);
       byName.set(output.name, { data, shape, datatype });
     });
-    const picked = checkedOutputs(byName, outputs, { model: this.options.model, batch: inputs[0]?.shape[0] ?? 0, request: requestName });
+    const picked = checkedOutputs(byName, outputs, { model: this.options.model, batch, request: requestName });
     return response.model_version === '' ? { outputs: picked } : { outputs: picked, modelVersion: response.model_version };
   }
 

@@ -1,5 +1,5 @@
 import { RxmlError, type TensorData } from '@rxml/core/contract';
-import { flattenJson, fromBytes, fromWire, isSupportedDatatype, toBytes, toJsonNumbers, toWire, type V2Datatype } from '../datatypes.js';
+import { flattenJson, fromBytes, fromWire, isSupportedDatatype, jsonNumbersMinBytes, rawByteLength, toBytes, toJsonNumbers, toWire, type V2Datatype } from '../datatypes.js';
 import { HttpClient, checkRequestSize, parseJson, type HttpOptions } from './http.js';
 import { parseV2Metadata } from './v2-metadata.js';
 import { checkedOutputs, type AnswerContext, type AnsweredTensor } from './answer-check.js';
@@ -54,26 +54,38 @@ export class V2RestTransport implements Transport {
   async infer(inputs: readonly WireTensor[], outputs: readonly WireTensorSpec[], context: CallContext): Promise<InferAnswer> {
     const request = `POST ${this.url}${this.modelPath}/infer`;
     const what = `model ${this.options.model} inference (${request})`;
-    const binary = this.options.binaryData;
-    const raws: Buffer[] = [];
-    const header = {
-      id: requestId(),
-      inputs: inputs.map((input) => {
-        const wire = toWire(input.data, input.datatype);
-        if (!binary) return { name: input.name, shape: input.shape, datatype: input.datatype, data: toJsonNumbers(wire) };
-        const raw = toBytes(wire);
-        raws.push(raw);
-        return { name: input.name, shape: input.shape, datatype: input.datatype, parameters: { binary_data_size: raw.length } };
-      }),
-      outputs: outputs.map((o) => (binary ? { name: o.name, parameters: { binary_data: true } } : { name: o.name })),
-    };
-    const json = Buffer.from(JSON.stringify(header), 'utf8');
-    const body = binary
-      ? { bytes: Buffer.concat([json, ...raws]), headers: { 'content-type': 'application/octet-stream', [INFERENCE_HEADER_CONTENT_LENGTH]: String(json.length) } }
-      : { bytes: json, headers: { 'content-type': 'application/json' } };
-    checkRequestSize(context.code, what, inputs[0]?.shape[0] ?? 0, body.bytes.length, this.options.maxRequestBytes);
+    const batch = inputs[0]?.shape[0] ?? 0;
+    const limit = this.options.maxRequestBytes;
+    const id = requestId();
+    let body: { bytes: Buffer; headers: Record<string, string> };
+    if (this.options.binaryData) {
+      // The size is known before encoding: the JSON header (which only names the sizes) + the raw bytes.
+      const sizes = inputs.map((input) => rawByteLength(input.data, input.datatype));
+      const header = {
+        id,
+        inputs: inputs.map((input, k) => ({ name: input.name, shape: input.shape, datatype: input.datatype, parameters: { binary_data_size: sizes[k]! } })),
+        outputs: outputs.map((o) => ({ name: o.name, parameters: { binary_data: true } })),
+      };
+      const json = Buffer.from(JSON.stringify(header), 'utf8');
+      const total = sizes.reduce((n, size) => n + size, json.length);
+      checkRequestSize(context.code, what, batch, total, limit);
+      const raws = inputs.map((input) => toBytes(toWire(input.data, input.datatype)));
+      body = { bytes: Buffer.concat([json, ...raws]), headers: { 'content-type': 'application/octet-stream', [INFERENCE_HEADER_CONTENT_LENGTH]: String(json.length) } };
+    } else {
+      const inferRequest = (data: (input: WireTensor) => readonly number[]): unknown => ({
+        id,
+        inputs: inputs.map((input) => ({ name: input.name, shape: input.shape, datatype: input.datatype, data: data(input) })),
+        outputs: outputs.map((o) => ({ name: o.name })),
+      });
+      // Before encoding: the request with empty data lists + a lower bound for the numbers in them.
+      const skeleton = Buffer.byteLength(JSON.stringify(inferRequest(() => [])), 'utf8');
+      checkRequestSize(context.code, what, batch, inputs.reduce((n, input) => n + jsonNumbersMinBytes(input.data.length), skeleton), limit, 'at least');
+      const json = Buffer.from(JSON.stringify(inferRequest((input) => toJsonNumbers(toWire(input.data, input.datatype)))), 'utf8');
+      checkRequestSize(context.code, what, batch, json.length, limit);
+      body = { bytes: json, headers: { 'content-type': 'application/json' } };
+    }
     const response = await this.http.requestOk('POST', `${this.modelPath}/infer`, context.code, what, context.signal, body);
-    return decodeInferResponse(response.body, response.headers[INFERENCE_HEADER_CONTENT_LENGTH], outputs, { model: this.options.model, batch: inputs[0]?.shape[0] ?? 0, request });
+    return decodeInferResponse(response.body, response.headers[INFERENCE_HEADER_CONTENT_LENGTH], outputs, { model: this.options.model, batch, request });
   }
 
   close(): Promise<void> {
