@@ -5,6 +5,8 @@
  * default) with the consumer still in its group, holding its partitions: a pipeline restarted in the
  * same group got nothing for ~27 s (first-model-timeout.integration hit this in one run out of two).
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createTopics, produce } from '@rxml/kafka-testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import { merge, mergeMap, NEVER, Subject, tap } from 'rxjs';
@@ -53,5 +55,42 @@ it('aborted while records are in flight, then failed downstream: leaves its grou
     expect(committed!.partitions.map((p) => p.offset)).toEqual(['-1', '-1']);
   } finally {
     await admin.disconnect();
+  }
+});
+
+const EARLY_UNSUBSCRIBE = fileURLToPath(new URL('./fixtures/early-unsubscribe.mjs', import.meta.url));
+
+/** Runs the fixture; resolves with how long the process lived after its unsubscribe, ms (undefined: it never unsubscribed). */
+function unsubscribeAfter(delayMs: number, topic: string, group: string): Promise<{ afterMs: number | undefined; stderr: string; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [EARLY_UNSUBSCRIBE], { env: { ...process.env, BROKERS: brokers().join(','), TOPIC: topic, GROUP: group, DELAY_MS: String(delayMs) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let unsubscribedAt: number | undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (unsubscribedAt === undefined && stdout.includes('unsubscribed')) unsubscribedAt = performance.now();
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const giveUp = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('exit', () => {
+      clearTimeout(giveUp);
+      resolve({ afterMs: unsubscribedAt === undefined ? undefined : Math.round(performance.now() - unsubscribedAt), stderr, stdout });
+    });
+  });
+}
+
+// A sink that fails at once (a wrong password, no `ssl`) ends the pipeline while its source is still
+// starting: connecting, subscribing, or joining its group. Whatever step the consumer is in, once
+// unsubscribed it must leave nothing running (no socket, no heartbeat, no retry timer) to hold the process.
+it('unsubscribed while its consumer is still starting (any step): the process ends within 3 s', async () => {
+  const [topic, group] = [fresh('early-in'), fresh('early-group')];
+  await createTopics(brokers(), [{ topic, partitions: 2 }]);
+  for (const delayMs of [0, 40, 150, 400, 1_200]) {
+    const run = await unsubscribeAfter(delayMs, topic, `${group}-${delayMs}`);
+    console.log(`[source-stop] unsubscribed ${delayMs} ms after subscribing: the process ended ${String(run.afterMs)} ms later`);
+    expect(run.afterMs, `unsubscribed after ${delayMs} ms: ${run.stdout} ${run.stderr}`).toBeDefined();
+    expect(run.afterMs!, `unsubscribed after ${delayMs} ms: ${run.stderr}`).toBeLessThanOrEqual(3_000);
   }
 });

@@ -197,9 +197,17 @@ export function platformaticProducer(given: KafkaConnectionOptions, settings: Pl
       await failFast(producer.send({ messages: sent as never }));
     },
     isRetriable: isRetriablePlatformaticError,
-    disconnect: () => {
+    disconnect: async () => {
+      // close() ends the connections gracefully; one still in its TLS handshake or SASL exchange (a
+      // client failed at its start) may not end until the broker closes it, and must not hold the
+      // process: whatever is still open after close() (or 250 ms) is destroyed.
+      const closing = producer.close();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closing.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 250)))]);
+      clearTimeout(timer);
+      watch.destroySockets();
       watch.stop();
-      return producer.close();
+      await closing;
     },
   };
 }

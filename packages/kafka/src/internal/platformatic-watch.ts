@@ -24,6 +24,8 @@ interface Watcher {
   readonly tls: boolean;
   readonly probed: Set<string>;
   readonly sockets: WeakSet<net.Socket>;
+  /** The client's sockets not closed yet (each leaves the set on its 'close'). */
+  readonly open: Set<net.Socket>;
   readonly report: (error: Error) => void;
 }
 
@@ -38,8 +40,13 @@ const watcherOf = (context: ConnectContext): Watcher | undefined => {
 const onConnectEnd = (message: unknown): void => {
   const context = message as ConnectContext;
   const watcher = watcherOf(context);
-  if (watcher === undefined || watcher.tls) return;
+  if (watcher === undefined) return;
   const socket = context.connection?.socket;
+  if (socket instanceof net.Socket && !socket.destroyed && !watcher.open.has(socket)) {
+    watcher.open.add(socket);
+    socket.once('close', () => watcher.open.delete(socket));
+  }
+  if (watcher.tls) return;
   const port = Number(context.port);
   if (!(socket instanceof net.Socket) || typeof context.host !== 'string' || !Number.isInteger(port) || watcher.sockets.has(socket)) return;
   watcher.sockets.add(socket);
@@ -64,9 +71,12 @@ const onConnectError = (message: unknown): void => {
  *   SASL mechanism not offered, certificate not accepted, TLS handshake failed);
  * - without TLS: a listener that closed a connection after a request, having answered less than any
  *   Kafka response, and then completes a TLS handshake (one probe per address; `TlsListenerError`).
- * `stop()` ends the watch (call it when the client is closed).
+ * `stop()` ends the watch (call it when the client is closed); `destroySockets()` destroys the
+ * client's sockets that are still open (after its `close()`: a connection it closed in the middle of
+ * its TLS handshake or SASL authentication may otherwise stay open, with a request timer, until the
+ * broker closes it — seen holding a failed process for 30 s).
  */
-export function watchPlatformaticConnections(instanceId: number, tls: boolean): { readonly failed: Promise<Error>; readonly stop: () => void } {
+export function watchPlatformaticConnections(instanceId: number, tls: boolean): { readonly failed: Promise<Error>; readonly stop: () => void; readonly destroySockets: () => number } {
   let report: (error: Error) => void = () => undefined;
   const failed = new Promise<Error>((resolve) => {
     report = resolve;
@@ -75,7 +85,8 @@ export function watchPlatformaticConnections(instanceId: number, tls: boolean): 
     diagnostics.subscribe(CONNECTS_END, onConnectEnd);
     diagnostics.subscribe(CONNECTS_ERROR, onConnectError);
   }
-  watchers.set(instanceId, { tls, probed: new Set(), sockets: new WeakSet(), report: (error) => report(error) });
+  const open = new Set<net.Socket>();
+  watchers.set(instanceId, { tls, probed: new Set(), sockets: new WeakSet(), open, report: (error) => report(error) });
   let stopped = false;
   const stop = (): void => {
     if (stopped) return;
@@ -86,5 +97,11 @@ export function watchPlatformaticConnections(instanceId: number, tls: boolean): 
       diagnostics.unsubscribe(CONNECTS_ERROR, onConnectError);
     }
   };
-  return { failed, stop };
+  const destroySockets = (): number => {
+    const count = open.size;
+    for (const socket of open) socket.destroy();
+    open.clear();
+    return count;
+  };
+  return { failed, stop, destroySockets };
 }
