@@ -42,15 +42,47 @@ function shortestFloat32Text(x: number): string {
   return String(Number(best));
 }
 
+/** Set by {@link shortestDigits} with its result: the candidate's decimal places, and whether its check was exact. */
+let foundPlaces = 0;
+let foundExact = false;
+
+/**
+ * The fast paths' search: the fewest significant digits p (1 … 9; 9 always read back as the same
+ * float32) whose candidate, x rounded to p digits, m · 10^−places with places = p − 1 − e, reads
+ * back as `x` — by binary search (if p digits read back, so do p + 1). `e` is x's decimal exponent
+ * (x ≈ f · 10^e, f in [1, 10)). With places ≤ 22, 10^places is an exact double: m = round(x · 10^places)
+ * and the check m / 10^places is a correctly rounded division, the very double `Number(text)` reads
+ * (exact). Beyond (x below ~1e-13), m comes from `y` = x scaled to [1, 10) and the check divides
+ * twice (approximate: the caller checks its text). Returns m (−1: none found) and sets
+ * `foundPlaces` / `foundExact`. m may be a digit longer than the shortest in rare cases (a
+ * candidate within a few double ulps of the float32's rounding boundary); it always reads back.
+ */
+function shortestDigits(x: number, e: number, y: number): number {
+  let lo = 1;
+  let hi = 9;
+  let best = -1;
+  while (lo <= hi) {
+    const p = (lo + hi) >> 1;
+    const places = p - 1 - e;
+    const exact = places <= 22;
+    const m = exact ? Math.round(x * POW10[places]!) : Math.round(y * POW10[p - 1]!);
+    const candidate = exact ? m / POW10[places]! : m / POW10[22]! / POW10[places - 22]!;
+    if (Math.fround(candidate) === x) {
+      best = m;
+      foundPlaces = places;
+      foundExact = exact;
+      hi = p - 1;
+    } else lo = p + 1;
+  }
+  return best;
+}
+
 /**
  * Tiny values, (0, 1e-7) (a softmax's unlikely classes: 19 % of the Iris model's probabilities,
- * 1e-15 and below): the same search as the fast path below on `x` scaled to [1, 10), in doubles
- * (about 250 ns instead of 1,250 ns for `toPrecision`'s, measured). The scaling and the candidates
- * are rounded doubles; a candidate's check is exact when its decimal has at most 22 places (x ≥ ~1e-13),
- * otherwise approximate, and then the text found is checked exactly (`Math.fround(Number(text)) ===
- * x`; `undefined` means "take the slow path"). Like the fast
- * path, it may in rare cases be a digit longer than the shortest (a candidate within a few double
- * ulps of the float32's rounding boundary); it always reads back.
+ * 1e-15 and below), in exponent notation as `JSON.stringify` writes them: {@link shortestDigits}
+ * (about 250 ns instead of 1,250 ns for `toPrecision`'s search, measured). Its checks are exact for
+ * x ≥ ~1e-13; below, the text found is checked with `Math.fround(Number(text)) === x`, and
+ * `undefined` means "take the slow path".
  */
 function tinyFloat32Text(x: number): string | undefined {
   // x ≈ y · 10^e with y in [1, 10): 10^k is an exact double for k ≤ 22 (and −e ≤ 45 for a float32).
@@ -64,29 +96,11 @@ function tinyFloat32Text(x: number): string | undefined {
     y *= 10;
     e--;
   }
-  // Fewest significant digits p (1 … 9) whose candidate m · 10^(e − p + 1) reads back as x.
-  let lo = 1;
-  let hi = 9;
-  let best = -1;
-  let digits = 0;
-  let exact = false;
-  while (lo <= hi) {
-    const p = (lo + hi) >> 1;
-    const m = Math.round(y * POW10[p - 1]!);
-    const places = p - 1 - e; // > 0: the candidate is m / 10^places
-    // With places ≤ 22 both operands are exact and the division is correctly rounded, so the
-    // candidate is the very double `Number(text)` reads: the check is exact (x ≥ ~1e-13).
-    const candidate = places <= 22 ? m / POW10[places]! : m / POW10[22]! / POW10[places - 22]!;
-    if (Math.fround(candidate) === x) {
-      best = m;
-      digits = p;
-      exact = places <= 22;
-      hi = p - 1;
-    } else lo = p + 1;
-  }
+  let best = shortestDigits(x, e, y);
   if (best < 1) return undefined;
-  // y rounded up to 10^p: one more leading digit, the exponent moves up.
-  if (best >= POW10[digits]!) e++;
+  const exact = foundExact;
+  // Rounded up to 10^p (one more digit than p = places + e + 1): the exponent moves up.
+  if (best >= POW10[foundPlaces + e + 1]!) e++;
   while (best % 10 === 0) best /= 10;
   const text = String(best);
   const written = text.length === 1 ? `${text}e${e}` : `${text[0]!}.${text.slice(1)}e${e}`;
@@ -98,8 +112,8 @@ function tinyFloat32Text(x: number): string | undefined {
  * that reads back (`Math.fround(Number(text))`) as the same float32 — `0.9` for the float32 nearest
  * 0.9, which `JSON.stringify` prints as `0.8999999761581421` (the widened double's 17 digits). Like
  * NumPy's `repr(np.float32(x))`. Values in [1e-7, 1) take an integer-arithmetic fast path (about
- * 80 ns vs 145 ns for V8's double formatting, measured), values in (0, 1e-7) a double-arithmetic one
- * checked exactly (`tinyFloat32Text`, ~250–450 ns vs ~1,250 ns), whole numbers below 2^24 print as
+ * 80 ns vs 145 ns for V8's double formatting, measured), values in (0, 1e-7) the same search in
+ * exponent notation (`tinyFloat32Text`, ~250–450 ns vs ~1,250 ns), whole numbers below 2^24 print as
  * integers; other finite float32 values (a regression's `123.45`, negative values) the shortest of
  * `toPrecision(1 … 9)` that reads back, in `JSON.stringify`'s notation (about a microsecond).
  * Numbers that are not float32 are written as `JSON.stringify` writes them; NaN and ±Infinity as
@@ -114,27 +128,13 @@ export function float32Text(x: number): string {
     if (x > 0 && x < 1e-7) return tinyFloat32Text(x) ?? shortestFloat32Text(x);
     return shortestFloat32Text(x);
   }
-  // Decimal places before the first significant digit (an estimate: every candidate is checked).
+  // Decimal places before the first significant digit (an estimate: every candidate is checked):
+  // x ≈ f · 10^−(lead + 1). Every candidate has at most lead + 9 ≤ 15 places: the checks are exact.
   let lead = 0;
   while (x * POW10[lead + 1]! < 1) lead++;
-  // Binary search on the decimal places n (lead + 1 … lead + 9: 9 significant digits always read
-  // back as the same float32): if n places read back, so do n + 1 (x · 10^n is exact in doubles for
-  // n ≤ 12, i.e. x ≥ 1e-3; below that the result still reads back, it may be a digit longer).
-  let lo = lead + 1;
-  let hi = lead + 9;
-  let best = -1;
-  let places = 0;
-  while (lo <= hi) {
-    const n = (lo + hi) >> 1;
-    const scale = POW10[n]!;
-    const m = Math.round(x * scale);
-    if (Math.fround(m / scale) === x) {
-      best = m;
-      places = n;
-      hi = n - 1;
-    } else lo = n + 1;
-  }
+  let best = shortestDigits(x, -(lead + 1), 0);
   if (best < 1) return String(x);
+  let places = foundPlaces;
   while (best % 10 === 0) {
     best /= 10;
     places--;
