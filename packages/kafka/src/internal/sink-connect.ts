@@ -2,11 +2,11 @@ import { RxmlError } from '@rxml/core/contract';
 import { resolvedConnection, saslMechanismOf } from '../env.js';
 import type { KafkaConnectionOptions } from '../options.js';
 import { describeClientError, permanentConnectionFailure, protocolMismatchHint, unsupportedSaslMechanism } from './connection-errors.js';
+import { usesTlsOption } from './tls-watch.js';
 
 /** Whether the sink's connection uses TLS (its `ssl` option, or the environment's when it names no brokers). */
-export function sinkUsesTls(options: KafkaConnectionOptions): boolean {
-  const ssl = options.kafka === undefined ? resolvedConnection(options).ssl : options.ssl;
-  return ssl !== undefined && ssl !== false;
+function sinkUsesTls(options: KafkaConnectionOptions): boolean {
+  return usesTlsOption(options.kafka === undefined ? resolvedConnection(options) : options);
 }
 
 /**
