@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, logLevel, Reso
 import { count, lastValueFrom, tap } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromKafka, toKafka } from '../src/index.js';
+import { lifeAfterMarker } from './support/process-exit.js';
 import { fresh, irisCsv, irisExamples, untilCommittedTo } from './support/index.js';
 
 const allow = (principal: string, resourceType: AclResourceTypes, resourceName: string, operation: AclOperationTypes) => ({
@@ -66,34 +66,9 @@ const FAILING_PIPELINE = fileURLToPath(new URL('./fixtures/failing-pipeline.mjs'
  * Runs fixtures/failing-pipeline.mjs (built dist) with `config` and measures, from outside, how long
  * the process lives after it printed the stream's error. Kills it after `giveUpMs` without an error line.
  */
-function failingProcess(config: Record<string, unknown>, giveUpMs = 60_000): Promise<{ error: string | undefined; afterErrorMs: number | undefined; code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [FAILING_PIPELINE], { env: { ...process.env, PIPELINE: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let stderr = '';
-    let error: string | undefined;
-    let errorAt: number | undefined;
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /^error (.*)$/m.exec(out);
-      if (m !== null && errorAt === undefined) {
-        errorAt = Date.now();
-        error = m[1];
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), giveUpMs);
-    // Still running 30 s after its error: measured, then killed (the assertion fails on the time).
-    const hang = setInterval(() => {
-      if (errorAt !== undefined && Date.now() - errorAt > 30_000) child.kill('SIGKILL');
-    }, 500);
-    child.on('exit', (code) => {
-      const exitAt = Date.now();
-      clearTimeout(killer);
-      clearInterval(hang);
-      resolve({ error, afterErrorMs: errorAt === undefined ? undefined : exitAt - errorAt, code, stderr });
-    });
-  });
+async function failingProcess(config: Record<string, unknown>, giveUpMs = 60_000): Promise<{ error: string | undefined; afterErrorMs: number | undefined; code: number | null; stderr: string }> {
+  const run = await lifeAfterMarker(FAILING_PIPELINE, { PIPELINE: JSON.stringify(config) }, /^error (.*)$/m, giveUpMs);
+  return { error: run.match, afterErrorMs: run.afterMs, code: run.code, stderr: run.stderr };
 }
 
 describe.skipIf(process.env['KAFKA_BROKERS'] !== undefined && process.env['KAFKA_BROKERS'] !== '')('secured cluster: SASL_SSL (PLAIN, SCRAM-SHA-256/512), ACLs (real broker)', () => {

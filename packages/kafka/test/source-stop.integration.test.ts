@@ -5,7 +5,6 @@
  * default) with the consumer still in its group, holding its partitions: a pipeline restarted in the
  * same group got nothing for ~27 s (first-model-timeout.integration hit this in one run out of two).
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createTopics, produce } from '@rxml/kafka-testkit';
 import { Kafka, logLevel } from 'kafkajs';
@@ -13,6 +12,7 @@ import { merge, mergeMap, NEVER, Subject, tap } from 'rxjs';
 import { expect, it } from 'vitest';
 import { fromKafka, type KafkaSourceEvent } from '../src/index.js';
 import { brokers, fresh, until } from './support/index.js';
+import { lifeAfterMarker } from './support/process-exit.js';
 
 const RECORDS = 10;
 
@@ -61,24 +61,8 @@ it('aborted while records are in flight, then failed downstream: leaves its grou
 const EARLY_UNSUBSCRIBE = fileURLToPath(new URL('./fixtures/early-unsubscribe.mjs', import.meta.url));
 
 /** Runs the fixture; resolves with how long the process lived after its unsubscribe, ms (undefined: it never unsubscribed). */
-function unsubscribeAfter(delayMs: number, topic: string, group: string): Promise<{ afterMs: number | undefined; stderr: string; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [EARLY_UNSUBSCRIBE], { env: { ...process.env, BROKERS: brokers().join(','), TOPIC: topic, GROUP: group, DELAY_MS: String(delayMs) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let unsubscribedAt: number | undefined;
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (unsubscribedAt === undefined && stdout.includes('unsubscribed')) unsubscribedAt = performance.now();
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const giveUp = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('error', reject);
-    child.on('exit', () => {
-      clearTimeout(giveUp);
-      resolve({ afterMs: unsubscribedAt === undefined ? undefined : Math.round(performance.now() - unsubscribedAt), stderr, stdout });
-    });
-  });
+function unsubscribeAfter(delayMs: number, topic: string, group: string): ReturnType<typeof lifeAfterMarker> {
+  return lifeAfterMarker(EARLY_UNSUBSCRIBE, { BROKERS: brokers().join(','), TOPIC: topic, GROUP: group, DELAY_MS: String(delayMs) }, /^unsubscribed$/m, 30_000);
 }
 
 // A sink that fails at once (a wrong password, no `ssl`) ends the pipeline while its source is still
