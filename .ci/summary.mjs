@@ -5,6 +5,9 @@ const files = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+/** One line per failed test, printed just above the closing line so a log's tail names them. */
+const failures = [];
+const firstLine = (text) => String(text ?? '').replace(/\x1b\[[0-9;]*m/g, '').split('\n').find((l) => l.trim() !== '')?.slice(0, 400) ?? '(no message)';
 for (const file of files.length > 0 ? files : ['test-results/vitest.json']) {
   if (!existsSync(file)) {
     console.log(`${file} missing: the tests did not run (build failed before vitest?)`);
@@ -14,11 +17,21 @@ for (const file of files.length > 0 ? files : ['test-results/vitest.json']) {
   const report = JSON.parse(readFileSync(file, 'utf8'));
   // A test file that fails to load has no assertions: count it as one failure.
   const brokenFiles = report.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
+  for (const suite of report.testResults) {
+    const failedTests = suite.assertionResults.filter((t) => t.status === 'failed');
+    if (suite.status === 'failed' && failedTests.length === 0) {
+      failures.push(`${file}: ${suite.name}: did not load: ${firstLine(suite.message)}`);
+    }
+    for (const t of failedTests) {
+      failures.push(`${file}: ${suite.name} > ${t.fullName ?? t.title}: ${firstLine((t.failureMessages ?? []).join('\n'))}`);
+    }
+  }
   passed += report.numPassedTests;
   failed += report.numFailedTests + brokenFiles;
   skipped += report.numPendingTests + report.numTodoTests;
 }
 // Skipped tests (e.g. a codec this Node lacks) on a line of their own: the last line stays `N passed, N failed`.
+for (const line of failures) console.log(`FAILED ${line}`);
 if (skipped > 0) console.log(`${skipped} skipped`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
