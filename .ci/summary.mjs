@@ -1,5 +1,6 @@
 // Prints vitest's JSON reports as the plain closing line CI reads: `N passed, N failed`.
 import { existsSync, readFileSync } from 'node:fs';
+import { stripVTControlCharacters } from 'node:util';
 
 const files = process.argv.slice(2);
 let passed = 0;
@@ -7,7 +8,9 @@ let failed = 0;
 let skipped = 0;
 /** One line per failed test, printed just above the closing line so a log's tail names them. */
 const failures = [];
-const firstLine = (text) => String(text ?? '').replace(/\x1b\[[0-9;]*m/g, '').split('\n').find((l) => l.trim() !== '')?.slice(0, 400) ?? '(no message)';
+/** One line per test that passed only on its retry. */
+const flaky = [];
+const firstLine = (text) => stripVTControlCharacters(String(text ?? '')).split('\n').find((l) => l.trim() !== '')?.slice(0, 400) ?? '(no message)';
 for (const file of files.length > 0 ? files : ['test-results/vitest.json']) {
   if (!existsSync(file)) {
     console.log(`${file} missing: the tests did not run (build failed before vitest?)`);
@@ -22,6 +25,10 @@ for (const file of files.length > 0 ? files : ['test-results/vitest.json']) {
     if (suite.status === 'failed' && failedTests.length === 0) {
       failures.push(`${file}: ${suite.name}: did not load: ${firstLine(suite.message)}`);
     }
+    // Integration projects run a failed test once more (retry: 1): one that passed only then keeps its first failure's message.
+    for (const t of suite.assertionResults.filter((t) => t.status === 'passed' && (t.failureMessages ?? []).length > 0)) {
+      flaky.push(`${file}: ${suite.name} > ${t.fullName ?? t.title}: ${firstLine(t.failureMessages.join('\n'))}`);
+    }
     for (const t of failedTests) {
       failures.push(`${file}: ${suite.name} > ${t.fullName ?? t.title}: ${firstLine((t.failureMessages ?? []).join('\n'))}`);
     }
@@ -30,8 +37,10 @@ for (const file of files.length > 0 ? files : ['test-results/vitest.json']) {
   failed += report.numFailedTests + brokenFiles;
   skipped += report.numPendingTests + report.numTodoTests;
 }
-// Skipped tests (e.g. a codec this Node lacks) on a line of their own: the last line stays `N passed, N failed`.
+for (const line of flaky) console.log(`FLAKY (passed on its retry) ${line}`);
 for (const line of failures) console.log(`FAILED ${line}`);
+if (flaky.length > 0) console.log(`${flaky.length} flaky (passed on their retry; counted as passed)`);
+// Skipped tests (e.g. a codec this Node lacks) on a line of their own: the last line stays `N passed, N failed`.
 if (skipped > 0) console.log(`${skipped} skipped`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);

@@ -7,6 +7,9 @@ export default defineProject({
     include: ['test/**/*.integration.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 120_000,
+    // Real brokers, servers and processes: a failure is run once more; .ci/summary.mjs names every test that
+    // passed only on its retry (FLAKY lines), so a flaky one is seen, not hidden.
+    retry: 1,
     hookTimeout: 120_000,
   },
 });

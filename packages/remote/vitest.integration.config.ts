@@ -10,6 +10,9 @@ export default defineProject({
     include: ['test/**/*.integration.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 180_000,
+    // Real brokers, servers and processes: a failure is run once more; .ci/summary.mjs names every test that
+    // passed only on its retry (FLAKY lines), so a flaky one is seen, not hidden.
+    retry: 1,
     hookTimeout: 900_000,
     // The files share two servers and the fault tests kill their own: one file at a time.
     fileParallelism: false,
