@@ -3,17 +3,19 @@
  * scripted consumer and an instant producer behind the client seam, no client library, no broker),
  * for profiling the hot path without a broker.
  *
- * Usage: node dist/own-cpu.js [--bytes 100] [--records 200000] [--runs 5] [--profile out.cpuprofile]
+ * Usage: node dist/own-cpu.js [--bytes 100] [--records 200000] [--runs 5] [--profile out.cpuprofile] [--heap out.heapprofile]
  *
- * Prints each run's process CPU (user + system) per record in µs and the best. With `--profile`,
- * the V8 sampling profiler records the last run only (the earlier ones warm the JIT up) and a
- * summary of the top self-time frames is printed.
+ * Prints each run's process CPU (user + system) per record in µs, the scripted consumer's own part
+ * (measured alone before each run) and their difference, rxml's figure; then the best. With
+ * `--profile`, the V8 sampling profiler records the last run only (the earlier ones warm the JIT up)
+ * and a summary of the top self-time frames is printed. With `--heap`, V8's sampling heap profiler
+ * records the last run and the bytes allocated per record are printed by allocating frame.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
 import { loadIrisModel } from '@rxml/core';
-import { constantModel, ownCpuOnce } from './suites/kafka.js';
+import { constantModel, feedCpuOnce, ownCpuOnce } from './suites/kafka.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,6 +26,34 @@ const bytes = Number(arg('bytes', '100'));
 const records = Number(arg('records', '200000'));
 const runs = Number(arg('runs', '5'));
 const profilePath = arg('profile', '');
+const heapPath = arg('heap', '');
+
+interface HeapNode {
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly selfSize: number;
+  readonly children: readonly HeapNode[];
+}
+
+/** Bytes allocated per record by frame (function + file:line), from a sampling heap profile's tree. */
+function summarizeHeap(head: HeapNode, perRecords: number, top: number): string {
+  const self = new Map<string, number>();
+  const walk = (node: HeapNode): void => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url.replace(/^.*\/(packages|node_modules)\//, '$1/');
+    const key = `${functionName || '(anonymous)'} ${file === '' ? '' : `${file}:${lineNumber + 1}`}`.trim();
+    self.set(key, (self.get(key) ?? 0) + node.selfSize);
+    for (const child of node.children) walk(child);
+  };
+  walk(head);
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  return [
+    `allocated: ${(total / perRecords).toFixed(0)} B/record (sampled)`,
+    ...[...self.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([key, bytes]) => `${(bytes / perRecords).toFixed(0).padStart(6)} B  ${key}`),
+  ].join('\n');
+}
 
 interface ProfileNode {
   readonly id: number;
@@ -52,22 +82,34 @@ const model = constantModel(await loadIrisModel());
 const results: number[] = [];
 for (let i = 0; i < runs; i++) {
   const last = i === runs - 1;
+  const feed = await feedCpuOnce(bytes, records);
   let session: Session | undefined;
-  if (last && profilePath !== '') {
+  if (last && (profilePath !== '' || heapPath !== '')) {
     session = new Session();
     session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.setSamplingInterval', { interval: 100 });
-    await session.post('Profiler.start');
+    if (profilePath !== '') {
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 100 });
+      await session.post('Profiler.start');
+    }
+    if (heapPath !== '') await session.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
   }
-  results.push(await ownCpuOnce(model, bytes, records));
+  const total = await ownCpuOnce(model, bytes, records);
+  results.push(total - feed);
   if (session !== undefined) {
-    const { profile } = await session.post('Profiler.stop');
+    if (profilePath !== '') {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(profilePath, JSON.stringify(profile));
+      process.stdout.write(`${summarize(profile as never, 30)}\n`);
+    }
+    if (heapPath !== '') {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(heapPath, JSON.stringify(profile));
+      process.stdout.write(`${summarizeHeap(profile.head, records, 30)}\n`);
+    }
     session.disconnect();
-    writeFileSync(profilePath, JSON.stringify(profile));
-    process.stdout.write(`${summarize(profile as never, 30)}\n`);
   }
-  process.stdout.write(`run ${i + 1}: ${results.at(-1)!.toFixed(2)} µs/record\n`);
+  process.stdout.write(`run ${i + 1}: ${results.at(-1)!.toFixed(2)} µs/record (whole run ${total.toFixed(2)}, scripted consumer alone ${feed.toFixed(2)})\n`);
 }
 process.stdout.write(
   `${bytes} B, ${records} records: best ${Math.min(...results).toFixed(2)} µs/record, median ${[...results].sort((a, b) => a - b)[Math.floor(results.length / 2)]!.toFixed(2)} (load average ${loadavg()[0]!.toFixed(2)})\n`,
