@@ -12,6 +12,7 @@ import { merge, mergeMap, NEVER, Subject, tap } from 'rxjs';
 import { expect, it } from 'vitest';
 import { fromKafka, type KafkaSourceEvent } from '../src/index.js';
 import { brokers, fresh, until } from './support/index.js';
+import { startKafkaProxy } from './support/kafka-proxy.js';
 import { lifeAfterMarker } from './support/process-exit.js';
 
 const RECORDS = 10;
@@ -76,5 +77,31 @@ it('unsubscribed while its consumer is still starting (any step): the process en
     console.log(`[source-stop] unsubscribed ${delayMs} ms after subscribing: the process ended ${String(run.afterMs)} ms later`);
     expect(run.afterMs, `unsubscribed after ${delayMs} ms: ${run.stdout} ${run.stderr}`).toBeDefined();
     expect(run.afterMs!, `unsubscribed after ${delayMs} ms: ${run.stderr}`).toBeLessThanOrEqual(3_000);
+  }
+});
+
+// kafkajs' disconnect() does not end a JoinGroup already in flight: its answer, arriving after the
+// disconnect, makes the consumer go on as the group's leader, and the connection it opens for that
+// (seen in the secured suite under load: a process held 30 s by a TLS socket opened 1 ms after the
+// stop) is never closed. A stopped source's client must open nothing and leave nothing open.
+it('stopped while its JoinGroup is in flight (the answer comes after the stop): no connection is left open or opened later', async () => {
+  const [topic, group] = [fresh('join-stop-in'), fresh('join-stop-group')];
+  await createTopics(brokers(), [{ topic, partitions: 2 }]);
+  const proxy = await startKafkaProxy(brokers()[0]!);
+  try {
+    const JOIN_GROUP = 11;
+    proxy.holdResponses(JOIN_GROUP, 500);
+    const events: KafkaSourceEvent[] = [];
+    const subscription = fromKafka({ brokers: [proxy.address], topic, groupId: group, logLevel: logLevel.NOTHING, onEvent: (e) => events.push(e) }).subscribe();
+    // The 2nd JoinGroup: the 1st is answered MEMBER_ID_REQUIRED (KIP-394), the 2nd makes it the leader.
+    await proxy.requested(JOIN_GROUP, 2);
+    subscription.unsubscribe();
+    await until(() => events.some((e) => e.type === 'closed'), 10_000, () => `a closed event (${events.map((e) => e.type).join(', ')})`);
+    const acceptedAtStop = proxy.accepted;
+    // The held answers arrive 500 ms after their requests; give the client time to act on them.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect({ open: proxy.open, openedAfterStop: proxy.accepted - acceptedAtStop }).toEqual({ open: 0, openedAfterStop: 0 });
+  } finally {
+    await proxy.close();
   }
 });

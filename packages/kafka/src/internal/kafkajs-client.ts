@@ -351,8 +351,10 @@ export function kafkajsConsumer(connection: KafkaConnectionOptions, settings: Ka
         await consumer.disconnect();
       } finally {
         // Then whatever is still retrying (a connect between attempts, the topic wait's admin) ends
-        // at once instead of holding the process through kafkajs' remaining backoff.
+        // at once instead of holding the process through kafkajs' remaining backoff, and a join
+        // answered after the disconnect opens no connection (nor keeps one open).
         stopRetries();
+        tls?.retire();
         gate.closed = true;
       }
     },
@@ -427,8 +429,9 @@ export function kafkajsProducer(connection: KafkaConnectionOptions, settings: Ka
       try {
         await producer.disconnect();
       } finally {
-        // A connect or send still retrying ends now (see the consumer's stop).
+        // A connect or send still retrying ends now, and nothing stays connected (see the consumer's stop).
         stopRetries();
+        tls?.retire();
         gate.closed = true;
       }
     },

@@ -60,17 +60,31 @@ function speaksTls(host: string, port: number): Promise<boolean> {
  * - without TLS: a listener that closed a connection after a request, having answered nothing or
  *   less than any Kafka response (a TLS alert record), and then completes a TLS handshake (one probe per address; {@link TlsListenerError}). A plaintext
  *   listener closing a connection (a broker restarting) fails that probe, and nothing is reported.
+ *
+ * `retire()`, once the client is disconnected and abandoned: destroys its sockets still open and
+ * fails every connection it asks for later. kafkajs' `disconnect()` does not end a request already
+ * in flight: a JoinGroup answered after it makes the consumer go on as the group's leader and open a
+ * new connection, which nothing closes and which keeps the process alive (source-stop.integration).
  */
-export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly failed: Promise<Error> } {
+export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly failed: Promise<Error>; readonly retire: () => void } {
   let report: (error: Error) => void = () => undefined;
   const failed = new Promise<Error>((resolve) => {
     report = resolve;
   });
   const probed = new Set<string>();
+  const open = new Set<net.Socket>();
+  let retired = false;
   const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
     const socket = ssl
       ? tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...ssl }, onConnect)
       : net.connect({ host, port }, onConnect);
+    if (retired) {
+      // Asked for by a client that was stopped (see `retire`): fails at once (kafkajs gets a connection error).
+      socket.destroy(new Error(`the client was stopped: no new connection to ${host}:${port}`));
+      return socket;
+    }
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
     socket.setKeepAlive(true, 60_000);
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== undefined && isCertificateFailure(error.code)) report(new UntrustedCertificateError(error.code, error.message));
@@ -78,7 +92,14 @@ export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly f
     if (!ssl) probeWhenClosedEarly(socket, host, port, probed, report);
     return socket;
   };
-  return { socketFactory, failed };
+  const retire = (): void => {
+    retired = true;
+    // With an error, not silently: kafkajs learns of a closed socket only from its 'end' or 'error'
+    // events; requests still waiting on it would hold their request timeouts (30 s) otherwise.
+    for (const socket of open) socket.destroy(new Error('the client was stopped: connection closed'));
+    open.clear();
+  };
+  return { socketFactory, failed, retire };
 }
 
 /**

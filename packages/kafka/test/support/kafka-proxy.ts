@@ -10,6 +10,9 @@ import net from 'node:net';
  * then closes the client's connection instead of forwarding it. Requests pipelined behind it on that
  * connection have reached the broker too; their answers are lost with the connection. A client that
  * repeats such a request by itself writes its records again unless it is idempotent.
+ *
+ * Fault: `holdResponses(apiKey, ms)` delivers every answer to requests of that API (e.g. JoinGroup,
+ * 11) `ms` late, so a client can be stopped while such a request is in flight and get its answer after.
  */
 export interface KafkaProxy {
   /** `host:port` to give clients as their bootstrap broker. */
@@ -19,6 +22,12 @@ export interface KafkaProxy {
   /** Connections closed by the fault. */
   readonly dropped: number;
   dropProduceResponse(nth: number): void;
+  holdResponses(apiKey: number, ms: number): void;
+  /** Resolves when the `nth` request (from 1, over all connections) of `apiKey` has reached the broker. */
+  requested(apiKey: number, nth?: number): Promise<void>;
+  /** Client connections accepted so far, and those still open. */
+  readonly accepted: number;
+  readonly open: number;
   close(): Promise<void>;
 }
 
@@ -113,10 +122,18 @@ export async function startKafkaProxy(broker: string): Promise<KafkaProxy> {
   let produceRequests = 0;
   let dropped = 0;
   const dropAt = new Set<number>();
+  const held = new Map<number, number>();
+  const seen = new Map<number, number>();
+  const waiters: { apiKey: number; nth: number; resolve: () => void }[] = [];
   const sockets = new Set<net.Socket>();
+  const clients = new Set<net.Socket>();
+  let accepted = 0;
   let port = 0;
 
   const server = net.createServer((client) => {
+    accepted++;
+    clients.add(client);
+    client.once('close', () => clients.delete(client));
     const upstream = net.connect({ host: brokerHost, port: brokerPort });
     sockets.add(client);
     sockets.add(upstream);
@@ -140,6 +157,12 @@ export async function startKafkaProxy(broker: string): Promise<KafkaProxy> {
         if (apiKey === API_PRODUCE) drop = dropAt.has(++produceRequests);
         requests.set(correlationId, { apiKey, version, drop });
         upstream.write(frame);
+        const count = (seen.get(apiKey) ?? 0) + 1;
+        seen.set(apiKey, count);
+        for (const w of waiters.filter((w) => w.apiKey === apiKey && w.nth <= count)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
       }),
     );
     upstream.on(
@@ -155,7 +178,10 @@ export async function startKafkaProxy(broker: string): Promise<KafkaProxy> {
           return;
         }
         if (request?.apiKey === API_METADATA) rewriteMetadataPorts(frame, request.version, brokerPort, port);
-        client.write(frame);
+        const delay = request === undefined ? undefined : held.get(request.apiKey);
+        // Answers behind a held one are not held back (clients match answers by correlation id).
+        if (delay === undefined) client.write(frame);
+        else setTimeout(() => client.writable && client.write(frame), delay);
       }),
     );
   });
@@ -169,9 +195,19 @@ export async function startKafkaProxy(broker: string): Promise<KafkaProxy> {
     get dropped() {
       return dropped;
     },
+    get accepted() {
+      return accepted;
+    },
+    get open() {
+      return clients.size;
+    },
     dropProduceResponse(nth) {
       dropAt.add(nth);
     },
+    holdResponses(apiKey, ms) {
+      held.set(apiKey, ms);
+    },
+    requested: (apiKey, nth = 1) => ((seen.get(apiKey) ?? 0) >= nth ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ apiKey, nth, resolve }))),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
