@@ -29,15 +29,16 @@ describe('the kafkajs patch guard', () => {
     execFileSync('patch', ['-R', '-p1', '-s', '-d', copy, '-i', patchFile]);
     const unpatched = createRequire(join(app, 'app.js'));
     const problems = kafkajsPatchProblems(unpatched);
-    expect(problems).toHaveLength(8);
+    expect(problems).toHaveLength(9);
     expect(problems[0]).toMatch(/header/);
     expect(problems[1]).toMatch(/aborted transactions/);
     expect(problems[2]).toMatch(/oversized batch/);
     expect(problems[3]).toMatch(/retries end/);
     expect(problems[4]).toMatch(/produce requests .* call order/);
     expect(problems[5]).toMatch(/idempotent producer/);
-    expect(problems[6]).toMatch(/re-join/);
-    expect(problems[7]).toMatch(/require_stable/);
+    expect(problems[6]).toMatch(/sequence numbers wrap/);
+    expect(problems[7]).toMatch(/re-join/);
+    expect(problems[8]).toMatch(/require_stable/);
     let thrown: unknown;
     try {
       assertPatchedKafkajs(unpatched);

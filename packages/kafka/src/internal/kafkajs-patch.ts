@@ -14,9 +14,10 @@ import type { KafkaLogger } from './logger.js';
  * sooner overtook an earlier one, reordering a partition's records), and a client's retry loops end
  * when rxml gives up on it (a signal in its retry options, see `withRetryStop`), produce errors list
  * the refused topics (`partitionErrors`) and a refused SASL mechanism the broker's
- * (`enabledMechanisms`); and for speed, numeric offsets and timestamps in the record decoder, a
- * `resume` that wakes an idle fetch loop, and a fetch loop that does not keep the last fetch's
- * batches alive through the next fetch. For exactly-once: a re-join of the group that failed (a
+ * (`enabledMechanisms`), and an idempotent producer's sequence numbers wrap at 2^31 - 1 as Kafka's
+ * do (unpatched, the batch after the wrap was refused with OUT_OF_ORDER_SEQUENCE_NUMBER); and for
+ * speed, numeric offsets and timestamps in the record decoder, a `resume` that wakes an idle fetch
+ * loop, and a fetch loop that does not keep the last fetch's batches alive through the next fetch. For exactly-once: a re-join of the group that failed (a
  * broker restart) is tried again before the fetch loop goes on (unpatched, it fetched on under the
  * old generation without ever reporting a join), and `admin.fetchOffsets({ requireStable: true })`
  * (OffsetFetch v7, require_stable) waits out offsets a transaction has sent but not yet committed.
@@ -85,6 +86,9 @@ export function kafkajsPatchProblems(from: NodeJS.Require = require): string[] {
   );
   attempt('an idempotent producer repeats a request with the same sequence numbers and keeps pipelining (producer/sendMessages)', () =>
     readFileSync(from.resolve('kafkajs/src/producer/sendMessages.js'), 'utf8').includes('idempotentOnly'),
+  );
+  attempt("sequence numbers wrap at 2^31 - 1 as Kafka's do (producer/eosManager)", () =>
+    readFileSync(from.resolve('kafkajs/src/producer/eosManager/index.js'), 'utf8').includes('previous > INT_32_MAX_VALUE - increment'),
   );
   attempt('a failed re-join of the group is tried again before fetching (consumer/runner.js)', () =>
     readFileSync(from.resolve('kafkajs/src/consumer/runner.js'), 'utf8').includes("Symbol.for('rxml.kafka.rejoinPending')"),

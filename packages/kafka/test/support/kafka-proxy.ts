@@ -13,6 +13,10 @@ import net from 'node:net';
  *
  * Fault: `holdResponses(apiKey, ms)` delivers every answer to requests of that API (e.g. JoinGroup,
  * 11) `ms` late, so a client can be stopped while such a request is in flight and get its answer after.
+ *
+ * Observation (`recordBatches: true`): the header of each record batch in each Produce request
+ * (producer id, epoch, first sequence number, record count) and the broker's error code for its
+ * partition, in the order the requests reached the proxy (`produceBatches`).
  */
 export interface KafkaProxy {
   /** `host:port` to give clients as their bootstrap broker. */
@@ -21,6 +25,10 @@ export interface KafkaProxy {
   readonly produceRequests: number;
   /** Connections closed by the fault. */
   readonly dropped: number;
+  /** With `recordBatches`: every record batch of every Produce request so far (retries included), in arrival order. */
+  readonly produceBatches: readonly ProducedBatch[];
+  /** With `recordBatches`: Produce requests or responses the proxy could not decode (forwarded as they were). */
+  readonly undecoded: readonly string[];
   dropProduceResponse(nth: number): void;
   holdResponses(apiKey: number, ms: number): void;
   /** Resolves when the `nth` request (from 1, over all connections) of `apiKey` has reached the broker. */
@@ -31,7 +39,27 @@ export interface KafkaProxy {
   close(): Promise<void>;
 }
 
+export interface KafkaProxyOptions {
+  /** Decode the record batch headers of Produce requests and the answers to them (`produceBatches`). */
+  readonly recordBatches?: boolean;
+}
+
+/** One record batch as a Produce request carried it, and the broker's answer for its partition. */
+export interface ProducedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
+  /** The batch's first sequence number (record batch v2 header `baseSequence`). */
+  readonly baseSequence: number;
+  readonly records: number;
+  /** The broker's error code for the partition (0: written, or recognised as a repeat); undefined while (or if never) answered. */
+  errorCode: number | undefined;
+}
+
 const API_PRODUCE = 0;
+/** Produce requests and responses use the flexible encoding from v9. */
+const PRODUCE_FLEXIBLE = 9;
 const API_METADATA = 3;
 /** Metadata responses use the flexible (tagged-fields) encoding from v9. */
 const METADATA_FLEXIBLE = 9;
@@ -58,6 +86,123 @@ function skipTags(buffer: Buffer, at: number): number {
     at += size;
   }
   return at;
+}
+
+/** A reader over a request or response frame, for the fields the proxy decodes. */
+class FrameReader {
+  constructor(
+    private readonly frame: Buffer,
+    public at: number,
+    private readonly flexible: boolean,
+  ) {}
+  int16(): number {
+    const value = this.frame.readInt16BE(this.at);
+    this.at += 2;
+    return value;
+  }
+  int32(): number {
+    const value = this.frame.readInt32BE(this.at);
+    this.at += 4;
+    return value;
+  }
+  skip(bytes: number): void {
+    this.at += bytes;
+  }
+  tags(): void {
+    if (this.flexible) this.at = skipTags(this.frame, this.at);
+  }
+  /** Array length (compact in flexible versions); -1 for null. */
+  count(): number {
+    if (!this.flexible) return this.int32();
+    let n: number;
+    [n, this.at] = readUVarInt(this.frame, this.at);
+    return n - 1;
+  }
+  /** Length of a (nullable) string or byte field; -1 for null. */
+  length(int16: boolean): number {
+    if (this.flexible) return this.count();
+    return int16 ? this.int16() : this.int32();
+  }
+  string(): string | null {
+    const n = this.length(true);
+    if (n < 0) return null;
+    const text = this.frame.toString('utf8', this.at, this.at + n);
+    this.at += n;
+    return text;
+  }
+  bytes(): Buffer | null {
+    const n = this.length(false);
+    if (n < 0) return null;
+    const bytes = this.frame.subarray(this.at, this.at + n);
+    this.at += n;
+    return bytes;
+  }
+}
+
+/** The record batches of a Produce request frame (size prefix included), by topic and partition. */
+function decodeProduceRequest(frame: Buffer, version: number): ProducedBatch[] {
+  const flexible = version >= PRODUCE_FLEXIBLE;
+  // size, api key, api version, correlation id; client id is an INT16 string in every header version
+  const header = new FrameReader(frame, 4 + 2 + 2 + 4, false);
+  header.string();
+  const r = new FrameReader(frame, header.at, flexible);
+  r.tags(); // request header v2
+  r.string(); // transactional_id
+  r.skip(2 + 4); // acks, timeout_ms
+  const batches: ProducedBatch[] = [];
+  for (let t = r.count(); t > 0; t--) {
+    const topic = r.string() ?? '';
+    for (let p = r.count(); p > 0; p--) {
+      const partition = r.int32();
+      const records = r.bytes() ?? Buffer.alloc(0);
+      // record batch v2: baseOffset int64, batchLength int32, partitionLeaderEpoch int32, magic int8,
+      // crc int32, attributes int16, lastOffsetDelta int32, baseTimestamp int64, maxTimestamp int64,
+      // producerId int64, producerEpoch int16, baseSequence int32, records count int32
+      for (let at = 0; at + 61 <= records.length; at += 12 + records.readInt32BE(at + 8)) {
+        batches.push({
+          topic,
+          partition,
+          producerId: records.readBigInt64BE(at + 43),
+          producerEpoch: records.readInt16BE(at + 51),
+          baseSequence: records.readInt32BE(at + 53),
+          records: records.readInt32BE(at + 57),
+          errorCode: undefined,
+        });
+      }
+      r.tags();
+    }
+    r.tags();
+  }
+  return batches;
+}
+
+/** Error code by `topic\0partition` of a Produce response frame (size prefix included). */
+function decodeProduceResponse(frame: Buffer, version: number): Map<string, number> {
+  const flexible = version >= PRODUCE_FLEXIBLE;
+  const r = new FrameReader(frame, 4 + 4, flexible); // size, correlation id
+  r.tags(); // response header v1
+  const errors = new Map<string, number>();
+  for (let t = r.count(); t > 0; t--) {
+    const topic = r.string() ?? '';
+    for (let p = r.count(); p > 0; p--) {
+      const partition = r.int32();
+      errors.set(`${topic}\0${partition}`, r.int16());
+      r.skip(8); // base_offset
+      if (version >= 2) r.skip(8); // log_append_time_ms
+      if (version >= 5) r.skip(8); // log_start_offset
+      if (version >= 8) {
+        for (let e = r.count(); e > 0; e--) {
+          r.skip(4); // batch_index
+          r.string(); // batch_index_error_message
+          r.tags();
+        }
+        r.string(); // error_message
+      }
+      r.tags();
+    }
+    r.tags();
+  }
+  return errors;
 }
 
 /** Rewrites, in place, every broker port `from` to `to` in a Metadata response frame (size prefix included). */
@@ -116,11 +261,13 @@ function framer(onFrame: (frame: Buffer) => void): (chunk: Buffer) => void {
   };
 }
 
-export async function startKafkaProxy(broker: string): Promise<KafkaProxy> {
+export async function startKafkaProxy(broker: string, options: KafkaProxyOptions = {}): Promise<KafkaProxy> {
   const [brokerHost, brokerPortText] = broker.split(':') as [string, string];
   const brokerPort = Number(brokerPortText);
   let produceRequests = 0;
   let dropped = 0;
+  const produceBatches: ProducedBatch[] = [];
+  const undecoded: string[] = [];
   const dropAt = new Set<number>();
   const held = new Map<number, number>();
   const seen = new Map<number, number>();
@@ -137,8 +284,8 @@ export async function startKafkaProxy(broker: string): Promise<KafkaProxy> {
     const upstream = net.connect({ host: brokerHost, port: brokerPort });
     sockets.add(client);
     sockets.add(upstream);
-    /** correlation id → what the response needs: the request's api key and version, and whether to drop it. */
-    const requests = new Map<number, { apiKey: number; version: number; drop: boolean }>();
+    /** correlation id → what the response needs: the request's api key and version, whether to drop it, its batches. */
+    const requests = new Map<number, { apiKey: number; version: number; drop: boolean; batches?: ProducedBatch[] }>();
     const end = (): void => {
       client.destroy();
       upstream.destroy();
@@ -154,8 +301,19 @@ export async function startKafkaProxy(broker: string): Promise<KafkaProxy> {
         const version = frame.readInt16BE(6);
         const correlationId = frame.readInt32BE(8);
         let drop = false;
-        if (apiKey === API_PRODUCE) drop = dropAt.has(++produceRequests);
-        requests.set(correlationId, { apiKey, version, drop });
+        let batches: ProducedBatch[] | undefined;
+        if (apiKey === API_PRODUCE) {
+          drop = dropAt.has(++produceRequests);
+          if (options.recordBatches === true) {
+            try {
+              batches = decodeProduceRequest(frame, version);
+              produceBatches.push(...batches);
+            } catch (error) {
+              undecoded.push(`Produce v${version} request: ${String(error)}`);
+            }
+          }
+        }
+        requests.set(correlationId, { apiKey, version, drop, ...(batches === undefined ? {} : { batches }) });
         upstream.write(frame);
         const count = (seen.get(apiKey) ?? 0) + 1;
         seen.set(apiKey, count);
@@ -178,6 +336,14 @@ export async function startKafkaProxy(broker: string): Promise<KafkaProxy> {
           return;
         }
         if (request?.apiKey === API_METADATA) rewriteMetadataPorts(frame, request.version, brokerPort, port);
+        if (request?.batches !== undefined) {
+          try {
+            const errors = decodeProduceResponse(frame, request.version);
+            for (const batch of request.batches) batch.errorCode = errors.get(`${batch.topic}\0${batch.partition}`);
+          } catch (error) {
+            undecoded.push(`Produce v${request.version} response: ${String(error)}`);
+          }
+        }
         const delay = request === undefined ? undefined : held.get(request.apiKey);
         // Answers behind a held one are not held back (clients match answers by correlation id).
         if (delay === undefined) client.write(frame);
@@ -201,6 +367,8 @@ export async function startKafkaProxy(broker: string): Promise<KafkaProxy> {
     get open() {
       return clients.size;
     },
+    produceBatches,
+    undecoded,
     dropProduceResponse(nth) {
       dropAt.add(nth);
     },
