@@ -69,7 +69,14 @@ async function retrying<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Creates topics (ignoring ones that exist) and waits until their leaders are known. */
+/**
+ * Creates topics (ignoring ones that exist) and waits until their leaders are known and serve: the
+ * metadata names a leader before that broker has taken the partition over, and a produce request in
+ * between is refused NOT_LEADER_OR_FOLLOWER. (A client retries that, but a test's first batches
+ * refused while later pipelined ones are written tests something else than it means to: an
+ * idempotent producer's first batch then comes after its later ones.) Each topic's offsets are
+ * listed (ListOffsets goes to each partition's leader) until every partition answers.
+ */
 export async function createTopics(
   brokers: KafkaTarget,
   topics: readonly { readonly topic: string; readonly partitions?: number }[],
@@ -90,7 +97,10 @@ export async function createTopics(
           const m = metadata.find((x) => x.name === t.topic);
           return m !== undefined && m.partitions.length === (t.partitions ?? 1) && m.partitions.every((p) => p.leader >= 0);
         });
-        if (ready) return;
+        if (ready) {
+          for (const t of topics) await admin.fetchTopicOffsets(t.topic);
+          return;
+        }
       } catch (error) {
         if (Date.now() > deadline) throw error;
       }
