@@ -79,7 +79,9 @@ export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly f
       ? tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...ssl }, onConnect)
       : net.connect({ host, port }, onConnect);
     if (retired) {
-      // Asked for by a client that was stopped (see `retire`): fails at once (kafkajs gets a connection error).
+      // Asked for by a client that was stopped (see `retire`): fails at once (kafkajs gets a connection
+      // error). A listener of its own: the error can never go unhandled, whatever the client attaches.
+      socket.on('error', () => undefined);
       socket.destroy(new Error(`the client was stopped: no new connection to ${host}:${port}`));
       return socket;
     }
