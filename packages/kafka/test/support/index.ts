@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { readTopic } from '@rxml/kafka-testkit';
 import { inject } from 'vitest';
 import { parseIrisDataset, withRun, type IrisExample, type Model } from '@rxml/core';
 import { CHANNELS, type SinkMessage } from '@rxml/core/contract';
@@ -85,4 +86,25 @@ export function collectProduceErrors(into: string[]): () => void {
   };
   diagnosticsChannel.subscribe(CHANNELS.sink, onSink);
   return () => diagnosticsChannel.unsubscribe(CHANNELS.sink, onSink);
+}
+
+/**
+ * What a topic holds of `records` inputs numbered 0 … records − 1 (each value JSON `{ "i": n, … }`),
+ * read back in offset order per partition: "0 missing, 0 copies, in order" when each input is there
+ * once and, per partition, in input order; otherwise how many are missing, copied, and per partition
+ * how many came after a later input.
+ */
+export async function writtenOutcome(topic: string, records: number): Promise<string> {
+  const written = await readTopic(brokers(), topic);
+  const indexes = written.map((r) => (JSON.parse(r.value ?? 'null') as { i: number }).i);
+  const distinct = new Set(indexes).size;
+  const latest = new Map<number, number>();
+  const late = new Map<number, number>();
+  written.forEach((r, k) => {
+    const i = indexes[k]!;
+    if (i < (latest.get(r.partition) ?? -1)) late.set(r.partition, (late.get(r.partition) ?? 0) + 1);
+    latest.set(r.partition, Math.max(i, latest.get(r.partition) ?? -1));
+  });
+  const order = late.size === 0 ? 'in order' : [...late].sort(([a], [b]) => a - b).map(([p, n]) => `partition ${p}: ${n} records after a later input`).join('; ');
+  return `${records - distinct} missing, ${written.length - distinct} copies, ${order}`;
 }
