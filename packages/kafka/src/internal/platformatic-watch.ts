@@ -1,7 +1,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import net from 'node:net';
 import { permanentConnectionFailure } from './connection-errors.js';
-import { probeWhenClosedEarly } from './tls-watch.js';
+import { openSockets, probeWhenClosedEarly, type OpenSockets } from './tls-watch.js';
 
 /**
  * `@platformatic/kafka`'s tracing channel of connection attempts (dist/diagnostic.js,
@@ -24,8 +24,8 @@ interface Watcher {
   readonly tls: boolean;
   readonly probed: Set<string>;
   readonly sockets: WeakSet<net.Socket>;
-  /** The client's sockets not closed yet (each leaves the set on its 'close'). */
-  readonly open: Set<net.Socket>;
+  /** The client's sockets not closed yet. */
+  readonly open: OpenSockets;
   readonly report: (error: Error) => void;
 }
 
@@ -42,10 +42,7 @@ const onConnectEnd = (message: unknown): void => {
   const watcher = watcherOf(context);
   if (watcher === undefined) return;
   const socket = context.connection?.socket;
-  if (socket instanceof net.Socket && !socket.destroyed && !watcher.open.has(socket)) {
-    watcher.open.add(socket);
-    socket.once('close', () => watcher.open.delete(socket));
-  }
+  if (socket instanceof net.Socket) watcher.open.add(socket);
   if (watcher.tls) return;
   const port = Number(context.port);
   if (!(socket instanceof net.Socket) || typeof context.host !== 'string' || !Number.isInteger(port) || watcher.sockets.has(socket)) return;
@@ -76,7 +73,7 @@ const onConnectError = (message: unknown): void => {
  * its TLS handshake or SASL authentication may otherwise stay open, with a request timer, until the
  * broker closes it — seen holding a failed process for 30 s).
  */
-export function watchPlatformaticConnections(instanceId: number, tls: boolean): { readonly failed: Promise<Error>; readonly stop: () => void; readonly destroySockets: () => number } {
+export function watchPlatformaticConnections(instanceId: number, tls: boolean): { readonly failed: Promise<Error>; readonly stop: () => void; readonly destroySockets: () => void } {
   let report: (error: Error) => void = () => undefined;
   const failed = new Promise<Error>((resolve) => {
     report = resolve;
@@ -85,7 +82,7 @@ export function watchPlatformaticConnections(instanceId: number, tls: boolean): 
     diagnostics.subscribe(CONNECTS_END, onConnectEnd);
     diagnostics.subscribe(CONNECTS_ERROR, onConnectError);
   }
-  const open = new Set<net.Socket>();
+  const open = openSockets();
   watchers.set(instanceId, { tls, probed: new Set(), sockets: new WeakSet(), open, report: (error) => report(error) });
   let stopped = false;
   const stop = (): void => {
@@ -97,11 +94,6 @@ export function watchPlatformaticConnections(instanceId: number, tls: boolean): 
       diagnostics.unsubscribe(CONNECTS_ERROR, onConnectError);
     }
   };
-  const destroySockets = (): number => {
-    const count = open.size;
-    for (const socket of open) socket.destroy();
-    open.clear();
-    return count;
-  };
+  const destroySockets = (): void => open.destroyAll();
   return { failed, stop, destroySockets };
 }

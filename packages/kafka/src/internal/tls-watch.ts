@@ -51,6 +51,29 @@ function speaksTls(host: string, port: number): Promise<boolean> {
   });
 }
 
+/** A client's sockets not closed yet: each leaves the set on its 'close'; `destroyAll` destroys the rest. */
+export interface OpenSockets {
+  /** Tracks `socket` until it closes (once, however often it is added). */
+  add(socket: net.Socket): void;
+  /** Destroys every tracked socket still open (with `error`, if given: it is emitted on each). */
+  destroyAll(error?: () => Error): void;
+}
+
+export function openSockets(): OpenSockets {
+  const open = new Set<net.Socket>();
+  return {
+    add(socket) {
+      if (socket.destroyed || open.has(socket)) return;
+      open.add(socket);
+      socket.once('close', () => open.delete(socket));
+    },
+    destroyAll(error) {
+      for (const socket of open) socket.destroy(error?.());
+      open.clear();
+    },
+  };
+}
+
 /**
  * kafkajs' default socket factory, watching for connection failures that no retry can fix: kafkajs
  * retries every connection error (with backoff, ~10 s by default). `failed` resolves at the first one
@@ -72,7 +95,7 @@ export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly f
     report = resolve;
   });
   const probed = new Set<string>();
-  const open = new Set<net.Socket>();
+  const open = openSockets();
   let retired = false;
   const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
     const socket = ssl
@@ -86,7 +109,6 @@ export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly f
       return socket;
     }
     open.add(socket);
-    socket.once('close', () => open.delete(socket));
     socket.setKeepAlive(true, 60_000);
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code !== undefined && isCertificateFailure(error.code)) report(new UntrustedCertificateError(error.code, error.message));
@@ -98,8 +120,7 @@ export function tlsWatch(): { readonly socketFactory: ISocketFactory; readonly f
     retired = true;
     // With an error, not silently: kafkajs learns of a closed socket only from its 'end' or 'error'
     // events; requests still waiting on it would hold their request timeouts (30 s) otherwise.
-    for (const socket of open) socket.destroy(new Error('the client was stopped: connection closed'));
-    open.clear();
+    open.destroyAll(() => new Error('the client was stopped: connection closed'));
   };
   return { socketFactory, failed, retire };
 }
