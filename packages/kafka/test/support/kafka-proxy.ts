@@ -207,43 +207,16 @@ function decodeProduceResponse(frame: Buffer, version: number): Map<string, numb
 
 /** Rewrites, in place, every broker port `from` to `to` in a Metadata response frame (size prefix included). */
 function rewriteMetadataPorts(frame: Buffer, version: number, from: number, to: number): void {
-  const flexible = version >= METADATA_FLEXIBLE;
-  let at = 4 + 4; // size, correlation id
-  if (flexible) at = skipTags(frame, at); // response header v1
-  if (version >= 3) at += 4; // throttle_time_ms
-  let brokers: number;
-  if (flexible) {
-    [brokers, at] = readUVarInt(frame, at);
-    brokers -= 1;
-  } else {
-    brokers = frame.readInt32BE(at);
-    at += 4;
-  }
-  for (let b = 0; b < brokers; b++) {
-    at += 4; // node_id
-    let hostLength: number;
-    if (flexible) {
-      [hostLength, at] = readUVarInt(frame, at);
-      hostLength -= 1;
-    } else {
-      hostLength = frame.readInt16BE(at);
-      at += 2;
-    }
-    at += hostLength;
-    if (frame.readInt32BE(at) === from) frame.writeInt32BE(to, at);
-    at += 4;
-    if (version >= 1) {
-      // rack: nullable string
-      if (flexible) {
-        let rackLength: number;
-        [rackLength, at] = readUVarInt(frame, at);
-        at += Math.max(0, rackLength - 1);
-      } else {
-        const rackLength = frame.readInt16BE(at);
-        at += 2 + Math.max(0, rackLength);
-      }
-    }
-    if (flexible) at = skipTags(frame, at);
+  const r = new FrameReader(frame, 4 + 4, version >= METADATA_FLEXIBLE); // size, correlation id
+  r.tags(); // response header v1
+  if (version >= 3) r.skip(4); // throttle_time_ms
+  for (let b = r.count(); b > 0; b--) {
+    r.skip(4); // node_id
+    r.string(); // host
+    if (frame.readInt32BE(r.at) === from) frame.writeInt32BE(to, r.at);
+    r.skip(4); // port
+    if (version >= 1) r.string(); // rack: nullable string
+    r.tags();
   }
 }
 
