@@ -28,19 +28,37 @@ const runs = Number(arg('runs', '5'));
 const profilePath = arg('profile', '');
 const heapPath = arg('heap', '');
 
+interface CallFrame {
+  readonly functionName: string;
+  readonly url: string;
+  readonly lineNumber: number;
+}
+
+/** A profile frame's name: function + file:line, the path from `packages/` or `node_modules/` on. */
+function frameKey({ functionName, url, lineNumber }: CallFrame): string {
+  const file = url.replace(/^.*\/(packages|node_modules)\//, '$1/');
+  return `${functionName || '(anonymous)'} ${file === '' ? '' : `${file}:${lineNumber + 1}`}`.trim();
+}
+
+/** The `top` largest entries of `self`, largest first, each line as `format` writes it. */
+function topLines(self: ReadonlyMap<string, number>, top: number, format: (value: number, key: string) => string): string[] {
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([key, value]) => format(value, key));
+}
+
 interface HeapNode {
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly callFrame: CallFrame;
   readonly selfSize: number;
   readonly children: readonly HeapNode[];
 }
 
-/** Bytes allocated per record by frame (function + file:line), from a sampling heap profile's tree. */
+/** Bytes allocated per record by frame, from a sampling heap profile's tree. */
 function summarizeHeap(head: HeapNode, perRecords: number, top: number): string {
   const self = new Map<string, number>();
   const walk = (node: HeapNode): void => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const file = url.replace(/^.*\/(packages|node_modules)\//, '$1/');
-    const key = `${functionName || '(anonymous)'} ${file === '' ? '' : `${file}:${lineNumber + 1}`}`.trim();
+    const key = frameKey(node.callFrame);
     self.set(key, (self.get(key) ?? 0) + node.selfSize);
     for (const child of node.children) walk(child);
   };
@@ -48,34 +66,25 @@ function summarizeHeap(head: HeapNode, perRecords: number, top: number): string 
   const total = [...self.values()].reduce((a, b) => a + b, 0);
   return [
     `allocated: ${(total / perRecords).toFixed(0)} B/record (sampled)`,
-    ...[...self.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, top)
-      .map(([key, bytes]) => `${(bytes / perRecords).toFixed(0).padStart(6)} B  ${key}`),
+    ...topLines(self, top, (bytes, key) => `${(bytes / perRecords).toFixed(0).padStart(6)} B  ${key}`),
   ].join('\n');
 }
 
 interface ProfileNode {
   readonly id: number;
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly callFrame: CallFrame;
   readonly hitCount?: number;
 }
 
-/** Self time per frame (function + file:line), as a share of all samples. */
+/** Self time per frame, as a share of all samples. */
 function summarize(profile: { readonly nodes: readonly ProfileNode[]; readonly samples?: readonly number[] }, top: number): string {
   const total = profile.samples?.length ?? profile.nodes.reduce((n, node) => n + (node.hitCount ?? 0), 0);
   const self = new Map<string, number>();
   for (const node of profile.nodes) {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const file = url.replace(/^.*\/(packages|node_modules)\//, '$1/');
-    const key = `${functionName || '(anonymous)'} ${file === '' ? '' : `${file}:${lineNumber + 1}`}`.trim();
+    const key = frameKey(node.callFrame);
     self.set(key, (self.get(key) ?? 0) + (node.hitCount ?? 0));
   }
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([key, hits]) => `${((hits * 100) / total).toFixed(1).padStart(5)} %  ${key}`)
-    .join('\n');
+  return topLines(self, top, (hits, key) => `${((hits * 100) / total).toFixed(1).padStart(5)} %  ${key}`).join('\n');
 }
 
 const model = constantModel(await loadIrisModel());
