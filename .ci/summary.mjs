@@ -19,11 +19,12 @@ for (const file of files.length > 0 ? files : ['test-results/vitest.json']) {
   }
   const report = JSON.parse(readFileSync(file, 'utf8'));
   // A test file that fails to load has no assertions: count it as one failure.
-  const brokenFiles = report.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
+  // So is one that failed with no failed test (a hook that failed or timed out: its tests are skipped).
+  const brokenFiles = report.testResults.filter((s) => s.status === 'failed' && !s.assertionResults.some((t) => t.status === 'failed')).length;
   for (const suite of report.testResults) {
     const failedTests = suite.assertionResults.filter((t) => t.status === 'failed');
     if (suite.status === 'failed' && failedTests.length === 0) {
-      failures.push(`${file}: ${suite.name}: did not load: ${firstLine(suite.message)}`);
+      failures.push(`${file}: ${suite.name}: did not load or a hook failed: ${firstLine(suite.message)}`);
     }
     // Integration projects run a failed test once more (retry: 1): one that passed only then keeps its first failure's message.
     for (const t of suite.assertionResults.filter((t) => t.status === 'passed' && (t.failureMessages ?? []).length > 0)) {
